@@ -1,0 +1,115 @@
+/*
+ * The sandbox toolkit: how a child locks itself down before it reads its
+ * first request.  Each role describes its sandbox as data (a struct
+ * sandbox_policy in its own policy.c); sandbox_enter() applies it in the
+ * one order that works, and the tests apply the very same tables.
+ *
+ * Order, and why:
+ *   0. sandbox_early(), first thing in main: PR_SET_DUMPABLE=0 and
+ *      RLIMIT_CORE=0, before any secret is read (dumpable resets to 1 on
+ *      every execve).
+ *   1. As root: drop the capability bounding set and lock the securebits
+ *      (both need CAP_SETPCAP, which the uid change takes away), then
+ *      setgroups/setresgid/setresuid to the role's numeric ids.  With
+ *      SECBIT_NO_SETUID_FIXUP off and locked, leaving uid 0 clears the
+ *      permitted and effective sets; capset then clears the inheritable
+ *      set, which a uid change does not touch.
+ *   2. The uid change cleared PR_SET_PDEATHSIG: re-arm it and re-check
+ *      getppid(), so no child outlives a supervisor that died meanwhile.
+ *   3. rlimits.
+ *   4. no_new_privs: required by Landlock and by seccomp without
+ *      CAP_SYS_ADMIN, and keeps execve from granting anything.
+ *   5. Landlock, where the role has one.
+ *   6. seccomp last, so the filter need not allow any of the above.
+ */
+#ifndef SEPWORKER_SANDBOX_H
+#define SEPWORKER_SANDBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <seccomp.h>
+
+/*
+ * A sanitizer build cannot live under a kill-by-default filter (ASan and
+ * LSan make syscalls of their own at exit) or a low address-space limit:
+ * `make san` defines SEPWORKER_RELAXED_SANDBOX, and the children then use
+ * SCMP_ACT_LOG as their default action and skip RLIMIT_AS.  See README,
+ * "Sanitizer builds".
+ */
+#ifdef SEPWORKER_RELAXED_SANDBOX
+#define SANDBOX_RELAXED_BUILD	true
+#else
+#define SANDBOX_RELAXED_BUILD	false
+#endif
+
+/* flags of struct sandbox_syscall */
+#define SB_ARG0_SELF_PID	0x1	/* arg 0 compared with getpid() */
+
+struct sandbox_syscall {
+	int			 nr;		/* SCMP_SYS(name) */
+	uint32_t		 action;	/* SCMP_ACT_* */
+	unsigned		 argc;		/* comparisons, all must hold */
+	struct scmp_arg_cmp	 arg[2];
+	uint32_t		 flags;
+	const char		*why;
+};
+
+#define SB_ARG(n, cmp, a, b)	{ .arg = (n), .op = (cmp), .datum_a = (a), \
+				  .datum_b = (b) }
+
+struct sandbox_rlimit {
+	int		 resource;
+	rlim_t		 soft;
+	rlim_t		 hard;
+	bool		 soft_only;	/* leave the hard limit alone */
+	const char	*why;
+};
+
+struct sandbox_policy {
+	const char			*role;
+	uint32_t			 default_action;
+	const struct sandbox_syscall	*syscalls;
+	size_t				 nsyscalls;
+	const struct sandbox_rlimit	*rlimits;
+	size_t				 nrlimits;
+	bool				 landlock;	/* enter a domain */
+	bool				 landlock_net;	/* TCP rules too */
+	const char *const		*landlock_read_files; /* NULL-ended */
+};
+
+struct sandbox_params {
+	uid_t		 uid;		/* role ids, used when started as root */
+	gid_t		 gid;
+	pid_t		 parent;	/* expected parent, 0 to skip the check */
+	bool		 relaxed;	/* SANDBOX_RELAXED_BUILD in children */
+	const uint16_t	*connect_ports;	/* Landlock: TCP connect allowed to */
+	size_t		 nconnect_ports;
+};
+
+/* What sandbox_enter() achieved, for the child's first log line. */
+struct sandbox_report {
+	bool		uid_dropped;
+	int		landlock_abi;	/* 0: no domain entered */
+	size_t		nrules;
+};
+
+/*
+ * core_hard: also set the hard core limit to 0.  The taskrunner passes
+ * false: its limits are inherited by every task, and a task may want core
+ * dumps of its own programs (the taskrunner itself is non-dumpable anyway).
+ */
+void	sandbox_early(bool core_hard);
+void	sandbox_enter(const struct sandbox_policy *p,
+	    const struct sandbox_params *params, struct sandbox_report *rep);
+
+/* Pieces of sandbox_enter(), exposed for tests. */
+int	sandbox_landlock_abi(void);
+void	sandbox_drop_privileges(uid_t uid, gid_t gid);
+void	sandbox_check_parent(pid_t parent);
+void	sandbox_seccomp(const struct sandbox_policy *p, bool relaxed);
+
+#endif

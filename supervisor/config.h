@@ -1,0 +1,104 @@
+/*
+ * The worker's one config file: generic-worker's JSON keys as they are
+ * (matched case-insensitively, as Go's decoder does), plus sepworker's own
+ * settings in a "sepworker" object.  Unknown keys are refused by name.
+ * Every key, its type, default and meaning live in one table in config.c;
+ * `sepworker config-reference` prints it, and docs/config.md is that
+ * output (a test keeps them equal).
+ */
+#ifndef SEPWORKER_CONFIG_H
+#define SEPWORKER_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Largest config file accepted. */
+#define CONFIG_MAX_BYTES	(1u << 20)
+
+/* config_load_* results, mapped to generic-worker's exit codes. */
+#define CONFIG_OK		0
+#define CONFIG_ERR_LOAD		-1	/* unreadable or not JSON: exit 64 */
+#define CONFIG_ERR_INVALID	-2	/* a key or value is wrong: exit 73 */
+
+enum task_network {
+	TASK_NET_HOST,		/* generic-worker's: proxy on loopback */
+	TASK_NET_ISOLATED,	/* own network namespace, only lo */
+};
+
+struct sw_config {
+	/* generic-worker keys sepworker uses */
+	char		*root_url;
+	char		*client_id;
+	char		*access_token;		/* secret, see config.c */
+	char		*certificate;		/* secret, see config.c */
+	char		*provisioner_id;
+	char		*worker_type;
+	char		*worker_group;
+	char		*worker_id;
+	char		*ed25519_signing_key_location;
+	char		*tasks_dir;
+	char		*public_ip;
+	char		*private_ip;
+	char		*instance_id;
+	char		*instance_type;
+	char		*region;
+	char		*availability_zone;
+	char		*worker_location;
+	char		*worker_type_metadata;	/* JSON object text, or NULL */
+	uint32_t	 capacity;
+	uint32_t	 taskcluster_proxy_port;
+	uint32_t	 max_task_run_time;
+	uint32_t	 number_of_tasks_to_run;
+	uint32_t	 idle_timeout_secs;
+	bool		 clean_up_task_dirs;
+	bool		 create_object_artifacts;
+	bool		 enable_chain_of_trust;
+	bool		 enable_taskcluster_proxy;
+	bool		 enable_live_log;
+
+	/* sepworker's own, under "sepworker" */
+	uint32_t	 keyholder_uid;
+	uint32_t	 proxyd_uid;
+	uint32_t	 taskrunner_uid;
+	uint32_t	 task_uid_first;
+	uint32_t	 task_uid_count;
+	enum task_network task_network;
+	uint64_t	 task_max_processes;
+	uint64_t	 task_max_memory_bytes;		/* 0: no limit */
+	uint64_t	 task_max_open_files;
+	uint64_t	 task_max_file_size_bytes;	/* 0: no limit */
+};
+
+/* Fill cfg with every default. */
+void	config_defaults(struct sw_config *cfg);
+
+/*
+ * Load path over the defaults.  Returns CONFIG_OK, or CONFIG_ERR_LOAD /
+ * CONFIG_ERR_INVALID with err set to a message naming the file, the key
+ * and what is wrong.  Non-fatal notes (a generic-worker key sepworker
+ * ignores) are logged with log_warnx().
+ */
+int	config_load_file(const char *path, struct sw_config *cfg, char *err,
+	    size_t errlen);
+int	config_load_buf(const char *buf, size_t len, struct sw_config *cfg,
+	    char *err, size_t errlen);
+
+/* What worker mode needs on top of a valid file (generic-worker's
+ * required keys); CONFIG_ERR_INVALID with err naming the first missing. */
+int	config_check_worker(const struct sw_config *cfg, char *err,
+	    size_t errlen);
+
+/* True if uid is in the task uid range. */
+bool	config_is_task_uid(const struct sw_config *cfg, uint32_t uid);
+
+/* Overwrite and free the secrets (after forwarding them), then NULL. */
+void	config_wipe_secrets(struct sw_config *cfg);
+void	config_free(struct sw_config *cfg);
+
+/* Markdown reference of every key: docs/config.md is this output. */
+void	config_print_reference(FILE *out);
+/* The effective config as JSON, secrets shown as "(set)". */
+void	config_print_effective(const struct sw_config *cfg, FILE *out);
+
+#endif

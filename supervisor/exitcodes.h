@@ -1,0 +1,12 @@
+/* sepworker's exit statuses: generic-worker's where it has one
+ * (reference/taskcluster-protocol.md §5.2). */
+#ifndef SEPWORKER_EXITCODES_H
+#define SEPWORKER_EXITCODES_H
+
+#define EXIT_OK			0
+#define EXIT_CHECK_FAILED	1	/* selfcheck: a separation check failed */
+#define EXIT_USAGE		64	/* bad command line; config unloadable */
+#define EXIT_INTERNAL_ERROR	69	/* a child died or misbehaved */
+#define EXIT_INVALID_CONFIG	73
+
+#endif

@@ -1,0 +1,180 @@
+/*
+ * sepworker: the supervisor and the command-line entry point.
+ */
+#include <getopt.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+
+#include "common/log.h"
+#include "supervisor/config.h"
+#include "supervisor/exitcodes.h"
+#include "supervisor/selfcheck.h"
+
+#define SEPWORKER_VERSION	"0.1.0"
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+"usage: sepworker COMMAND [OPTIONS]\n"
+"\n"
+"commands:\n"
+"  selfcheck [--config FILE] [--hold]\n"
+"        start keyholder, proxyd and taskrunner, show from /proc how each\n"
+"        is confined, check they are separated, ping them, stop them;\n"
+"        with --hold, keep them running until SIGTERM or SIGINT\n"
+"  check-config --config FILE\n"
+"        validate FILE and print the effective configuration\n"
+"  config-reference\n"
+"        print every configuration key (docs/config.md)\n"
+"  version\n"
+"\n"
+"options for every command:\n"
+"  --log-format text|json   how log lines on stderr look (default text)\n"
+"  --verbose                debug messages too\n"
+"\n"
+"exit status: 0 ok, 1 a selfcheck check failed, 64 bad usage or config\n"
+"file not loadable, 69 internal error (a child died), 73 invalid config\n");
+}
+
+struct options {
+	const char	*config;
+	bool		 hold;
+	bool		 verbose;
+	enum log_format	 log_format;
+};
+
+static int
+parse_options(int argc, char **argv, bool allow_hold, struct options *o)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "hold", no_argument, NULL, 'H' },
+		{ "log-format", required_argument, NULL, 'f' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	memset(o, 0, sizeof(*o));
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			o->config = optarg;
+			break;
+		case 'H':
+			if (!allow_hold)
+				goto bad;
+			o->hold = true;
+			break;
+		case 'f':
+			if (log_format_parse(optarg, &o->log_format) == -1) {
+				fprintf(stderr, "sepworker: --log-format must be "
+				    "text or json, not \"%s\"\n", optarg);
+				return -1;
+			}
+			break;
+		case 'v':
+			o->verbose = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(EXIT_OK);
+		default:
+			goto bad;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "sepworker: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		goto bad;
+	}
+	log_init_supervisor("supervisor", o->log_format, o->verbose);
+	return 0;
+bad:
+	usage(stderr);
+	return -1;
+}
+
+static int
+load_config(const struct options *o, struct sw_config *cfg)
+{
+	char err[512];
+	int rc;
+
+	config_defaults(cfg);
+	if (o->config == NULL)
+		return EXIT_OK;
+	rc = config_load_file(o->config, cfg, err, sizeof(err));
+	if (rc == CONFIG_OK)
+		return EXIT_OK;
+	log_errorx("%s", err);
+	return rc == CONFIG_ERR_LOAD ? EXIT_USAGE : EXIT_INVALID_CONFIG;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sw_config cfg;
+	struct options o;
+	const char *cmd;
+	int rc;
+
+	/* The supervisor may briefly hold a credential from the config:
+	 * keep its memory out of other uids' reach and out of core files. */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	log_init_supervisor("supervisor", LOG_FORMAT_TEXT, 0);
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	cmd = argv[1];
+	argc--;
+	argv++;
+	if (sodium_init() < 0)
+		fatalx("sodium_init failed");
+	if (strcmp(cmd, "selfcheck") == 0) {
+		if (parse_options(argc, argv, true, &o) == -1)
+			return EXIT_USAGE;
+		if ((rc = load_config(&o, &cfg)) != EXIT_OK)
+			return rc;
+		rc = selfcheck_run(&cfg, o.hold);
+		config_free(&cfg);
+		return rc;
+	}
+	if (strcmp(cmd, "check-config") == 0) {
+		if (parse_options(argc, argv, false, &o) == -1)
+			return EXIT_USAGE;
+		if (o.config == NULL) {
+			fprintf(stderr, "sepworker: check-config needs "
+			    "--config FILE\n");
+			return EXIT_USAGE;
+		}
+		if ((rc = load_config(&o, &cfg)) != EXIT_OK)
+			return rc;
+		config_print_effective(&cfg, stdout);
+		config_free(&cfg);
+		return EXIT_OK;
+	}
+	if (strcmp(cmd, "config-reference") == 0) {
+		config_print_reference(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(cmd, "version") == 0) {
+		printf("sepworker %s\n", SEPWORKER_VERSION);
+		return EXIT_OK;
+	}
+	if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	fprintf(stderr, "sepworker: unknown command \"%s\"\n", cmd);
+	usage(stderr);
+	return EXIT_USAGE;
+}

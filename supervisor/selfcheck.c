@@ -1,0 +1,210 @@
+/*
+ * `sepworker selfcheck`: start the three children, show from /proc what
+ * each process may do, check that they are separated as designed, ping
+ * each over its control socket, and stop them all.  What it reports is
+ * read from the kernel, not from what the children say about themselves.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "supervisor/exitcodes.h"
+#include "supervisor/selfcheck.h"
+#include "supervisor/supervisor.h"
+
+#define READY_TIMEOUT_MS	10000
+#define PING_TIMEOUT_MS		5000
+
+struct proc_facts {
+	pid_t		 pid;
+	unsigned long	 uid[4];	/* real, effective, saved, fs */
+	unsigned long	 gid[4];
+	int		 nonewprivs;
+	int		 seccomp;
+	uint64_t	 cap[5];	/* inh, prm, eff, bnd, amb */
+	int		 dumpable;	/* 1, 0, or -1: cannot tell */
+};
+
+static const char *const cap_keys[5] = {
+	"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"
+};
+
+static int
+proc_facts_read(pid_t pid, struct proc_facts *f)
+{
+	char path[64], buf[8192], *line, *save = NULL;
+	struct stat st;
+	ssize_t n;
+	int fd;
+
+	memset(f, 0, sizeof(*f));
+	f->pid = pid;
+	f->nonewprivs = f->seccomp = -1;
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	n = read_all(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		sscanf(line, "Uid: %lu %lu %lu %lu", &f->uid[0], &f->uid[1],
+		    &f->uid[2], &f->uid[3]);
+		sscanf(line, "Gid: %lu %lu %lu %lu", &f->gid[0], &f->gid[1],
+		    &f->gid[2], &f->gid[3]);
+		sscanf(line, "NoNewPrivs: %d", &f->nonewprivs);
+		sscanf(line, "Seccomp: %d", &f->seccomp);
+		for (int i = 0; i < 5; i++) {
+			size_t klen = strlen(cap_keys[i]);
+
+			if (strncmp(line, cap_keys[i], klen) == 0 &&
+			    line[klen] == ':')
+				f->cap[i] = strtoull(line + klen + 1, NULL, 16);
+		}
+	}
+	/* The kernel gives the files in /proc/<pid> to root when a process
+	 * is not dumpable; for a root process that tells nothing. */
+	snprintf(path, sizeof(path), "/proc/%ld/mem", (long)pid);
+	if (pid == getpid())
+		f->dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+	else if (stat(path, &st) == -1 || f->uid[1] == 0)
+		f->dumpable = -1;
+	else
+		f->dumpable = st.st_uid == f->uid[1];
+	return 0;
+}
+
+static void
+print_facts(const char *name, const struct proc_facts *f)
+{
+	printf("  %-11s %-7ld %-7lu %-11d %-8d %016" PRIx64 " %016" PRIx64
+	    " %s\n", name, (long)f->pid, f->uid[1], f->nonewprivs, f->seccomp,
+	    f->cap[2], f->cap[3], f->dumpable < 0 ? "?" :
+	    f->dumpable ? "yes" : "no");
+}
+
+struct verdict {
+	int	failed;
+};
+
+static void
+check(struct verdict *v, bool ok, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+check(struct verdict *v, bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("  %-4s ", ok ? "ok" : "FAIL");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	if (!ok)
+		v->failed++;
+}
+
+static void
+check_separation(struct supervisor *s, struct verdict *v)
+{
+	struct proc_facts f[NROLES], self;
+	bool root = geteuid() == 0;
+
+	printf("\n  %-11s %-7s %-7s %-11s %-8s %-16s %-16s %s\n", "process",
+	    "pid", "uid", "NoNewPrivs", "Seccomp", "CapEff", "CapBnd",
+	    "dumpable");
+	proc_facts_read(getpid(), &self);
+	print_facts("supervisor", &self);
+	for (int i = 0; i < NROLES; i++) {
+		if (proc_facts_read(s->kids[i].pid, &f[i]) == -1)
+			fatal("reading /proc of %s", s->kids[i].name);
+		print_facts(s->kids[i].name, &f[i]);
+	}
+	printf("\n");
+	if (root) {
+		const uint32_t want[NROLES] = { s->cfg->keyholder_uid,
+		    s->cfg->proxyd_uid, s->cfg->taskrunner_uid };
+		bool ok = true;
+
+		for (int i = 0; i < NROLES; i++)
+			for (int j = 0; j < 4; j++)
+				if (f[i].uid[j] != want[i] ||
+				    f[i].gid[j] != want[i])
+					ok = false;
+		check(v, ok && want[0] != want[1] && want[1] != want[2] &&
+		    want[0] != want[2], "keyholder, proxyd and taskrunner run "
+		    "under their own uids and gids (%u, %u, %u), none root",
+		    want[0], want[1], want[2]);
+	} else
+		printf("  skip uid separation: not started as root, so the "
+		    "children keep uid %u\n", geteuid());
+	for (int i = 0; i < NROLES; i++) {
+		bool nocaps = f[i].cap[0] == 0 && f[i].cap[1] == 0 &&
+		    f[i].cap[2] == 0 && f[i].cap[4] == 0 &&
+		    (!root || f[i].cap[3] == 0);
+
+		check(v, f[i].nonewprivs == 1 && f[i].seccomp == 2 && nocaps &&
+		    f[i].dumpable == 0, "%s: no_new_privs, a seccomp filter, "
+		    "no capabilities%s, not dumpable", s->kids[i].name,
+		    root ? " (bounding set empty)" : "");
+	}
+}
+
+int
+selfcheck_run(const struct sw_config *cfg, bool hold)
+{
+	struct supervisor s;
+	struct verdict v = { 0 };
+	char err[256], how[256];
+	bool clean;
+
+	if (supervisor_init(&s, cfg, err, sizeof(err)) == -1) {
+		log_errorx("%s", err);
+		return EXIT_INTERNAL_ERROR;
+	}
+	for (int i = 0; i < NROLES; i++)
+		if (supervisor_spawn(&s, (enum role)i) == -1) {
+			supervisor_shutdown(&s);
+			return EXIT_INTERNAL_ERROR;
+		}
+	if (supervisor_wait_ready(&s, READY_TIMEOUT_MS) == -1 ||
+	    supervisor_ping_all(&s, PING_TIMEOUT_MS) == -1) {
+		supervisor_shutdown(&s);
+		return s.exit_code ? s.exit_code : EXIT_INTERNAL_ERROR;
+	}
+	printf("sepworker selfcheck: supervisor (pid %ld) started keyholder, "
+	    "proxyd and taskrunner\n", (long)getpid());
+	check_separation(&s, &v);
+	check(&v, true, "every child answered a PING on its control socket");
+	fflush(stdout);
+	if (hold) {
+		log_info("holding until SIGTERM or SIGINT");
+		supervisor_run(&s);
+	}
+	clean = supervisor_shutdown(&s);
+	printf("\nshutdown:\n");
+	for (int i = 0; i < NROLES; i++) {
+		child_describe_end(&s.kids[i], how, sizeof(how));
+		check(&v, s.kids[i].reaped && s.kids[i].exit_signal == 0 &&
+		    s.kids[i].exit_code == 0, "%s (pid %ld) %s",
+		    s.kids[i].name, (long)s.kids[i].pid, how);
+	}
+	check(&v, clean, "all three children stopped on request and were "
+	    "reaped: no process is left");
+	if (s.exit_code != EXIT_OK)
+		return s.exit_code;
+	printf("\n%s\n", v.failed ? "selfcheck FAILED" :
+	    "selfcheck passed: four processes, separated, stopped cleanly");
+	return v.failed ? EXIT_CHECK_FAILED : EXIT_OK;
+}

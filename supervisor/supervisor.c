@@ -1,0 +1,577 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/chan_keyholder.h"
+#include "common/chan_proxyd.h"
+#include "common/chan_taskrunner.h"
+#include "common/child.h"
+#include "common/util.h"
+#include "supervisor/exitcodes.h"
+#include "supervisor/spawn.h"
+#include "supervisor/supervisor.h"
+
+/* How long stopping children may take before they are killed. */
+#define SHUTDOWN_GRACE_MS	500
+
+static const char *const role_names[NROLES] = {
+	[ROLE_KEYHOLDER] = "keyholder",
+	[ROLE_PROXYD] = "proxyd",
+	[ROLE_TASKRUNNER] = "taskrunner",
+};
+
+static const struct ipc_channel *const role_channels[NROLES] = {
+	[ROLE_KEYHOLDER] = &keyholder_channel,
+	[ROLE_PROXYD] = &proxyd_channel,
+	[ROLE_TASKRUNNER] = &taskrunner_channel,
+};
+
+/* What a handler gets: the supervisor and the child that spoke. */
+struct dispatch_ctx {
+	struct supervisor	*s;
+	struct child		*k;
+};
+
+static int
+on_ready(void *arg, struct ipc_msg *m)
+{
+	struct dispatch_ctx *d = arg;
+
+	(void)m;
+	d->k->state = CHILD_READY;
+	log_debug("%s (pid %ld) is ready", d->k->name, (long)d->k->pid);
+	return 0;
+}
+
+static int
+on_pong(void *arg, struct ipc_msg *m)
+{
+	struct dispatch_ctx *d = arg;
+	uint64_t nonce;
+
+	memcpy(&nonce, m->payload, sizeof(nonce));
+	if (d->k->ping_answered || nonce != d->k->ping_nonce)
+		return -1;
+	d->k->ping_answered = true;
+	return 0;
+}
+
+static int
+on_privop(void *arg, struct ipc_msg *m)
+{
+	struct dispatch_ctx *d = arg;
+
+	return privop_handle(&d->s->task, &d->k->conn, m) == 0 ? 0 : -1;
+}
+
+#define COMMON_HANDLERS							\
+	{ MSG_READY, CHILD_STARTING, on_ready },			\
+	{ MSG_PONG, CHILD_READY | CHILD_TASK, on_pong }
+
+static const struct ipc_handler keyholder_handlers[] = { COMMON_HANDLERS };
+static const struct ipc_handler proxyd_handlers[] = { COMMON_HANDLERS };
+static const struct ipc_handler taskrunner_handlers[] = {
+	COMMON_HANDLERS,
+	/* Privileged steps only while it is building a task's sandbox. */
+	{ TR_USERNS_MAP_REQ, CHILD_TASK, on_privop },
+	{ TR_TASKDIR_REQ, CHILD_TASK, on_privop },
+	{ TR_LISTENER_REQ, CHILD_TASK, on_privop },
+};
+
+static const struct {
+	const struct ipc_handler	*tbl;
+	size_t				 n;
+} role_handlers[NROLES] = {
+	[ROLE_KEYHOLDER] = { keyholder_handlers, nitems(keyholder_handlers) },
+	[ROLE_PROXYD] = { proxyd_handlers, nitems(proxyd_handlers) },
+	[ROLE_TASKRUNNER] = { taskrunner_handlers,
+	    nitems(taskrunner_handlers) },
+};
+
+static uint32_t
+role_uid(const struct sw_config *cfg, enum role role)
+{
+	switch (role) {
+	case ROLE_KEYHOLDER:
+		return cfg->keyholder_uid;
+	case ROLE_PROXYD:
+		return cfg->proxyd_uid;
+	case ROLE_TASKRUNNER:
+	case NROLES:
+		break;
+	}
+	return cfg->taskrunner_uid;
+}
+
+static void
+begin_stop(struct supervisor *s, int exit_code)
+{
+	if (!s->stopping)
+		s->exit_code = exit_code;
+	s->stopping = true;
+}
+
+int
+supervisor_init(struct supervisor *s, const struct sw_config *cfg, char *err,
+    size_t errlen)
+{
+	char exe[PATH_MAX], *dir;
+	sigset_t set;
+	ssize_t n;
+
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	s->task.cfg = cfg;
+	for (int i = 0; i < NROLES; i++) {
+		s->kids[i].role = (enum role)i;
+		s->kids[i].name = role_names[i];
+		s->kids[i].pidfd = s->kids[i].logfd = -1;
+		s->kids[i].conn.sock = -1;
+		s->binfd[i] = -1;
+	}
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0) {
+		snprintf(err, errlen, "cannot find our own executable: %s",
+		    strerror(errno));
+		return -1;
+	}
+	exe[n] = '\0';
+	dir = dirname(exe);
+	for (int i = 0; i < NROLES; i++)
+		if ((s->binfd[i] = spawn_open_binary(dir, role_names[i], err,
+		    errlen)) == -1)
+			return -1;
+	if ((s->devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "/dev/null: %s", strerror(errno));
+		return -1;
+	}
+	/* Signals arrive through a signalfd, in the poll loop, never in
+	 * the middle of something. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1 ||
+	    (s->sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) ==
+	    -1) {
+		snprintf(err, errlen, "signalfd: %s", strerror(errno));
+		return -1;
+	}
+	/* A closed stderr must not kill the supervisor. */
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+int
+supervisor_spawn(struct supervisor *s, enum role role)
+{
+	struct child *k = &s->kids[role];
+	char uid[16], ppid[16];
+	char *argv[] = { (char *)k->name, "--uid", uid, "--gid", uid,
+	    "--ppid", ppid, NULL, NULL };
+	struct spawn_spec spec;
+	int sv[2], lp[2];
+
+	if (k->state != CHILD_NONE) {
+		log_errorx("%s is already running", k->name);
+		return -1;
+	}
+	snprintf(uid, sizeof(uid), "%u", role_uid(s->cfg, role));
+	snprintf(ppid, sizeof(ppid), "%ld", (long)getpid());
+	if (log_is_verbose())
+		argv[7] = "--verbose";
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("socketpair");
+		return -1;
+	}
+	if (pipe2(lp, O_CLOEXEC) == -1) {
+		log_warn("pipe2");
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	spec = (struct spawn_spec){ .binfd = s->binfd[role], .argv = argv,
+	    .sock = sv[1], .logw = lp[1], .devnull = s->devnull };
+	k->pid = spawn_child(&spec, &k->pidfd);
+	close(sv[1]);
+	close(lp[1]);
+	if (k->pid == -1) {
+		log_warn("starting %s", k->name);
+		close(sv[0]);
+		close(lp[0]);
+		return -1;
+	}
+	/* Our ends never block: a child that stops reading must not be
+	 * able to stall the supervisor. */
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	fcntl(lp[0], F_SETFL, O_NONBLOCK);
+	ipc_conn_init(&k->conn, sv[0], role_channels[role], IPC_TO_SUPERVISOR);
+	k->logfd = lp[0];
+	k->log.len = 0;
+	k->reaped = false;
+	k->exit_code = k->exit_signal = 0;
+	k->state = CHILD_STARTING;
+	if (role == ROLE_TASKRUNNER) {
+		s->task.runner_pid = k->pid;
+		s->task.runner_uid = geteuid() == 0 ?
+		    role_uid(s->cfg, role) : geteuid();
+	}
+	log_debug("started %s (pid %ld)", k->name, (long)k->pid);
+	return 0;
+}
+
+static void
+emit_child_line(void *arg, const char *line, size_t len)
+{
+	struct child *k = arg;
+	const char *msg;
+	size_t msglen;
+	enum log_level lvl = logrelay_parse(line, len, &msg, &msglen);
+
+	log_emit(k->name, k->pid, lvl, msg, msglen);
+}
+
+/* Relay what a child wrote to its log pipe, one tagged line at a time. */
+static void
+read_child_log(struct child *k)
+{
+	char buf[4096];
+
+	for (;;) {
+		ssize_t n = read(k->logfd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			linebuf_flush(&k->log, emit_child_line, k);
+			close(k->logfd);
+			k->logfd = -1;
+			return;
+		}
+		linebuf_feed(&k->log, buf, (size_t)n, emit_child_line, k);
+	}
+}
+
+static void
+kill_child(struct child *k)
+{
+	if (k->pidfd >= 0 && !k->reaped &&
+	    pidfd_send_signal(k->pidfd, SIGKILL, NULL, 0) == -1 &&
+	    errno != ESRCH)
+		log_warn("killing %s", k->name);
+	k->state = CHILD_STOPPING;
+}
+
+static void
+child_violation(struct supervisor *s, struct child *k, const char *why)
+{
+	log_errorx("%s (pid %ld) broke protocol: %s; treating it as "
+	    "compromised", k->name, (long)k->pid, why);
+	kill_child(k);
+	begin_stop(s, EXIT_INTERNAL_ERROR);
+}
+
+static void
+read_child_messages(struct supervisor *s, struct child *k)
+{
+	struct dispatch_ctx ctx = { s, k };
+	char err[IPC_ERR_MAX];
+
+	while (k->conn.sock >= 0) {
+		const struct ipc_handler *h;
+		struct ipc_msg m;
+		int rc = ipc_recv(&k->conn, &m, err, sizeof(err));
+
+		if (rc == -2)
+			return;
+		if (rc == 0) {
+			/* Its end closed: it is exiting; the pidfd says how. */
+			ipc_conn_free(&k->conn);
+			return;
+		}
+		if (k->state == CHILD_STOPPING) {
+			/* Whatever it says now no longer matters. */
+			if (rc == 1 && m.fd >= 0)
+				close(m.fd);
+			continue;
+		}
+		if (rc == -1) {
+			child_violation(s, k, err);
+			return;
+		}
+		h = ipc_lookup(role_handlers[k->role].tbl,
+		    role_handlers[k->role].n, k->state, &m, err, sizeof(err));
+		if (h == NULL || h->fn(&ctx, &m) == -1) {
+			if (m.fd >= 0)
+				close(m.fd);
+			child_violation(s, k, h == NULL ? err : m.spec->name);
+			return;
+		}
+		if (m.fd >= 0)
+			close(m.fd);
+	}
+}
+
+void
+child_describe_end(const struct child *k, char *buf, size_t len)
+{
+	const char *abbrev;
+
+	if (!k->reaped) {
+		snprintf(buf, len, "is still running");
+		return;
+	}
+	if (k->exit_signal == 0) {
+		snprintf(buf, len, "exited with status %d%s", k->exit_code,
+		    k->exit_code == CHILD_EXIT_VIOLATION ?
+		    " (it received a message it does not accept)" :
+		    k->exit_code == CHILD_EXIT_USAGE ? " (bad start-up)" :
+		    k->exit_code == 127 ? " (could not be executed)" : "");
+		return;
+	}
+	abbrev = sigabbrev_np(k->exit_signal);
+	snprintf(buf, len, "was killed by signal %d (SIG%s)%s", k->exit_signal,
+	    abbrev ? abbrev : "?", k->exit_signal == SIGSYS ?
+	    ": its seccomp policy forbids a system call it made (the kernel "
+	    "log has an audit type=1326 line naming it)" : "");
+}
+
+static void
+reap_child(struct supervisor *s, struct child *k, bool block)
+{
+	siginfo_t si;
+	char how[256];
+
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, (id_t)k->pidfd, &si, WEXITED |
+	    (block ? 0 : WNOHANG)) == -1) {
+		log_warn("waitid(%s)", k->name);
+		return;
+	}
+	if (si.si_pid == 0)
+		return;	/* not yet */
+	k->reaped = true;
+	if (si.si_code == CLD_EXITED)
+		k->exit_code = si.si_status;
+	else
+		k->exit_signal = si.si_status;
+	close(k->pidfd);
+	k->pidfd = -1;
+	/* Everything it wrote before dying, then its socket. */
+	if (k->logfd >= 0)
+		read_child_log(k);
+	ipc_conn_free(&k->conn);
+	child_describe_end(k, how, sizeof(how));
+	if (k->state != CHILD_STOPPING && !s->stopping) {
+		log_errorx("%s (pid %ld) %s; stopping sepworker", k->name,
+		    (long)k->pid, how);
+		begin_stop(s, EXIT_INTERNAL_ERROR);
+	} else
+		log_debug("%s (pid %ld) %s", k->name, (long)k->pid, how);
+	k->state = CHILD_NONE;
+}
+
+static void
+read_signals(struct supervisor *s)
+{
+	struct signalfd_siginfo si;
+
+	while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (s->stopping)
+			continue;
+		log_info("received SIG%s, stopping",
+		    sigabbrev_np((int)si.ssi_signo));
+		s->stop_signal = (int)si.ssi_signo;
+		begin_stop(s, EXIT_OK);
+	}
+}
+
+/* Wait up to timeout_ms (-1: forever) for one round of events. */
+static void
+supervisor_poll(struct supervisor *s, int timeout_ms)
+{
+	struct pollfd pfd[1 + 3 * NROLES];
+	struct { struct child *k; int what; } who[nitems(pfd)];
+	nfds_t n = 0;
+
+	pfd[n] = (struct pollfd){ .fd = s->sigfd, .events = POLLIN };
+	who[n++].k = NULL;
+	for (int i = 0; i < NROLES; i++) {
+		struct child *k = &s->kids[i];
+		int fds[3] = { k->conn.sock, k->logfd, k->pidfd };
+
+		if (k->state == CHILD_NONE)
+			continue;
+		for (int j = 0; j < 3; j++) {
+			if (fds[j] < 0)
+				continue;
+			pfd[n] = (struct pollfd){ .fd = fds[j],
+			    .events = POLLIN };
+			who[n].k = k;
+			who[n++].what = j;
+		}
+	}
+	if (poll(pfd, n, timeout_ms) == -1) {
+		if (errno != EINTR)
+			fatal("poll");
+		return;
+	}
+	for (nfds_t i = 0; i < n; i++) {
+		struct child *k = who[i].k;
+
+		if (pfd[i].revents == 0)
+			continue;
+		if (k == NULL)
+			read_signals(s);
+		else if (who[i].what == 0 && k->conn.sock >= 0)
+			read_child_messages(s, k);
+		else if (who[i].what == 1 && k->logfd >= 0)
+			read_child_log(k);
+		else if (who[i].what == 2 && k->pidfd >= 0)
+			reap_child(s, k, false);
+	}
+}
+
+static int
+remaining_ms(uint64_t deadline)
+{
+	uint64_t now = now_ms();
+
+	return now >= deadline ? 0 : (int)(deadline - now);
+}
+
+int
+supervisor_wait_ready(struct supervisor *s, unsigned timeout_ms)
+{
+	uint64_t deadline = now_ms() + timeout_ms;
+
+	for (;;) {
+		bool waiting = false;
+
+		for (int i = 0; i < NROLES; i++)
+			if (s->kids[i].state == CHILD_STARTING)
+				waiting = true;
+		if (!waiting || s->stopping)
+			break;
+		if (remaining_ms(deadline) == 0) {
+			for (int i = 0; i < NROLES; i++)
+				if (s->kids[i].state == CHILD_STARTING)
+					log_errorx("%s (pid %ld) did not "
+					    "become ready within %u ms",
+					    s->kids[i].name,
+					    (long)s->kids[i].pid, timeout_ms);
+			begin_stop(s, EXIT_INTERNAL_ERROR);
+			break;
+		}
+		supervisor_poll(s, remaining_ms(deadline));
+	}
+	return s->stopping ? -1 : 0;
+}
+
+int
+supervisor_ping_all(struct supervisor *s, unsigned timeout_ms)
+{
+	uint64_t deadline = now_ms() + timeout_ms;
+
+	for (int i = 0; i < NROLES; i++) {
+		struct child *k = &s->kids[i];
+
+		if (k->state != CHILD_READY)
+			continue;
+		randombytes_buf(&k->ping_nonce, sizeof(k->ping_nonce));
+		k->ping_answered = false;
+		if (ipc_send(&k->conn, MSG_PING, k->conn.next_id++,
+		    &k->ping_nonce, sizeof(k->ping_nonce), -1) == -1) {
+			child_violation(s, k, "not reading its socket");
+			return -1;
+		}
+	}
+	for (;;) {
+		bool waiting = false;
+
+		for (int i = 0; i < NROLES; i++)
+			if (s->kids[i].state == CHILD_READY &&
+			    !s->kids[i].ping_answered)
+				waiting = true;
+		if (!waiting || s->stopping)
+			break;
+		if (remaining_ms(deadline) == 0) {
+			log_errorx("a child did not answer PING within %u ms",
+			    timeout_ms);
+			begin_stop(s, EXIT_INTERNAL_ERROR);
+			break;
+		}
+		supervisor_poll(s, remaining_ms(deadline));
+	}
+	return s->stopping ? -1 : 0;
+}
+
+void
+supervisor_run(struct supervisor *s)
+{
+	while (!s->stopping)
+		supervisor_poll(s, -1);
+}
+
+bool
+supervisor_shutdown(struct supervisor *s)
+{
+	uint64_t deadline = now_ms() + SHUTDOWN_GRACE_MS;
+	bool clean = true;
+
+	s->stopping = true;
+	for (int i = 0; i < NROLES; i++) {
+		struct child *k = &s->kids[i];
+
+		if (k->state == CHILD_NONE || k->state == CHILD_STOPPING)
+			continue;
+		if (k->conn.sock < 0 || ipc_send(&k->conn, MSG_SHUTDOWN,
+		    k->conn.next_id++, NULL, 0, -1) == -1) {
+			log_warnx("%s cannot be asked to stop; killing it",
+			    k->name);
+			kill_child(k);
+			clean = false;
+		}
+		k->state = CHILD_STOPPING;
+	}
+	for (;;) {
+		bool running = false;
+
+		for (int i = 0; i < NROLES; i++)
+			if (s->kids[i].state != CHILD_NONE)
+				running = true;
+		if (!running || remaining_ms(deadline) == 0)
+			break;
+		supervisor_poll(s, remaining_ms(deadline));
+	}
+	for (int i = 0; i < NROLES; i++) {
+		struct child *k = &s->kids[i];
+
+		if (k->state == CHILD_NONE)
+			continue;
+		log_warnx("%s (pid %ld) did not stop within %d ms; killing it",
+		    k->name, (long)k->pid, SHUTDOWN_GRACE_MS);
+		kill_child(k);
+		reap_child(s, k, true);
+		clean = false;
+	}
+	for (int i = 0; i < NROLES; i++)
+		if (s->kids[i].reaped && (s->kids[i].exit_signal != 0 ||
+		    s->kids[i].exit_code != 0))
+			clean = false;
+	return clean;
+}

@@ -1,0 +1,83 @@
+/*
+ * The supervisor's view of its children: starting them, watching them,
+ * relaying their logs, talking to them, stopping them.
+ */
+#ifndef SEPWORKER_SUPERVISOR_H
+#define SEPWORKER_SUPERVISOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/ipc.h"
+#include "common/log.h"
+#include "supervisor/config.h"
+#include "supervisor/logrelay.h"
+#include "supervisor/privop.h"
+
+enum role {
+	ROLE_KEYHOLDER,
+	ROLE_PROXYD,
+	ROLE_TASKRUNNER,
+	NROLES,
+};
+
+/* Child states; each is one bit so dispatch tables can list several. */
+enum child_state {
+	CHILD_NONE = 0,		/* not running */
+	CHILD_STARTING = 0x1,	/* spawned, READY not yet received */
+	CHILD_READY = 0x2,	/* serving */
+	CHILD_TASK = 0x4,	/* taskrunner with a task assigned */
+	CHILD_STOPPING = 0x8,	/* SHUTDOWN sent or killed by us */
+};
+
+struct child {
+	enum role		 role;
+	const char		*name;
+	enum child_state	 state;
+	pid_t			 pid;
+	int			 pidfd;
+	struct ipc_conn		 conn;
+	int			 logfd;
+	struct linebuf		 log;
+	uint64_t		 ping_nonce;
+	bool			 ping_answered;
+	/* how it ended, once reaped */
+	bool			 reaped;
+	int			 exit_code;	/* si_code CLD_EXITED: status */
+	int			 exit_signal;	/* killed or dumped: signal */
+};
+
+struct supervisor {
+	const struct sw_config	*cfg;
+	int			 binfd[NROLES];
+	int			 devnull;
+	int			 sigfd;
+	struct child		 kids[NROLES];
+	struct privop_task	 task;
+	bool			 stopping;	/* shutting everything down */
+	int			 stop_signal;	/* signal that asked for it */
+	int			 exit_code;	/* 0, or why we are stopping */
+};
+
+/* Open the child binaries next to our executable, block the signals we
+ * handle, open /dev/null.  -1 with err set on failure. */
+int	supervisor_init(struct supervisor *s, const struct sw_config *cfg,
+	    char *err, size_t errlen);
+/* Start a child; it is CHILD_STARTING until it says READY. */
+int	supervisor_spawn(struct supervisor *s, enum role role);
+/* Serve events until every started child is READY, or timeout_ms passes,
+ * or something fails.  0 when all are ready. */
+int	supervisor_wait_ready(struct supervisor *s, unsigned timeout_ms);
+/* PING every ready child and wait for the PONGs. 0 if all answered. */
+int	supervisor_ping_all(struct supervisor *s, unsigned timeout_ms);
+/* Serve events until a stop is requested (signal or a child's death). */
+void	supervisor_run(struct supervisor *s);
+/* Stop every child: SHUTDOWN, then SIGKILL after a grace period; reap all.
+ * Returns true if every child exited on its own with status 0. */
+bool	supervisor_shutdown(struct supervisor *s);
+
+/* "exited with status 3 (protocol violation)" and the like. */
+void	child_describe_end(const struct child *k, char *buf, size_t len);
+
+#endif

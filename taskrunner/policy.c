@@ -1,0 +1,93 @@
+/*
+ * The taskrunner's sandbox.
+ *
+ * Its seccomp filter is a deny-list answering EPERM, never a
+ * kill-by-default allow-list: filters are inherited by every process it
+ * starts, so its filter binds every task, and a task runs compilers,
+ * shells and test suites whose syscalls nobody can list in advance.  The
+ * list is what no task needs and what would let one reach past its
+ * sandbox (the kernel's debugging, key, module and clock interfaces,
+ * io_uring, which bypasses seccomp for the calls it queues, and terminal
+ * injection).  Namespace creation and the mount family stay allowed here:
+ * building a task's sandbox needs them, and the task's init adds a second
+ * filter forbidding them once its setup is done.
+ *
+ * No Landlock: a Landlock domain forbids mounting in every descendant,
+ * and the task's init must mount /proc, /tmp and /dev.  The taskrunner's
+ * file access is bounded by its own uid and its lack of capabilities.
+ */
+#include <errno.h>
+#include <sys/ioctl.h>
+
+#include "common/util.h"
+#include "taskrunner/taskrunner.h"
+
+#define DENY	SCMP_ACT_ERRNO(EPERM)
+#define NOARGS	0, { { 0 } }, 0
+
+static const struct sandbox_syscall taskrunner_syscalls[] = {
+	/* Reading or steering other processes. */
+	{ SCMP_SYS(ptrace), DENY, NOARGS, "debug or read another process" },
+	{ SCMP_SYS(process_vm_readv), DENY, NOARGS, "read another's memory" },
+	{ SCMP_SYS(process_vm_writev), DENY, NOARGS, "write another's memory" },
+	{ SCMP_SYS(kcmp), DENY, NOARGS, "probe another process's kernel state" },
+	{ SCMP_SYS(pidfd_getfd), DENY, NOARGS, "steal another process's fd" },
+	/* Kernel attack surface no task needs. */
+	{ SCMP_SYS(bpf), DENY, NOARGS, "load BPF programs" },
+	{ SCMP_SYS(perf_event_open), DENY, NOARGS, "side channels, kernel bugs" },
+	{ SCMP_SYS(userfaultfd), DENY, NOARGS, "widen kernel race windows" },
+	{ SCMP_SYS(io_uring_setup), DENY, NOARGS,
+	    "io_uring runs calls that seccomp never sees" },
+	{ SCMP_SYS(io_uring_enter), DENY, NOARGS, "io_uring" },
+	{ SCMP_SYS(io_uring_register), DENY, NOARGS, "io_uring" },
+	{ SCMP_SYS(keyctl), DENY, NOARGS, "kernel keyrings are not namespaced" },
+	{ SCMP_SYS(add_key), DENY, NOARGS, "kernel keyrings" },
+	{ SCMP_SYS(request_key), DENY, NOARGS, "kernel keyrings" },
+	{ SCMP_SYS(open_by_handle_at), DENY, NOARGS,
+	    "open files by handle, bypassing paths (the shocker escape)" },
+	{ SCMP_SYS(name_to_handle_at), DENY, NOARGS, "the other half of it" },
+	/* Host administration. */
+	{ SCMP_SYS(kexec_load), DENY, NOARGS, "replace the kernel" },
+	{ SCMP_SYS(kexec_file_load), DENY, NOARGS, "replace the kernel" },
+	{ SCMP_SYS(init_module), DENY, NOARGS, "load kernel modules" },
+	{ SCMP_SYS(finit_module), DENY, NOARGS, "load kernel modules" },
+	{ SCMP_SYS(delete_module), DENY, NOARGS, "unload kernel modules" },
+	{ SCMP_SYS(reboot), DENY, NOARGS, "reboot the host" },
+	{ SCMP_SYS(swapon), DENY, NOARGS, "host swap" },
+	{ SCMP_SYS(swapoff), DENY, NOARGS, "host swap" },
+	{ SCMP_SYS(syslog), DENY, NOARGS, "read the kernel log" },
+	{ SCMP_SYS(acct), DENY, NOARGS, "process accounting" },
+	{ SCMP_SYS(quotactl), DENY, NOARGS, "disk quotas" },
+	{ SCMP_SYS(iopl), DENY, NOARGS, "raw I/O ports" },
+	{ SCMP_SYS(ioperm), DENY, NOARGS, "raw I/O ports" },
+	{ SCMP_SYS(clock_settime), DENY, NOARGS, "the host's clock" },
+	{ SCMP_SYS(clock_adjtime), DENY, NOARGS, "the host's clock" },
+	{ SCMP_SYS(settimeofday), DENY, NOARGS, "the host's clock" },
+	{ SCMP_SYS(adjtimex), DENY, NOARGS, "the host's clock" },
+	/* Joining or making namespaces outside the sandbox builder's
+	 * clone() calls. */
+	{ SCMP_SYS(setns), DENY, NOARGS, "enter another namespace" },
+	{ SCMP_SYS(unshare), DENY, NOARGS,
+	    "new namespaces: the sandbox builder uses clone() flags instead" },
+	/* Typing into a terminal another process reads. */
+	{ SCMP_SYS(ioctl), DENY, 1, { SB_ARG(1, SCMP_CMP_EQ, TIOCSTI, 0) }, 0,
+	    "inject input into a terminal" },
+	{ SCMP_SYS(ioctl), DENY, 1, { SB_ARG(1, SCMP_CMP_EQ, TIOCLINUX, 0) },
+	    0, "console selection tricks" },
+};
+
+static const struct sandbox_rlimit taskrunner_rlimits[] = {
+	/* Nothing else: a hard limit lowered here would bind every task.
+	 * The task's init sets the task limits. */
+	{ RLIMIT_CORE, 0, 0, true, "no core files of the taskrunner" },
+};
+
+const struct sandbox_policy taskrunner_policy = {
+	.role = "taskrunner",
+	.default_action = SCMP_ACT_ALLOW,
+	.syscalls = taskrunner_syscalls,
+	.nsyscalls = nitems(taskrunner_syscalls),
+	.rlimits = taskrunner_rlimits,
+	.nrlimits = nitems(taskrunner_rlimits),
+	.landlock = false,
+};

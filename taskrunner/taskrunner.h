@@ -1,0 +1,8 @@
+#ifndef SEPWORKER_TASKRUNNER_H
+#define SEPWORKER_TASKRUNNER_H
+
+#include "common/sandbox.h"
+
+extern const struct sandbox_policy taskrunner_policy;
+
+#endif

@@ -1,0 +1,93 @@
+# Shared by the shell suites: TAP output, skips that fail under CI, and
+# starting/stopping a supervisor in the background.
+# Each suite is run as: bash tests/integration/NAME.sh BUILD_DIR
+set -u
+BUILD=${1:-build}
+SEPWORKER=$BUILD/sepworker
+HELPERS=$BUILD/tests/helpers
+TMP=$(mktemp -d /tmp/sepworker-test.XXXXXX)
+trap 'cleanup_all' EXIT
+_n=0
+_pids=()
+
+cleanup_all() {
+	for p in "${_pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
+	rm -rf "$TMP"
+	echo "1..$_n"
+}
+
+ok() { _n=$((_n + 1)); echo "ok $_n - $1"; }
+not_ok() {
+	_n=$((_n + 1)); echo "not ok $_n - $1"; shift
+	local l; for l in "$@"; do printf '%s\n' "$l" | sed 's/^/# /'; done
+}
+# check NAME COMMAND...: ok if the command succeeds
+check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name" "failed: $*"; fi; }
+# skip NAME REASON: skipped, or a failure when CI is set
+skip() {
+	_n=$((_n + 1))
+	if [ -n "${CI:-}" ]; then
+		echo "not ok $_n - $1"; echo "# needs $2, and CI is set"
+	else
+		echo "# skip: needs $2"; echo "ok $_n # SKIP $1"
+	fi
+}
+is_root() { [ "$(id -u)" = 0 ]; }
+
+# Start "sepworker selfcheck --hold" in the background; sets SUP (pid) and
+# SUP_ERR (its stderr file); waits until it is holding.
+start_supervisor() {
+	SUP_ERR=$TMP/supervisor.$RANDOM.err
+	"$SEPWORKER" selfcheck --hold "$@" >"$TMP/supervisor.out" 2>"$SUP_ERR" &
+	SUP=$!
+	_pids+=("$SUP")
+	local i
+	for i in $(seq 100); do
+		grep -q 'holding until' "$SUP_ERR" 2>/dev/null && return 0
+		kill -0 "$SUP" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "# supervisor did not come up:" ; sed 's/^/# /' "$SUP_ERR"
+	return 1
+}
+
+# Children of a pid, from /proc (no ps needed).
+children_of() {
+	local parent=$1 f
+	for f in /proc/[0-9]*/status; do
+		awk -v p="$parent" '$1 == "PPid:" && $2 == p { found = 1 }
+		    END { exit !found }' "$f" 2>/dev/null &&
+		    basename "$(dirname "$f")"
+	done
+}
+
+# The pid of the supervisor's child named NAME.
+child_pid() {
+	local c
+	for c in $(children_of "$SUP"); do
+		[ "$(cat /proc/"$c"/comm 2>/dev/null)" = "$1" ] && echo "$c"
+	done
+}
+
+status_field() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+
+# Is pid $1 a live process?  A zombie is dead: it waits only for whoever
+# inherited it to reap it (here pid 1, which may not).
+alive() {
+	local state
+	state=$(awk '$1 == "State:" { print $2 }' "/proc/$1/status" 2>/dev/null)
+	[ -n "$state" ] && [ "$state" != Z ]
+}
+
+# Wait up to $2 seconds (decimal) for pid $1 to be dead.
+wait_gone() {
+	local pid=$1 limit=${2:-1} i
+	for i in $(seq $(awk -v l="$limit" 'BEGIN { print int(l * 50) }')); do
+		alive "$pid" || return 0
+		sleep 0.02
+	done
+	! alive "$pid"
+}
+
+# Milliseconds since the epoch.
+now_ms() { date +%s%3N; }

@@ -1,0 +1,423 @@
+/*
+ * Each child's real sandbox policy, applied with the production
+ * sandbox_enter() in a forked process: a forbidden syscall kills the
+ * keyholder and proxyd (SIGSYS) and fails with EPERM in the taskrunner;
+ * an allowed syscall with invalid arguments gets its ordinary errno.
+ *
+ * A confined body reports through its exit status: 100 + errno when the
+ * call failed, SUCCEEDED when it worked.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/io_uring.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/testutil.h"
+
+#include "common/child.h"
+#include "common/sandbox.h"
+#include "keyholder/keyholder.h"
+#include "proxyd/proxyd.h"
+#include "taskrunner/taskrunner.h"
+
+#define SUCCEEDED	99
+#define FAILED_WITH(e)	(100 + (e))
+
+/* The default uids of the children (docs/config.md). */
+#define KEYHOLDER_UID	64501
+#define PROXYD_UID	64502
+#define TASKRUNNER_UID	64503
+
+static void __attribute__((noreturn))
+report(long rc)
+{
+	_exit(rc == -1 ? FAILED_WITH(errno) : SUCCEEDED);
+}
+
+/* Fork, enter policy p as the given uid, run body; return wait status. */
+static int
+run_confined(const struct sandbox_policy *p, uid_t uid, void (*body)(void))
+{
+	int status;
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sandbox_params prm = {
+			.uid = uid, .gid = uid, .parent = getppid(),
+		};
+		struct sandbox_report rep;
+
+		/* fd 4 is the log fd a confined child may write to; make sure
+		 * it is not open here, so writing to it fails harmlessly. */
+		close(CHILD_LOG_FD);
+		sandbox_early(true);
+		sandbox_enter(p, &prm, &rep);
+		body();
+		_exit(SUCCEEDED);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+static void
+expect_killed(const struct sandbox_policy *p, uid_t uid, void (*body)(void))
+{
+	int status = run_confined(p, uid, body);
+
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGSYS)
+		fail_msg("expected death by SIGSYS, got %s %d",
+		    WIFSIGNALED(status) ? "signal" : "exit status",
+		    WIFSIGNALED(status) ? WTERMSIG(status) :
+		    WEXITSTATUS(status));
+}
+
+static void
+expect_exit(const struct sandbox_policy *p, uid_t uid, void (*body)(void),
+    int want)
+{
+	int status = run_confined(p, uid, body);
+
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != want)
+		fail_msg("expected exit status %d, got %s %d", want,
+		    WIFSIGNALED(status) ? "signal" : "exit status",
+		    WIFSIGNALED(status) ? WTERMSIG(status) :
+		    WEXITSTATUS(status));
+}
+
+/* --- bodies: one syscall each --- */
+
+static void do_socket(void)
+{ report(syscall(SYS_socket, AF_INET, SOCK_STREAM, 0)); }
+static void do_openat(void)
+{ report(syscall(SYS_openat, AT_FDCWD, "/etc/hostname", O_RDONLY)); }
+static void do_clone(void)
+{ report(syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0)); }
+static void do_execve(void)
+{
+	char *argv[] = { "true", NULL };
+
+	report(syscall(SYS_execve, "/bin/true", argv, argv + 1));
+}
+static void do_close_bad(void)
+{ report(syscall(SYS_close, -1)); }
+static void do_write_log_fd(void)
+{ report(syscall(SYS_write, CHILD_LOG_FD, "x", 1)); }
+static void do_write_other_fd(void)
+{ report(syscall(SYS_write, 5, "x", 1)); }
+static void do_mmap_exec(void)
+{
+	report(syscall(SYS_mmap, NULL, 4096, PROT_READ | PROT_EXEC,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) == (long)MAP_FAILED ? -1 : 0);
+}
+static void do_mprotect_exec(void)
+{
+	static char page[4096] __attribute__((aligned(4096)));
+
+	report(syscall(SYS_mprotect, page, sizeof(page),
+	    PROT_READ | PROT_EXEC));
+}
+static void do_ptrace_parent(void)
+{ report(syscall(SYS_ptrace, PTRACE_ATTACH, getppid(), 0, 0)); }
+static void do_io_uring_setup(void)
+{
+	struct io_uring_params prm;
+
+	memset(&prm, 0, sizeof(prm));
+	report(syscall(SYS_io_uring_setup, 1, &prm));
+}
+static void do_bpf(void)
+{ report(syscall(SYS_bpf, 0, NULL, 0)); }
+static void do_keyctl(void)
+{ report(syscall(SYS_keyctl, 0, 0, 0, 0, 0)); }
+static void do_unshare(void)
+{ report(syscall(SYS_unshare, CLONE_NEWUSER)); }
+static void do_setns(void)
+{ report(syscall(SYS_setns, -1, 0)); }
+static void do_tiocsti(void)
+{
+	char c = 'x';
+
+	report(syscall(SYS_ioctl, 0, TIOCSTI, &c));
+}
+static void do_mount_bad_target(void)
+{ report(syscall(SYS_mount, NULL, (char *)1, NULL, 0, NULL)); }
+static void do_setresuid_root(void)
+{ report(syscall(SYS_setresuid, 0, 0, 0)); }
+
+static void
+do_clone_newuser(void)
+{
+	long pid = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0);
+	int status;
+
+	if (pid == 0)
+		_exit(0);
+	if (pid > 0)
+		waitpid((pid_t)pid, &status, 0);
+	report(pid > 0 ? 0 : -1);
+}
+
+static void
+do_open_root_secret(void)
+{
+	report(open("/tmp/sepworker-test-root-secret", O_RDONLY | O_CLOEXEC));
+}
+
+static void
+do_connect_loopback(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+	    .sin_port = htons(9), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (s == -1)
+		_exit(SUCCEEDED - 1);
+	report(connect(s, (struct sockaddr *)&sin, sizeof(sin)));
+}
+
+static void
+do_kill_parent(void)
+{
+	report(kill(getppid(), 0));
+}
+
+/* Check the kernel's view of ourselves from inside the sandbox. */
+static void
+do_check_status(void)
+{
+	char buf[4096], *p;
+	int fd = open("/proc/self/status", O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (n <= 0)
+		_exit(1);
+	buf[n] = '\0';
+	if (strstr(buf, "NoNewPrivs:\t1\n") == NULL ||
+	    strstr(buf, "Seccomp:\t2\n") == NULL)
+		_exit(2);
+	for (p = strstr(buf, "Cap"); p != NULL; p = strstr(p + 1, "\nCap")) {
+		char *colon = strchr(p, ':');
+
+		if (colon && strncmp(colon, ":\t0000000000000000", 18) != 0)
+			_exit(3);
+	}
+	if (geteuid() == 0 || getuid() == 0)
+		_exit(4);
+	_exit(0);
+}
+
+/* --- keyholder --- */
+
+static void
+test_keyholder_socket_kills(void **state)
+{
+	(void)state;
+	expect_killed(&keyholder_policy, KEYHOLDER_UID, do_socket);
+}
+
+static void
+test_keyholder_open_kills(void **state)
+{
+	(void)state;
+	expect_killed(&keyholder_policy, KEYHOLDER_UID, do_openat);
+}
+
+static void
+test_keyholder_new_process_kills(void **state)
+{
+	(void)state;
+	expect_killed(&keyholder_policy, KEYHOLDER_UID, do_clone);
+	expect_killed(&keyholder_policy, KEYHOLDER_UID, do_execve);
+}
+
+static void
+test_keyholder_exec_memory_kills(void **state)
+{
+	(void)state;
+	expect_killed(&keyholder_policy, KEYHOLDER_UID, do_mmap_exec);
+	expect_killed(&keyholder_policy, KEYHOLDER_UID, do_mprotect_exec);
+}
+
+static void
+test_keyholder_writes_only_to_its_log(void **state)
+{
+	(void)state;
+	expect_exit(&keyholder_policy, KEYHOLDER_UID, do_write_log_fd,
+	    FAILED_WITH(EBADF));
+	expect_killed(&keyholder_policy, KEYHOLDER_UID, do_write_other_fd);
+}
+
+static void
+test_keyholder_allowed_call_gets_ordinary_errno(void **state)
+{
+	(void)state;
+	expect_exit(&keyholder_policy, KEYHOLDER_UID, do_close_bad,
+	    FAILED_WITH(EBADF));
+}
+
+static void
+test_keyholder_runs_confined(void **state)
+{
+	struct sandbox_policy p = keyholder_policy;
+
+	(void)state;
+	/* The same sandbox, with reading /proc/self/status let through. */
+	p.default_action = SCMP_ACT_ALLOW;
+	p.nsyscalls = 0;
+	p.landlock = false;
+	expect_exit(&p, KEYHOLDER_UID, do_check_status, 0);
+}
+
+/* The keyholder's Landlock domain, seen without its seccomp filter. */
+static void
+test_keyholder_landlock_denies_files_tcp_signals(void **state)
+{
+	struct sandbox_policy p = keyholder_policy;
+	int abi = sandbox_landlock_abi();
+
+	(void)state;
+	require_or_skip(abi >= 6, "Landlock ABI 6 (this kernel has it)");
+	p.default_action = SCMP_ACT_ALLOW;
+	p.nsyscalls = 0;
+	expect_exit(&p, KEYHOLDER_UID, do_openat, FAILED_WITH(EACCES));
+	expect_exit(&p, KEYHOLDER_UID, do_connect_loopback,
+	    FAILED_WITH(EACCES));
+	expect_exit(&p, KEYHOLDER_UID, do_kill_parent, FAILED_WITH(EPERM));
+}
+
+/* --- proxyd --- */
+
+static void
+test_proxyd_exec_kills(void **state)
+{
+	(void)state;
+	expect_killed(&proxyd_policy, PROXYD_UID, do_execve);
+	expect_killed(&proxyd_policy, PROXYD_UID, do_clone);
+}
+
+static void
+test_proxyd_open_kills(void **state)
+{
+	(void)state;
+	expect_killed(&proxyd_policy, PROXYD_UID, do_openat);
+}
+
+static void
+test_proxyd_allowed_call_gets_ordinary_errno(void **state)
+{
+	(void)state;
+	expect_exit(&proxyd_policy, PROXYD_UID, do_close_bad,
+	    FAILED_WITH(EBADF));
+}
+
+/* --- taskrunner: a deny-list, EPERM --- */
+
+static void
+test_taskrunner_denied_calls_get_eperm(void **state)
+{
+	void (*const denied[])(void) = {
+		do_ptrace_parent, do_io_uring_setup, do_bpf, do_keyctl,
+		do_unshare, do_setns, do_tiocsti,
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++)
+		expect_exit(&taskrunner_policy, TASKRUNNER_UID, denied[i],
+		    FAILED_WITH(EPERM));
+}
+
+static void
+test_taskrunner_allowed_calls_get_ordinary_errno(void **state)
+{
+	(void)state;
+	expect_exit(&taskrunner_policy, TASKRUNNER_UID, do_close_bad,
+	    FAILED_WITH(EBADF));
+	/* The mount family stays allowed for building sandboxes: a bad
+	 * target pointer gets EFAULT from the kernel, not EPERM from us. */
+	expect_exit(&taskrunner_policy, TASKRUNNER_UID, do_mount_bad_target,
+	    FAILED_WITH(EFAULT));
+}
+
+static void
+test_taskrunner_can_make_user_namespaces(void **state)
+{
+	(void)state;
+	expect_exit(&taskrunner_policy, TASKRUNNER_UID, do_clone_newuser,
+	    SUCCEEDED);
+}
+
+static void
+test_taskrunner_cannot_become_root_again(void **state)
+{
+	(void)state;
+	require_root();
+	expect_exit(&taskrunner_policy, TASKRUNNER_UID, do_setresuid_root,
+	    FAILED_WITH(EPERM));
+}
+
+static void
+test_taskrunner_cannot_read_root_only_file(void **state)
+{
+	int fd;
+
+	(void)state;
+	require_root();
+	unlink("/tmp/sepworker-test-root-secret");
+	fd = open("/tmp/sepworker-test-root-secret", O_WRONLY | O_CREAT |
+	    O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "secret", 6), 6);
+	close(fd);
+	expect_exit(&taskrunner_policy, TASKRUNNER_UID, do_open_root_secret,
+	    FAILED_WITH(EACCES));
+	unlink("/tmp/sepworker-test-root-secret");
+}
+
+static void
+test_taskrunner_runs_without_capabilities(void **state)
+{
+	(void)state;
+	require_root();
+	expect_exit(&taskrunner_policy, TASKRUNNER_UID, do_check_status, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_keyholder_socket_kills),
+		cmocka_unit_test(test_keyholder_open_kills),
+		cmocka_unit_test(test_keyholder_new_process_kills),
+		cmocka_unit_test(test_keyholder_exec_memory_kills),
+		cmocka_unit_test(test_keyholder_writes_only_to_its_log),
+		cmocka_unit_test(test_keyholder_allowed_call_gets_ordinary_errno),
+		cmocka_unit_test(test_keyholder_runs_confined),
+		cmocka_unit_test(test_keyholder_landlock_denies_files_tcp_signals),
+		cmocka_unit_test(test_proxyd_exec_kills),
+		cmocka_unit_test(test_proxyd_open_kills),
+		cmocka_unit_test(test_proxyd_allowed_call_gets_ordinary_errno),
+		cmocka_unit_test(test_taskrunner_denied_calls_get_eperm),
+		cmocka_unit_test(test_taskrunner_allowed_calls_get_ordinary_errno),
+		cmocka_unit_test(test_taskrunner_can_make_user_namespaces),
+		cmocka_unit_test(test_taskrunner_cannot_become_root_again),
+		cmocka_unit_test(test_taskrunner_cannot_read_root_only_file),
+		cmocka_unit_test(test_taskrunner_runs_without_capabilities),
+	};
+
+	return cmocka_run_group_tests_name("sandbox_policy", tests, NULL,
+	    NULL);
+}

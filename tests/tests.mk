@@ -1,0 +1,73 @@
+# Test binaries.  Every tests/unit/test_*.c and tests/sandbox/test_*.c is a
+# cmocka program built to $(BUILD)/tests/; extra objects and pkg-config
+# packages a test needs are listed as test_<name>_SRCS / test_<name>_PKGS.
+# tests/helpers/*.c are small programs the shell tests drive.
+
+TEST_DIR	:= $(BUILD)/tests
+TEST_SRCS	:= $(wildcard tests/unit/test_*.c tests/sandbox/test_*.c)
+TEST_NAMES	:= $(basename $(notdir $(TEST_SRCS)))
+HELPER_SRCS	:= $(wildcard tests/helpers/*.c)
+HELPERS		:= $(patsubst tests/helpers/%.c,$(TEST_DIR)/helpers/%,$(HELPER_SRCS))
+
+CFLAGS		+= $(shell $(PKG_CONFIG) --cflags cmocka 2>/dev/null)
+
+test_test_ipc_SRCS		:=
+test_test_log_SRCS		:=
+test_test_memfd_SRCS		:=
+test_test_secmem_PKGS		:= libsodium
+test_test_sandbox_policy_SRCS	:= keyholder/policy.c proxyd/policy.c \
+				   taskrunner/policy.c
+test_test_sandbox_policy_PKGS	:= libseccomp libsodium
+test_test_jsonscan_SRCS		:= common/jsonscan.c
+test_test_json_SRCS		:= common/json.c common/jsonscan.c
+test_test_json_PKGS		:= json-c
+test_test_config_SRCS		:= supervisor/config.c common/json.c \
+				   common/jsonscan.c
+test_test_config_PKGS		:= json-c libsodium
+test_test_privop_SRCS		:= supervisor/privop.c supervisor/config.c \
+				   common/json.c common/jsonscan.c
+test_test_privop_PKGS		:= json-c libsodium
+
+define test_program
+$(TEST_DIR)/$(1): $(call obj,$(filter %/$(1).c,$(TEST_SRCS)) $(test_$(1)_SRCS)) $(COMMON_LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(call libs,cmocka libseccomp $(test_$(1)_PKGS))
+endef
+$(foreach t,$(TEST_NAMES),$(eval $(call test_program,$(t))))
+
+helper_drive_child_SRCS		:= supervisor/spawn.c
+
+define helper_program
+$(TEST_DIR)/helpers/$(1): $(call obj,tests/helpers/$(1).c $(helper_$(1)_SRCS)) $(COMMON_LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^
+endef
+$(foreach h,$(notdir $(basename $(HELPER_SRCS))),$(eval $(call helper_program,$(h))))
+
+build-tests: $(addprefix $(TEST_DIR)/,$(TEST_NAMES)) $(HELPERS)
+
+# libFuzzer targets: tests/fuzz/fuzz_*.c, each with the sources it drives.
+FUZZ_DIR	:= $(BUILD)/fuzz
+FUZZ_SRCS	:= $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES	:= $(basename $(notdir $(FUZZ_SRCS)))
+FUZZ_CFLAGS	:= -std=gnu11 -g -O1 -D_GNU_SOURCE -I. \
+		   -DSEPWORKER_RELAXED_SANDBOX \
+		   -fsanitize=fuzzer,address,undefined \
+		   -fno-sanitize-recover=undefined \
+		   $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+fuzz_fuzz_ipc_SRCS		:= common/ipc.c common/util.c common/log.c
+fuzz_fuzz_logrelay_SRCS		:= supervisor/logrelay.c common/log.c
+fuzz_fuzz_jsonscan_SRCS		:= common/jsonscan.c
+fuzz_fuzz_jsonscan_PKGS		:= json-c
+fuzz_fuzz_json_SRCS		:= common/json.c common/jsonscan.c \
+				   common/util.c common/log.c
+fuzz_fuzz_json_PKGS		:= json-c
+
+define fuzz_program
+$(FUZZ_DIR)/$(1): tests/fuzz/$(1).c $(fuzz_$(1)_SRCS)
+	@mkdir -p $$(dir $$@)
+	clang $$(FUZZ_CFLAGS) -o $$@ $$^ $$(call libs,$(fuzz_$(1)_PKGS))
+endef
+$(foreach t,$(FUZZ_NAMES),$(eval $(call fuzz_program,$(t))))
+
+fuzz-build: $(addprefix $(FUZZ_DIR)/,$(FUZZ_NAMES))
