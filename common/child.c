@@ -12,6 +12,23 @@
 #include "log.h"
 #include "util.h"
 
+#ifdef SEPWORKER_RELAXED_SANDBOX
+/*
+ * LeakSanitizer checks for leaks at exit by stopping the process from a
+ * helper thread with ptrace, which a non-dumpable, no_new_privs process
+ * with RLIMIT_NPROC 0 cannot allow: leak checking is off in the sandboxed
+ * children of a sanitizer build (ASan's other checks stay on).  The
+ * environment is empty, so the runtime's defaults are set here.
+ */
+const char *__asan_default_options(void);
+
+const char *
+__asan_default_options(void)
+{
+	return "detect_leaks=0";
+}
+#endif
+
 static void
 usage_exit(const char *role, const char *what)
 {

@@ -949,6 +949,12 @@ config_print_reference(FILE *out)
 	    "file readable by\n"
 	    "root only.\n"
 	    "\n"
+	    "Every key below is validated today. Those that configure running "
+	    "tasks, the\n"
+	    "proxy, chain of trust and the worker loop take effect as those "
+	    "parts of\n"
+	    "sepworker land (README.md, \"What works today\").\n"
+	    "\n"
 	    "## generic-worker keys\n"
 	    "\n", out);
 	print_table(out, SCOPE_GW);

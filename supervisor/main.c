@@ -115,6 +115,7 @@ load_config(const struct options *o, struct sw_config *cfg)
 	if (rc == CONFIG_OK)
 		return EXIT_OK;
 	log_errorx("%s", err);
+	config_free(cfg);
 	return rc == CONFIG_ERR_LOAD ? EXIT_USAGE : EXIT_INVALID_CONFIG;
 }
 

@@ -142,8 +142,10 @@ main(int argc, char **argv)
 			return 1;
 		}
 		memcpy(&got, m.payload, 8);
-		if (got != nonce)
+		if (got != nonce) {
+			ipc_conn_free(&conn);
 			return 1;
+		}
 		ipc_send(&conn, MSG_SHUTDOWN, 6, NULL, 0, -1);
 		want = CHILD_EXIT_OK;
 	} else if (strcmp(cse, "eof") == 0) {
@@ -166,6 +168,7 @@ main(int argc, char **argv)
 	else
 		return 2;
 	got = (uint64_t)wait_exit(pid);
+	ipc_conn_free(&conn);
 	if ((int)got != want) {
 		fprintf(stderr, "drive_child: %s exited with %d, expected %d\n",
 		    role, (int)got, want);
