@@ -4,29 +4,16 @@
  * network, no new processes, no exec.  Anything not listed kills it.
  */
 #include <fcntl.h>
-#include <sys/mman.h>
 
-#include "common/child.h"
+#include "common/policy_base.h"
 #include "common/util.h"
 #include "keyholder/keyholder.h"
 
 #define ALLOW	SCMP_ACT_ALLOW
 
 static const struct sandbox_syscall keyholder_syscalls[] = {
-	/* Requests and answers on the control socket. */
-	{ SCMP_SYS(recvmsg), ALLOW, 1,
-	    { SB_ARG(0, SCMP_CMP_EQ, CHILD_CONTROL_FD, 0) },
-	    0, "read requests from fd 3" },
-	{ SCMP_SYS(sendmsg), ALLOW, 1,
-	    { SB_ARG(0, SCMP_CMP_EQ, CHILD_CONTROL_FD, 0) },
-	    0, "answer on fd 3" },
-	/* Logging. */
-	{ SCMP_SYS(write), ALLOW, 1,
-	    { SB_ARG(0, SCMP_CMP_EQ, CHILD_LOG_FD, 0) },
-	    0, "log records to fd 4" },
-	{ SCMP_SYS(write), ALLOW, 1, { SB_ARG(0, SCMP_CMP_EQ, 2, 0) },
-	    0, "libc's last words (fortify, abort) go to stderr, the log pipe" },
-	/* Documents arrive as sealed memfds. */
+	CHILD_BASE_SYSCALLS,
+	/* Documents to sign arrive as sealed memfds. */
 	{ SCMP_SYS(fcntl), ALLOW, 1,
 	    { SB_ARG(1, SCMP_CMP_EQ, F_GET_SEALS, 0) },
 	    0, "check a memfd's seals" },
@@ -34,37 +21,6 @@ static const struct sandbox_syscall keyholder_syscalls[] = {
 	    "size of a memfd (by fd only: no path is ever looked up)" },
 	{ SCMP_SYS(pread64), ALLOW, 0, { { 0 } }, 0,
 	    "read a memfd without its shared file offset" },
-	{ SCMP_SYS(close), ALLOW, 0, { { 0 } }, 0, "close a memfd after use" },
-	/* Memory: the allocator, and libsodium's guarded pages.  Nothing may
-	 * become executable. */
-	{ SCMP_SYS(brk), ALLOW, 0, { { 0 } }, 0, "malloc" },
-	{ SCMP_SYS(mmap), ALLOW, 1,
-	    { SB_ARG(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0) },
-	    0, "malloc of large blocks; never PROT_EXEC" },
-	{ SCMP_SYS(mprotect), ALLOW, 1,
-	    { SB_ARG(2, SCMP_CMP_MASKED_EQ, PROT_EXEC, 0) },
-	    0, "sodium_mprotect_noaccess/readonly on the key; never PROT_EXEC" },
-	{ SCMP_SYS(munmap), ALLOW, 0, { { 0 } }, 0, "free of large blocks" },
-	{ SCMP_SYS(mremap), ALLOW, 0, { { 0 } }, 0, "realloc of large blocks" },
-	{ SCMP_SYS(madvise), ALLOW, 0, { { 0 } }, 0,
-	    "free() returning memory to the kernel" },
-	{ SCMP_SYS(futex), ALLOW, 0, { { 0 } }, 0, "libc locks" },
-	{ SCMP_SYS(getrandom), ALLOW, 0, { { 0 } }, 0,
-	    "libsodium's randombytes" },
-	/* Leaving, and dying loudly. */
-	{ SCMP_SYS(exit_group), ALLOW, 0, { { 0 } }, 0, "exit" },
-	{ SCMP_SYS(exit), ALLOW, 0, { { 0 } }, 0, "exit" },
-	{ SCMP_SYS(rt_sigreturn), ALLOW, 0, { { 0 } }, 0,
-	    "return from a signal handler" },
-	{ SCMP_SYS(rt_sigprocmask), ALLOW, 0, { { 0 } }, 0, "abort()" },
-	{ SCMP_SYS(getpid), ALLOW, 0, { { 0 } }, 0, "abort() -> raise()" },
-	{ SCMP_SYS(gettid), ALLOW, 0, { { 0 } }, 0, "abort() -> raise()" },
-	{ SCMP_SYS(tgkill), ALLOW, 1, { SB_ARG(0, SCMP_CMP_EQ, 0, 0) },
-	    SB_ARG0_SELF_PID, "abort() signals itself, and only itself" },
-	{ SCMP_SYS(restart_syscall), ALLOW, 0, { { 0 } }, 0,
-	    "resume a call interrupted by a stop" },
-	{ SCMP_SYS(clock_gettime), ALLOW, 0, { { 0 } }, 0,
-	    "time, when the vDSO falls back to the syscall" },
 };
 
 static const struct sandbox_rlimit keyholder_rlimits[] = {
