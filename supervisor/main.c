@@ -130,6 +130,9 @@ main(int argc, char **argv)
 	/* The supervisor may briefly hold a credential from the config:
 	 * keep its memory out of other uids' reach and out of core files. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* Reports on stdout interleave with log lines on stderr in the
+	 * order they happen, even when both go to one file. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	log_init_supervisor("supervisor", LOG_FORMAT_TEXT, 0);
 	if (argc < 2) {
 		usage(stderr);

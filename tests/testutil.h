@@ -7,12 +7,15 @@
 #ifndef SEPWORKER_TESTUTIL_H
 #define SEPWORKER_TESTUTIL_H
 
+#include <sched.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -27,5 +30,20 @@
 } while (0)
 
 #define require_root()	require_or_skip(geteuid() == 0, "root")
+#define require_userns() \
+	require_or_skip(userns_available(), "user namespaces")
+
+/* Can this process make a user namespace?  (Tried in a throwaway child.) */
+static inline bool
+userns_available(void)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(unshare(CLONE_NEWUSER) == 0 ? 0 : 1);
+	return pid > 0 && waitpid(pid, &status, 0) == pid &&
+	    WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
 
 #endif

@@ -58,13 +58,17 @@ report(long rc)
 	leave(rc == -1 ? FAILED_WITH(errno) : SUCCEEDED);
 }
 
+static bool started_as_root;
+
 /* Fork, enter policy p as the given uid, run body; return wait status. */
 static int
 run_confined(const struct sandbox_policy *p, uid_t uid, void (*body)(void))
 {
 	int status;
-	pid_t pid = fork();
+	pid_t pid;
 
+	started_as_root = geteuid() == 0;
+	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		struct sandbox_params prm = {
@@ -223,6 +227,9 @@ do_check_status(void)
 	for (p = strstr(buf, "Cap"); p != NULL; p = strstr(p + 1, "\nCap")) {
 		char *colon = strchr(p, ':');
 
+		/* Only root can empty the bounding set. */
+		if (!started_as_root && strncmp(p, "\nCapBnd", 7) == 0)
+			continue;
 		if (colon && strncmp(colon, ":\t0000000000000000", 18) != 0)
 			leave(3);
 	}
@@ -367,6 +374,7 @@ static void
 test_taskrunner_can_make_user_namespaces(void **state)
 {
 	(void)state;
+	require_userns();
 	expect_exit(&taskrunner_policy, TASKRUNNER_UID, do_clone_newuser,
 	    SUCCEEDED);
 }

@@ -274,6 +274,7 @@ test_refuses_without_assigned_task(void **state)
 {
 	struct fixture *f = *state;
 
+	require_userns();
 	kid_start(f, true);
 	f->t.task_uid = 0;
 	expect_map_refused(f, f->cfg.task_uid_first, f->kid_pidfd,
@@ -297,6 +298,7 @@ test_refuses_exited_process(void **state)
 	struct fixture *f = *state;
 	int pidfd;
 
+	require_userns();
 	kid_start(f, true);
 	pidfd = dup(f->kid_pidfd);
 	kid_stop(f);
