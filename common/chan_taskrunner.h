@@ -17,14 +17,83 @@
  *		string: why the request was refused
  *	TASKDIR		supervisor -> taskrunner, fd = O_PATH of the directory
  *	LISTENER	supervisor -> taskrunner, fd = the listening socket
+ *
+ * One task, in order:
+ *	TASK_LOG	supervisor -> taskrunner, fd = the backing log,
+ *			opened for appending by the supervisor
+ *	TASK_ASSIGN	supervisor -> taskrunner, fd = sealed memfd with the
+ *			task definition exactly as received; payload: the
+ *			task's context (struct below, then strings)
+ *	TASK_VALID	taskrunner -> supervisor, fd = sealed memfd with the
+ *			definition as the taskrunner re-encoded it; payload:
+ *			the typed summary
+ *	TASK_START	supervisor -> taskrunner: build the sandbox, run
+ *	COMMAND_DONE	taskrunner -> supervisor: u32 index, i32 exit code
+ *			(-1: could not be started), u64 milliseconds
+ *	ARTIFACT	taskrunner -> supervisor, fd = the file, opened as the
+ *			task user; payload: metadata and its name
+ *	ARTIFACT_ERROR	taskrunner -> supervisor: a declared artifact that
+ *			could not be collected: name, reason, message
+ *	TASK_ABORT	supervisor -> taskrunner: kill the task now (worker
+ *			shutdown); it still answers with TASK_RESULT
+ *	TASK_RESULT	taskrunner -> supervisor: u32 state, reason string;
+ *			the last message, then it exits.  A malformed task
+ *			gets TASK_RESULT straight after TASK_ASSIGN.
  */
 #ifndef SEPWORKER_CHAN_TASKRUNNER_H
 #define SEPWORKER_CHAN_TASKRUNNER_H
 
 #include "chan_common.h"
 
+#include <stdint.h>
+
 #define TASKRUNNER_MAX_MSG	65536u
 #define PRIVOP_REASON_MAX	256u
+#define TASK_STRING_MAX		4096u	/* any one string in a message */
+
+/* TASK_ASSIGN's fixed part; then taskId, provisionerId, workerType,
+ * workerGroup, workerId, rootURL, taskdir path, and the extra read-only
+ * paths ('\n'-separated) as u32-length strings. */
+struct task_assign {
+	uint32_t	run_id;
+	uint32_t	task_uid;
+	uint32_t	max_task_run_time;
+	uint32_t	flags;		/* TASK_F_* */
+	uint64_t	max_processes;
+	uint64_t	max_memory_bytes;
+	uint64_t	max_open_files;
+	uint64_t	max_file_size_bytes;
+	int64_t		now_ms;		/* the supervisor's clock, for defaults */
+};
+
+#define TASK_F_ENABLE_COT	0x1u
+#define TASK_F_ENABLE_PROXY	0x2u
+#define TASK_F_NET_ISOLATED	0x4u
+#define TASK_F_CLEAN_UP		0x8u
+
+/* TASK_VALID's payload. */
+struct task_summary {
+	uint32_t	max_run_time;
+	uint32_t	ncommands;
+	uint32_t	nartifacts;
+	uint32_t	features;	/* TASK_FEAT_* */
+	int64_t		deadline_ms;
+	int64_t		expires_ms;
+};
+
+#define TASK_FEAT_COT		0x1u
+#define TASK_FEAT_PROXY		0x2u
+
+/* ARTIFACT's fixed part; then name, content type, content encoding. */
+struct task_artifact_meta {
+	int64_t		expires_ms;
+};
+
+enum task_state {
+	TASK_COMPLETED = 1,
+	TASK_FAILED = 2,
+	TASK_EXCEPTION = 3,
+};
 
 enum {
 	TR_USERNS_MAP_REQ = CHAN_FIRST_OWN_TYPE,
@@ -34,6 +103,15 @@ enum {
 	TR_PRIVOP_FAIL,
 	TR_TASKDIR,
 	TR_LISTENER,
+	TR_TASK_LOG,
+	TR_TASK_ASSIGN,
+	TR_TASK_VALID,
+	TR_TASK_START,
+	TR_COMMAND_DONE,
+	TR_ARTIFACT,
+	TR_ARTIFACT_ERROR,
+	TR_TASK_ABORT,
+	TR_TASK_RESULT,
 };
 
 static const struct ipc_msgspec taskrunner_msgs[] = {
@@ -46,6 +124,23 @@ static const struct ipc_msgspec taskrunner_msgs[] = {
 	    4 + PRIVOP_REASON_MAX, false },
 	{ TR_TASKDIR, "TASKDIR", IPC_TO_CHILD, 0, 0, true },
 	{ TR_LISTENER, "LISTENER", IPC_TO_CHILD, 0, 0, true },
+	{ TR_TASK_LOG, "TASK_LOG", IPC_TO_CHILD, 0, 0, true },
+	{ TR_TASK_ASSIGN, "TASK_ASSIGN", IPC_TO_CHILD,
+	    sizeof(struct task_assign) + 8 * 4,
+	    sizeof(struct task_assign) + 8 * (4 + TASK_STRING_MAX), true },
+	{ TR_TASK_VALID, "TASK_VALID", IPC_TO_SUPERVISOR,
+	    sizeof(struct task_summary), sizeof(struct task_summary), true },
+	{ TR_TASK_START, "TASK_START", IPC_TO_CHILD, 0, 0, false },
+	{ TR_COMMAND_DONE, "COMMAND_DONE", IPC_TO_SUPERVISOR, 16, 16, false },
+	{ TR_ARTIFACT, "ARTIFACT", IPC_TO_SUPERVISOR,
+	    sizeof(struct task_artifact_meta) + 3 * 4,
+	    sizeof(struct task_artifact_meta) + 3 * (4 + TASK_STRING_MAX),
+	    true },
+	{ TR_ARTIFACT_ERROR, "ARTIFACT_ERROR", IPC_TO_SUPERVISOR, 3 * 4,
+	    3 * (4 + TASK_STRING_MAX), false },
+	{ TR_TASK_ABORT, "TASK_ABORT", IPC_TO_CHILD, 0, 0, false },
+	{ TR_TASK_RESULT, "TASK_RESULT", IPC_TO_SUPERVISOR, 8,
+	    8 + TASK_STRING_MAX, false },
 };
 
 static const struct ipc_channel taskrunner_channel __attribute__((unused)) = {

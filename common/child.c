@@ -189,5 +189,8 @@ child_serve(struct ipc_conn *c, const struct ipc_handler *tbl, size_t n,
 		}
 		if (h->fn(ctx, &m) == -1)
 			violation(m.spec->name);
+		/* An fd the handler did not keep is closed. */
+		if (m.fd >= 0)
+			close(m.fd);
 	}
 }

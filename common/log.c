@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "timefmt.h"
 
 enum log_mode {
 	LOG_MODE_SUPERVISOR,
@@ -198,34 +199,20 @@ write_fully(int fd, const char *buf, size_t len)
 	}
 }
 
-static void
-format_utc_now(char *buf, size_t sz)
-{
-	struct timespec ts;
-	struct tm tm;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	size_t n = strftime(buf, sz, "%Y-%m-%dT%H:%M:%S", &tm);
-
-	snprintf(buf + n, sz - n, ".%03uZ", (unsigned)(ts.tv_nsec / 1000000) %
-	    1000u);
-}
-
 void
 log_emit(const char *name, pid_t pid, enum log_level level, const char *msg,
     size_t len)
 {
 	char escaped[LOG_RECORD_MAX * 4 + 1];
 	char line[sizeof(escaped) + 256];
-	char when[32];
+	char when[TIMEFMT_LEN];
 	int n;
 
 	if (len > LOG_RECORD_MAX)
 		len = LOG_RECORD_MAX;
 	log_escape(escaped, sizeof(escaped), msg, len,
 	    log_fmt == LOG_FORMAT_JSON);
-	format_utc_now(when, sizeof(when));
+	time_format_ms(time_now_ms(), when);
 	if (log_fmt == LOG_FORMAT_JSON)
 		n = snprintf(line, sizeof(line), "{\"time\":\"%s\","
 		    "\"process\":\"%s\",\"pid\":%ld,\"level\":\"%s\","

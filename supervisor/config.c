@@ -45,6 +45,7 @@ enum key_type {
 	KEY_UINT,
 	KEY_OBJECT,	/* kept as its JSON text */
 	KEY_NETWORK,	/* "host" or "isolated" */
+	KEY_PATHS,	/* array of absolute paths, stored joined by '\n' */
 };
 
 enum key_scope {
@@ -294,6 +295,13 @@ static const struct key_spec config_keys[] = {
 	  STORED(task_max_file_size_bytes),
 	  .doc = "Largest file a task may write (RLIMIT_FSIZE), in bytes; "
 	  "0 means no limit." },
+	{ "taskReadOnlyPaths", SW, .type = KEY_PATHS,
+	  STORED(task_read_only_paths),
+	  .doc = "Directories (or files) tasks may read and execute from, "
+	  "besides the system's: `/usr`, `/bin`, `/sbin`, `/lib*`, `/opt` "
+	  "(read and execute), `/etc`, `/sys` (read). Everything else on the "
+	  "host, other than the task's own directory, `/tmp` and `/dev/shm`, "
+	  "is out of a task's reach whatever its file modes." },
 };
 
 #define NKEYS	nitems(config_keys)
@@ -319,7 +327,7 @@ static bool
 holds_string(const struct key_spec *k)
 {
 	return is_stored(k) && (k->type == KEY_STRING || k->type == KEY_IP ||
-	    k->type == KEY_OBJECT);
+	    k->type == KEY_OBJECT || k->type == KEY_PATHS);
 }
 
 static void *
@@ -401,6 +409,9 @@ config_defaults(struct sw_config *cfg)
 			/* An unset secret is NULL: nothing to forward. */
 			if (!k->secret)
 				*string_field(cfg, k) = xstrdup(k->def_str);
+			break;
+		case KEY_PATHS:
+			*string_field(cfg, k) = xstrdup("");
 			break;
 		case KEY_OBJECT:
 			break;
@@ -484,6 +495,61 @@ set_string(struct load *l, const struct key_spec *k, const char *name,
 	return CONFIG_OK;
 }
 
+/* A path a task may be given: absolute, plain, one line. */
+static const char *
+path_problem(const char *p)
+{
+	if (p[0] != '/' || p[1] == '\0')
+		return "must be an absolute path other than /";
+	if (strchr(p, '\n') != NULL || strlen(p) > 4095)
+		return "must be one line of at most 4095 bytes";
+	if (strstr(p, "/../") != NULL || strstr(p, "/./") != NULL ||
+	    strstr(p, "//") != NULL || (strlen(p) >= 3 &&
+	    strcmp(p + strlen(p) - 3, "/..") == 0) || (strlen(p) >= 2 &&
+	    strcmp(p + strlen(p) - 2, "/.") == 0))
+		return "must not contain \".\", \"..\" or empty segments";
+	return NULL;
+}
+
+static int
+set_paths(struct load *l, const struct key_spec *k, const char *name,
+    struct json_object *v)
+{
+	size_t n, used = 0, cap = 1;
+	char *joined;
+
+	if (!json_object_is_type(v, json_type_array))
+		return load_fail(l, "\"%s\" must be an array of paths", name);
+	n = json_object_array_length(v);
+	if (n > 64)
+		return load_fail(l, "\"%s\" has %zu paths; at most 64", name,
+		    n);
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(v, i);
+		const char *s, *why;
+		char item[80];
+
+		snprintf(item, sizeof(item), "%s[%zu]", name, i);
+		if (json_as_string(e, item, &s, l->why, l->whylen) == -1)
+			return CONFIG_ERR_INVALID;
+		if ((why = path_problem(s)) != NULL)
+			return load_fail(l, "\"%s\" %s", item, why);
+		cap += strlen(s) + 1;
+	}
+	if (cap > 4096)
+		return load_fail(l, "\"%s\": the paths together take more "
+		    "than 4096 bytes", name);
+	joined = xmalloc(cap);
+	joined[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		used += (size_t)snprintf(joined + used, cap - used, "%s%s",
+		    i ? "\n" : "", json_object_get_string(
+		    json_object_array_get_idx(v, i)));
+	*string_field(&l->next, k) = joined;
+	l->replaced[k - config_keys] = true;
+	return CONFIG_OK;
+}
+
 static int
 set_value(struct load *l, const struct key_spec *k, struct json_object *v)
 {
@@ -497,6 +563,8 @@ set_value(struct load *l, const struct key_spec *k, struct json_object *v)
 	case KEY_STRING:
 	case KEY_IP:
 		return set_string(l, k, name, v);
+	case KEY_PATHS:
+		return set_paths(l, k, name, v);
 	case KEY_BOOL:
 		if (json_as_bool(v, name, &b, l->why, l->whylen) == -1)
 			return CONFIG_ERR_INVALID;
@@ -862,6 +930,9 @@ print_type(FILE *out, const struct key_spec *k)
 	case KEY_NETWORK:
 		fputs("`host` or `isolated`", out);
 		break;
+	case KEY_PATHS:
+		fputs("array of absolute paths", out);
+		break;
 	}
 }
 
@@ -885,6 +956,9 @@ print_default(FILE *out, const struct key_spec *k)
 	case KEY_NETWORK:
 		fputs(k->def_num == TASK_NET_HOST ? "`host`" : "`isolated`",
 		    out);
+		break;
+	case KEY_PATHS:
+		fputs("`[]`", out);
 		break;
 	}
 }
@@ -1006,6 +1080,16 @@ add_value(struct json_object *obj, const struct sw_config *cfg,
 	case KEY_NETWORK:
 		v = json_object_new_string(cfg->task_network == TASK_NET_HOST ?
 		    "host" : "isolated");
+		break;
+	case KEY_PATHS:
+		v = json_object_new_array();
+		for (const char *p = *string_field(cfg, k); v != NULL && *p;) {
+			size_t len = strcspn(p, "\n");
+
+			json_object_array_add(v,
+			    json_object_new_string_len(p, (int)len));
+			p += len + (p[len] == '\n');
+		}
 		break;
 	}
 	if (v == NULL)

@@ -68,6 +68,7 @@ struct sw_config {
 	uint64_t	 task_max_memory_bytes;		/* 0: no limit */
 	uint64_t	 task_max_open_files;
 	uint64_t	 task_max_file_size_bytes;	/* 0: no limit */
+	char		*task_read_only_paths;	/* '\n'-separated */
 };
 
 /* Fill cfg with every default. */

@@ -5,6 +5,8 @@
 
 #define EXIT_OK			0
 #define EXIT_CHECK_FAILED	1	/* selfcheck: a separation check failed */
+#define EXIT_TASK_FAILED	1	/* run-task: the task failed */
+#define EXIT_TASK_EXCEPTION	2	/* run-task: resolved as an exception */
 #define EXIT_USAGE		64	/* bad command line; config unloadable */
 #define EXIT_INTERNAL_ERROR	69	/* a child died or misbehaved */
 #define EXIT_INVALID_CONFIG	73

@@ -11,8 +11,11 @@
 
 #include "common/log.h"
 #include "supervisor/config.h"
+#include "common/util.h"
 #include "supervisor/exitcodes.h"
+#include "supervisor/runtask.h"
 #include "supervisor/selfcheck.h"
+#include "taskrunner/payload.h"
 
 #define SEPWORKER_VERSION	"0.1.0"
 
@@ -23,6 +26,11 @@ usage(FILE *out)
 "usage: sepworker COMMAND [OPTIONS]\n"
 "\n"
 "commands:\n"
+"  run-task TASK.json --out DIR [--config FILE] [--task-id ID] [--run-id N]\n"
+"        run one task (a task definition, or a bare generic-worker payload)\n"
+"        in the sandbox and write its artifacts, its log and result.json to\n"
+"        DIR, which must not exist or be empty; exit 0 completed, 1 failed,\n"
+"        2 exception\n"
 "  selfcheck [--config FILE] [--hold]\n"
 "        start keyholder, proxyd and taskrunner, show from /proc how each\n"
 "        is confined, check they are separated, ping them, stop them;\n"
@@ -31,14 +39,18 @@ usage(FILE *out)
 "        validate FILE and print the effective configuration\n"
 "  config-reference\n"
 "        print every configuration key (docs/config.md)\n"
+"  show-payload-schema\n"
+"        print the JSON schema task payloads are validated against\n"
 "  version\n"
 "\n"
 "options for every command:\n"
 "  --log-format text|json   how log lines on stderr look (default text)\n"
 "  --verbose                debug messages too\n"
 "\n"
-"exit status: 0 ok, 1 a selfcheck check failed, 64 bad usage or config\n"
-"file not loadable, 69 internal error (a child died), 73 invalid config\n");
+"exit status: 0 ok, 1 a selfcheck check failed (run-task: the task\n"
+"failed), 2 run-task: the task ended in an exception, 64 bad usage or\n"
+"config file not loadable, 69 internal error (a child died), 73 invalid\n"
+"config\n");
 }
 
 struct options {
@@ -46,19 +58,31 @@ struct options {
 	bool		 hold;
 	bool		 verbose;
 	enum log_format	 log_format;
+	const char	*positional;	/* run-task's TASK.json */
+	const char	*out;
+	const char	*task_id;
+	uint32_t	 run_id;
 };
 
+/* Which options a command takes, beyond --config, --log-format, --verbose. */
+#define OPT_HOLD	0x1
+#define OPT_RUNTASK	0x2
+
 static int
-parse_options(int argc, char **argv, bool allow_hold, struct options *o)
+parse_options(int argc, char **argv, int allowed, struct options *o)
 {
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "hold", no_argument, NULL, 'H' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "task-id", required_argument, NULL, 't' },
+		{ "run-id", required_argument, NULL, 'r' },
 		{ "log-format", required_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	uint64_t v;
 	int ch;
 
 	memset(o, 0, sizeof(*o));
@@ -69,9 +93,36 @@ parse_options(int argc, char **argv, bool allow_hold, struct options *o)
 			o->config = optarg;
 			break;
 		case 'H':
-			if (!allow_hold)
+			if (!(allowed & OPT_HOLD))
 				goto bad;
 			o->hold = true;
+			break;
+		case 'o':
+			if (!(allowed & OPT_RUNTASK))
+				goto bad;
+			o->out = optarg;
+			break;
+		case 't':
+			if (!(allowed & OPT_RUNTASK))
+				goto bad;
+			if (!runtask_valid_task_id(optarg)) {
+				fprintf(stderr, "sepworker: --task-id \"%s\" is "
+				    "not a Taskcluster taskId (a slugid)\n",
+				    optarg);
+				return -1;
+			}
+			o->task_id = optarg;
+			break;
+		case 'r':
+			if (!(allowed & OPT_RUNTASK))
+				goto bad;
+			if (parse_u64(optarg, 0, 1000, &v) == -1) {
+				fprintf(stderr, "sepworker: --run-id must be a "
+				    "number from 0 to 1000, not \"%s\"\n",
+				    optarg);
+				return -1;
+			}
+			o->run_id = (uint32_t)v;
 			break;
 		case 'f':
 			if (log_format_parse(optarg, &o->log_format) == -1) {
@@ -90,6 +141,8 @@ parse_options(int argc, char **argv, bool allow_hold, struct options *o)
 			goto bad;
 		}
 	}
+	if ((allowed & OPT_RUNTASK) && optind < argc)
+		o->positional = argv[optind++];
 	if (optind != argc) {
 		fprintf(stderr, "sepworker: unexpected argument \"%s\"\n",
 		    argv[optind]);
@@ -143,8 +196,27 @@ main(int argc, char **argv)
 	argv++;
 	if (sodium_init() < 0)
 		fatalx("sodium_init failed");
+	if (strcmp(cmd, "run-task") == 0) {
+		struct runtask_opts ro;
+
+		if (parse_options(argc, argv, OPT_RUNTASK, &o) == -1)
+			return EXIT_USAGE;
+		if (o.positional == NULL || o.out == NULL) {
+			fprintf(stderr, "sepworker: run-task needs TASK.json and "
+			    "--out DIR\n");
+			return EXIT_USAGE;
+		}
+		if ((rc = load_config(&o, &cfg)) != EXIT_OK)
+			return rc;
+		ro = (struct runtask_opts){ .task_file = o.positional,
+		    .out_dir = o.out, .task_id = o.task_id,
+		    .run_id = o.run_id };
+		rc = runtask_main(&cfg, &ro);
+		config_free(&cfg);
+		return rc;
+	}
 	if (strcmp(cmd, "selfcheck") == 0) {
-		if (parse_options(argc, argv, true, &o) == -1)
+		if (parse_options(argc, argv, OPT_HOLD, &o) == -1)
 			return EXIT_USAGE;
 		if ((rc = load_config(&o, &cfg)) != EXIT_OK)
 			return rc;
@@ -153,7 +225,7 @@ main(int argc, char **argv)
 		return rc;
 	}
 	if (strcmp(cmd, "check-config") == 0) {
-		if (parse_options(argc, argv, false, &o) == -1)
+		if (parse_options(argc, argv, 0, &o) == -1)
 			return EXIT_USAGE;
 		if (o.config == NULL) {
 			fprintf(stderr, "sepworker: check-config needs "
@@ -168,6 +240,10 @@ main(int argc, char **argv)
 	}
 	if (strcmp(cmd, "config-reference") == 0) {
 		config_print_reference(stdout);
+		return EXIT_OK;
+	}
+	if (strcmp(cmd, "show-payload-schema") == 0) {
+		fputs(payload_schema_json, stdout);
 		return EXIT_OK;
 	}
 	if (strcmp(cmd, "version") == 0) {

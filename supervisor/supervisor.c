@@ -73,7 +73,37 @@ on_privop(void *arg, struct ipc_msg *m)
 {
 	struct dispatch_ctx *d = arg;
 
+	/* Only while the task's sandbox is being built. */
+	if (d->s->run == NULL || !d->s->run->started)
+		return -1;
 	return privop_handle(&d->s->task, &d->k->conn, m) == 0 ? 0 : -1;
+}
+
+/* The task messages go to the task being run. */
+#define TASK_HANDLER(fn)						\
+static int								\
+on_##fn(void *arg, struct ipc_msg *m)					\
+{									\
+	struct dispatch_ctx *d = arg;					\
+									\
+	return d->s->run == NULL ? -1 : taskrun_on_##fn(d->s->run, m);	\
+}
+
+TASK_HANDLER(valid)
+TASK_HANDLER(command_done)
+TASK_HANDLER(artifact)
+TASK_HANDLER(artifact_error)
+
+static int
+on_result(void *arg, struct ipc_msg *m)
+{
+	struct dispatch_ctx *d = arg;
+
+	if (d->s->run == NULL || taskrun_on_result(d->s->run, m) == -1)
+		return -1;
+	/* Its last word: from here on its exit is expected. */
+	d->k->state = CHILD_STOPPING;
+	return 0;
 }
 
 #define COMMON_HANDLERS							\
@@ -88,6 +118,11 @@ static const struct ipc_handler taskrunner_handlers[] = {
 	{ TR_USERNS_MAP_REQ, CHILD_TASK, on_privop },
 	{ TR_TASKDIR_REQ, CHILD_TASK, on_privop },
 	{ TR_LISTENER_REQ, CHILD_TASK, on_privop },
+	{ TR_TASK_VALID, CHILD_TASK, on_valid },
+	{ TR_COMMAND_DONE, CHILD_TASK, on_command_done },
+	{ TR_ARTIFACT, CHILD_TASK, on_artifact },
+	{ TR_ARTIFACT_ERROR, CHILD_TASK, on_artifact_error },
+	{ TR_TASK_RESULT, CHILD_TASK, on_result },
 };
 
 static const struct {
@@ -400,8 +435,7 @@ read_signals(struct supervisor *s)
 	}
 }
 
-/* Wait up to timeout_ms (-1: forever) for one round of events. */
-static void
+void
 supervisor_poll(struct supervisor *s, int timeout_ms)
 {
 	struct pollfd pfd[1 + 3 * NROLES];

@@ -14,6 +14,7 @@
 #include "supervisor/config.h"
 #include "supervisor/logrelay.h"
 #include "supervisor/privop.h"
+#include "supervisor/taskrun.h"
 
 enum role {
 	ROLE_KEYHOLDER,
@@ -55,6 +56,7 @@ struct supervisor {
 	int			 sigfd;
 	struct child		 kids[NROLES];
 	struct privop_task	 task;
+	struct task_run		*run;		/* the task being run, if any */
 	bool			 stopping;	/* shutting everything down */
 	int			 stop_signal;	/* signal that asked for it */
 	int			 exit_code;	/* 0, or why we are stopping */
@@ -71,6 +73,8 @@ int	supervisor_spawn(struct supervisor *s, enum role role);
 int	supervisor_wait_ready(struct supervisor *s, unsigned timeout_ms);
 /* PING every ready child and wait for the PONGs. 0 if all answered. */
 int	supervisor_ping_all(struct supervisor *s, unsigned timeout_ms);
+/* Wait up to timeout_ms (-1: forever) for one round of events. */
+void	supervisor_poll(struct supervisor *s, int timeout_ms);
 /* Serve events until a stop is requested (signal or a child's death). */
 void	supervisor_run(struct supervisor *s);
 /* Stop every child: SHUTDOWN, then SIGKILL after a grace period; reap all.

@@ -17,6 +17,7 @@
  * file access is bounded by its own uid and its lack of capabilities.
  */
 #include <errno.h>
+#include <sched.h>
 #include <sys/ioctl.h>
 
 #include "common/util.h"
@@ -90,4 +91,44 @@ const struct sandbox_policy taskrunner_policy = {
 	.rlimits = taskrunner_rlimits,
 	.nrlimits = nitems(taskrunner_rlimits),
 	.landlock = false,
+};
+
+/*
+ * What the task's init forbids once its setup is done, on top of the
+ * taskrunner's filter above (seccomp filters stack: a task process is
+ * bound by both).  These are exactly what building the sandbox needed.
+ */
+#define NEWNS_DENY(flag, why)						\
+	{ SCMP_SYS(clone), DENY, 1,					\
+	    { SB_ARG(0, SCMP_CMP_MASKED_EQ, (flag), (flag)) }, 0, why }
+
+static const struct sandbox_syscall task_setup_done_syscalls[] = {
+	{ SCMP_SYS(mount), DENY, NOARGS, "change the task's mounts" },
+	{ SCMP_SYS(umount2), DENY, NOARGS, "uncover what a mount hides" },
+	{ SCMP_SYS(pivot_root), DENY, NOARGS, "change the root" },
+	{ SCMP_SYS(fsopen), DENY, NOARGS, "the new mount API" },
+	{ SCMP_SYS(fsconfig), DENY, NOARGS, "the new mount API" },
+	{ SCMP_SYS(fsmount), DENY, NOARGS, "the new mount API" },
+	{ SCMP_SYS(fspick), DENY, NOARGS, "the new mount API" },
+	{ SCMP_SYS(move_mount), DENY, NOARGS, "the new mount API" },
+	{ SCMP_SYS(open_tree), DENY, NOARGS, "the new mount API" },
+	{ SCMP_SYS(mount_setattr), DENY, NOARGS, "make a mount writable" },
+	NEWNS_DENY(CLONE_NEWUSER, "a user namespace brings capabilities back"),
+	NEWNS_DENY(CLONE_NEWNS, "a mount namespace of its own"),
+	NEWNS_DENY(CLONE_NEWPID, "hide processes from the init"),
+	NEWNS_DENY(CLONE_NEWNET, "a network namespace of its own"),
+	NEWNS_DENY(CLONE_NEWIPC, "an ipc namespace of its own"),
+	NEWNS_DENY(CLONE_NEWUTS, "a uts namespace of its own"),
+	NEWNS_DENY(CLONE_NEWCGROUP, "a cgroup namespace of its own"),
+	/* clone3 passes its flags in memory, where a filter cannot look;
+	 * ENOSYS makes glibc fall back to clone, which is checked above. */
+	{ SCMP_SYS(clone3), SCMP_ACT_ERRNO(ENOSYS), NOARGS,
+	    "flags a filter cannot see" },
+};
+
+const struct sandbox_policy task_setup_done_policy = {
+	.role = "task",
+	.default_action = SCMP_ACT_ALLOW,
+	.syscalls = task_setup_done_syscalls,
+	.nsyscalls = nitems(task_setup_done_syscalls),
 };

@@ -4,5 +4,6 @@
 #include "common/sandbox.h"
 
 extern const struct sandbox_policy taskrunner_policy;
+extern const struct sandbox_policy task_setup_done_policy;
 
 #endif

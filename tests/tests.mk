@@ -27,6 +27,16 @@ test_test_config_PKGS		:= json-c libsodium
 test_test_privop_SRCS		:= supervisor/privop.c supervisor/config.c \
 				   common/json.c common/jsonscan.c
 test_test_privop_PKGS		:= json-c libsodium
+test_test_payload_SRCS		:= taskrunner/payload.c taskrunner/schema.c \
+				   taskrunner/schema_blob.c common/json.c \
+				   common/jsonscan.c
+test_test_payload_PKGS		:= json-c
+test_test_schema_SRCS		:= taskrunner/schema.c taskrunner/payload.c \
+				   taskrunner/schema_blob.c common/json.c \
+				   common/jsonscan.c
+test_test_schema_PKGS		:= json-c
+test_test_outdir_SRCS		:= supervisor/outdir.c
+test_test_outdir_PKGS		:= libcrypto
 
 define test_program
 $(TEST_DIR)/$(1): $(call obj,$(filter %/$(1).c,$(TEST_SRCS)) $(test_$(1)_SRCS)) $(COMMON_LIB)
@@ -55,13 +65,20 @@ FUZZ_CFLAGS	:= -std=gnu11 -g -O1 -D_GNU_SOURCE -I. \
 		   -fsanitize=fuzzer,address,undefined \
 		   -fno-sanitize-recover=undefined \
 		   $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
-fuzz_fuzz_ipc_SRCS		:= common/ipc.c common/util.c common/log.c
-fuzz_fuzz_logrelay_SRCS		:= supervisor/logrelay.c common/log.c
+fuzz_fuzz_ipc_SRCS		:= common/ipc.c common/util.c common/log.c \
+				   common/timefmt.c
+fuzz_fuzz_logrelay_SRCS		:= supervisor/logrelay.c common/log.c \
+				   common/timefmt.c
 fuzz_fuzz_jsonscan_SRCS		:= common/jsonscan.c
 fuzz_fuzz_jsonscan_PKGS		:= json-c
 fuzz_fuzz_json_SRCS		:= common/json.c common/jsonscan.c \
-				   common/util.c common/log.c
+				   common/util.c common/log.c common/timefmt.c
 fuzz_fuzz_json_PKGS		:= json-c
+fuzz_fuzz_payload_SRCS		:= taskrunner/payload.c taskrunner/schema.c \
+				   taskrunner/schema_blob.c common/json.c \
+				   common/jsonscan.c common/util.c common/log.c \
+				   common/timefmt.c
+fuzz_fuzz_payload_PKGS		:= json-c
 
 define fuzz_program
 $(FUZZ_DIR)/$(1): tests/fuzz/$(1).c $(fuzz_$(1)_SRCS)

@@ -1,0 +1,50 @@
+/*
+ * The output directory of `sepworker run-task`: each artifact is written
+ * to DIR/<artifact name>.  The supervisor writes as root and the names
+ * come from the task, so a name is checked before use, every step of its
+ * path is resolved beneath DIR without following a symlink, and nothing
+ * that exists is ever overwritten.  The bytes are hashed as they are
+ * copied, so the digest that chain of trust signs is that of exactly the
+ * bytes written.
+ */
+#ifndef SEPWORKER_OUTDIR_H
+#define SEPWORKER_OUTDIR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARTIFACT_NAME_MAX	1024
+
+/* Create DIR (mode 0755; its parent must exist) or take an existing empty
+ * directory that is not a symlink.  Returns an O_DIRECTORY|O_CLOEXEC fd,
+ * or -1 with err naming path and the problem. */
+int	outdir_open(const char *path, char *err, size_t errlen);
+
+/* NULL if name (len bytes, not NUL-terminated) may be an artifact name,
+ * else a static phrase saying why not ("has a \".\" or \"..\" segment"). */
+const char *artifact_name_problem(const char *name, size_t len);
+
+/* The names only the worker itself writes (logs, chain of trust). */
+bool	artifact_name_reserved(const char *name);
+
+/* Create dirfd/name, with its missing directories, for writing.  Returns
+ * an O_WRONLY|O_CLOEXEC fd of a new file, or -1 with err naming the
+ * artifact and the problem (a bad name, a symlink on the path, a name
+ * that already exists). */
+int	outdir_create(int dirfd, const char *name, char *err, size_t errlen);
+
+struct copy_result {
+	uint64_t	bytes;
+	uint8_t		sha256[32];
+	char		sha256_hex[65];	/* lowercase, NUL-terminated */
+};
+
+/* Copy all of src, from offset 0 to EOF, to dst and hash it in the same
+ * pass.  src is read with pread only: its file offset is left as it was.
+ * Not reentrant (one static buffer).  0, or -1 with err saying what
+ * failed. */
+int	copy_and_hash(int src, int dst, struct copy_result *r, char *err,
+	    size_t errlen);
+
+#endif

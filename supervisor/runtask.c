@@ -1,0 +1,378 @@
+/*
+ * `sepworker run-task TASK.json --out DIR`: one task, no Queue.  The task
+ * runs through the same supervisor, children and sandbox as in worker
+ * mode; its artifacts, its log and result.json are written to DIR.
+ *
+ * The supervisor never parses TASK.json: it hands the bytes to the
+ * taskrunner in a sealed memfd and gets typed messages back.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <regex.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/chan_taskrunner.h"
+#include "common/log.h"
+#include "common/memfd.h"
+#include "common/timefmt.h"
+#include "common/util.h"
+#include "supervisor/exitcodes.h"
+#include "supervisor/outdir.h"
+#include "supervisor/runtask.h"
+#include "supervisor/supervisor.h"
+#include "supervisor/taskuid.h"
+#include "taskrunner/payload.h"
+
+#define READY_TIMEOUT_MS	10000
+/* After an abort, how long the taskrunner has to report. */
+#define ABORT_GRACE_MS		10000
+
+/* Taskcluster's taskId pattern: a v4 UUID in URL-safe base64. */
+#define SLUGID_PATTERN	"^[A-Za-z0-9_-]{8}[Q-T][A-Za-z0-9_-]" \
+			"[CGKOSWaeimquy26-][A-Za-z0-9_-]{10}[AQgw]$"
+
+static void
+new_slugid(char out[23])
+{
+	unsigned char b[16];
+
+	randombytes_buf(b, sizeof(b));
+	b[6] = (b[6] & 0x0f) | 0x40;	/* version 4 */
+	b[8] = (b[8] & 0x3f) | 0x80;	/* RFC 4122 variant */
+	b[0] &= 0x7f;			/* a "nice" slugid: no leading '-' */
+	sodium_bin2base64(out, 23, b, sizeof(b),
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+bool
+runtask_valid_task_id(const char *id)
+{
+	regex_t re;
+	bool ok;
+
+	if (regcomp(&re, SLUGID_PATTERN, REG_EXTENDED | REG_NOSUB) != 0)
+		fatalx("compiling the taskId pattern");
+	ok = regexec(&re, id, 0, NULL, 0) == 0;
+	regfree(&re);
+	return ok;
+}
+
+/* The task file, unparsed, in a sealed memfd for the taskrunner. */
+static int
+task_file_memfd(const char *path, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	int fd, mfd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size > PAYLOAD_MAX_BYTES) {
+		snprintf(err, errlen, "%s: not a regular file of at most %u "
+		    "bytes", path, PAYLOAD_MAX_BYTES);
+		close(fd);
+		return -1;
+	}
+	buf = xmalloc(PAYLOAD_MAX_BYTES + 1);
+	n = read_all(fd, buf, PAYLOAD_MAX_BYTES + 1);
+	close(fd);
+	if (n < 0 || (size_t)n > PAYLOAD_MAX_BYTES) {
+		snprintf(err, errlen, "%s: %s", path, n < 0 ? strerror(errno) :
+		    "grew past the size limit while being read");
+		free(buf);
+		return -1;
+	}
+	mfd = memfd_sealed("task.json", buf, (size_t)n);
+	free(buf);
+	if (mfd == -1)
+		snprintf(err, errlen, "sealing %s: %s", path, strerror(errno));
+	return mfd;
+}
+
+/* tasksDir, made if missing: root's, searchable but not listable by the
+ * task users, so no task can see another's directory name. */
+static int
+ensure_tasks_dir(const char *path, char *err, size_t errlen)
+{
+	char *copy = xstrdup(path), *p;
+	int rc = 0;
+
+	for (p = strchr(copy + 1, '/'); p != NULL; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		if (mkdir(copy, 0755) == -1 && errno != EEXIST)
+			break;
+		*p = '/';
+	}
+	if (mkdir(path, 0711) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "tasksDir %s: %s", path, strerror(errno));
+		rc = -1;
+	}
+	free(copy);
+	return rc;
+}
+
+static void
+put_str(struct ipc_writer *w, const char *s)
+{
+	size_t len = strlen(s);
+
+	ipc_put_str(w, s, len > TASK_STRING_MAX ? TASK_STRING_MAX : len);
+}
+
+static int
+send_assign(struct supervisor *s, struct task_run *run, int def_fd,
+    const char *taskdir)
+{
+	const struct sw_config *cfg = s->cfg;
+	struct task_assign a = {
+		.run_id = run->run_id,
+		.task_uid = run->uid,
+		.max_task_run_time = cfg->max_task_run_time,
+		.flags = (cfg->enable_chain_of_trust ? TASK_F_ENABLE_COT : 0) |
+		    (cfg->enable_taskcluster_proxy ? TASK_F_ENABLE_PROXY : 0) |
+		    (cfg->task_network == TASK_NET_ISOLATED ?
+		    TASK_F_NET_ISOLATED : 0) |
+		    (cfg->clean_up_task_dirs ? TASK_F_CLEAN_UP : 0),
+		.max_processes = cfg->task_max_processes,
+		.max_memory_bytes = cfg->task_max_memory_bytes,
+		.max_open_files = cfg->task_max_open_files,
+		.max_file_size_bytes = cfg->task_max_file_size_bytes,
+		.now_ms = time_now_ms(),
+	};
+	static uint8_t buf[sizeof(a) + 8 * (4 + TASK_STRING_MAX)];
+	struct child *k = &s->kids[ROLE_TASKRUNNER];
+	struct ipc_writer w;
+	char host[256] = "localhost";
+
+	/* Without a worker config, the task still says where it ran. */
+	gethostname(host, sizeof(host) - 1);
+
+	ipc_writer_init(&w, buf, sizeof(buf));
+	ipc_put_bytes(&w, &a, sizeof(a));
+	put_str(&w, run->task_id);
+	put_str(&w, cfg->provisioner_id);
+	put_str(&w, *cfg->worker_type ? cfg->worker_type : "run-task");
+	put_str(&w, cfg->worker_group);
+	put_str(&w, *cfg->worker_id ? cfg->worker_id : host);
+	put_str(&w, cfg->root_url);
+	put_str(&w, taskdir);
+	put_str(&w, cfg->task_read_only_paths);
+	return w.overflow ? -1 : ipc_send(&k->conn, TR_TASK_ASSIGN,
+	    k->conn.next_id++, w.buf, w.len, def_fd);
+}
+
+/* Serve events until done() or the supervisor stops; on a signal, ask the
+ * taskrunner to abort the task and give it a while to report. */
+static void
+serve_until(struct supervisor *s, struct task_run *run,
+    bool (*done)(const struct task_run *))
+{
+	uint64_t abort_deadline = 0;
+
+	while (!done(run)) {
+		struct child *k = &s->kids[ROLE_TASKRUNNER];
+
+		if (s->stopping && s->stop_signal != 0 && !run->abort_sent &&
+		    k->state == CHILD_TASK) {
+			run->abort_sent = true;
+			abort_deadline = now_ms() + ABORT_GRACE_MS;
+			if (ipc_send(&k->conn, TR_TASK_ABORT, k->conn.next_id++,
+			    NULL, 0, -1) == -1)
+				break;
+		}
+		if (s->stopping && (s->stop_signal == 0 || !run->abort_sent ||
+		    now_ms() > abort_deadline || k->state == CHILD_NONE))
+			break;
+		supervisor_poll(s, s->stopping ? 100 : -1);
+	}
+}
+
+static bool
+validated(const struct task_run *r)
+{
+	return r->valid || r->resolved;
+}
+
+static bool
+resolved(const struct task_run *r)
+{
+	return r->resolved;
+}
+
+static int
+write_result(struct task_run *run)
+{
+	char err[512], *json = taskrun_result_json(run);
+	int fd = outdir_create(run->outdir_fd, "result.json", err,
+	    sizeof(err));
+	int rc = 0;
+
+	if (fd == -1 || write_all(fd, json, strlen(json)) == -1) {
+		log_errorx("writing result.json: %s", fd == -1 ? err :
+		    strerror(errno));
+		rc = -1;
+	}
+	if (fd != -1)
+		close(fd);
+	free(json);
+	return rc;
+}
+
+/* Everything up to the task's first message: an exit status on failure. */
+static int
+prepare(const struct sw_config *cfg, const struct runtask_opts *o,
+    struct task_run *run, int *def_fd)
+{
+	char err[512];
+
+	if ((run->outdir_fd = outdir_open(o->out_dir, err, sizeof(err))) ==
+	    -1) {
+		log_errorx("--out: %s", err);
+		return EXIT_USAGE;
+	}
+	if ((*def_fd = task_file_memfd(o->task_file, err, sizeof(err))) ==
+	    -1) {
+		log_errorx("%s", err);
+		return EXIT_USAGE;
+	}
+	if (o->task_id != NULL)
+		snprintf(run->task_id, sizeof(run->task_id), "%s", o->task_id);
+	else
+		new_slugid(run->task_id);
+	run->run_id = o->run_id;
+	if (ensure_tasks_dir(cfg->tasks_dir, err, sizeof(err)) == -1) {
+		log_errorx("%s", err);
+		return EXIT_INTERNAL_ERROR;
+	}
+	if (taskuid_pick(cfg, &run->uid) == -1) {
+		log_errorx("every uid of the task range %u-%u has a running "
+		    "process", cfg->task_uid_first, cfg->task_uid_first +
+		    cfg->task_uid_count - 1);
+		return EXIT_INTERNAL_ERROR;
+	}
+	return EXIT_OK;
+}
+
+/* Run the task through the taskrunner; false if it could not start. */
+static bool
+run(struct supervisor *s, struct task_run *r, int def_fd)
+{
+	struct child *k = &s->kids[ROLE_TASKRUNNER];
+	char err[512], *taskdir;
+	int logfd;
+
+	logfd = outdir_create(r->outdir_fd, "public/logs/live_backing.log",
+	    err, sizeof(err));
+	if (logfd == -1) {
+		log_errorx("%s", err);
+		return false;
+	}
+	/* A taskId is 22 characters: this always fits. */
+	if ((size_t)snprintf(s->task.taskdir, sizeof(s->task.taskdir),
+	    "task_%.22s_%u", r->task_id, r->run_id) >= sizeof(s->task.taskdir))
+		fatalx("task directory name too long");
+	s->task.task_uid = r->uid;
+	s->run = r;
+	taskdir = xasprintf("%s/%s", s->cfg->tasks_dir, s->task.taskdir);
+	if (ipc_send(&k->conn, TR_TASK_LOG, k->conn.next_id++, NULL, 0,
+	    logfd) == -1 || send_assign(s, r, def_fd, taskdir) == -1) {
+		log_errorx("cannot hand the task to the taskrunner");
+		close(logfd);
+		free(taskdir);
+		return false;
+	}
+	close(logfd);
+	k->state = CHILD_TASK;
+	serve_until(s, r, validated);
+	if (r->valid && !r->resolved && !s->stopping) {
+		r->started = true;
+		r->started_ms = time_now_ms();
+		if (ipc_send(&k->conn, TR_TASK_START, k->conn.next_id++, NULL,
+		    0, -1) == -1)
+			log_warn("starting the task");
+		log_info("task %s started: uid %u, directory %s", r->task_id,
+		    r->uid, taskdir);
+		serve_until(s, r, resolved);
+	}
+	free(taskdir);
+	return true;
+}
+
+static void
+remove_task_dir(const struct supervisor *s)
+{
+	int fd = open(s->cfg->tasks_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	/* The init emptied it as the task user; we only remove the empty
+	 * directory, never walk what a task left. */
+	if (fd == -1)
+		return;
+	if (unlinkat(fd, s->task.taskdir, AT_REMOVEDIR) == -1 &&
+	    errno != ENOENT)
+		log_warnx("task directory %s/%s left behind: %s",
+		    s->cfg->tasks_dir, s->task.taskdir, strerror(errno));
+	close(fd);
+}
+
+int
+runtask_main(const struct sw_config *cfg, const struct runtask_opts *o)
+{
+	struct task_run r = { .outdir_fd = -1, .def_fd = -1 };
+	struct supervisor s;
+	char err[256];
+	int def_fd = -1, rc;
+
+	if ((rc = prepare(cfg, o, &r, &def_fd)) != EXIT_OK)
+		goto out;
+	if (supervisor_init(&s, cfg, err, sizeof(err)) == -1) {
+		log_errorx("%s", err);
+		rc = EXIT_INTERNAL_ERROR;
+		goto out;
+	}
+	for (int i = 0; i < NROLES; i++)
+		if (supervisor_spawn(&s, (enum role)i) == -1)
+			s.stopping = true;
+	if (s.stopping || supervisor_wait_ready(&s, READY_TIMEOUT_MS) == -1) {
+		supervisor_shutdown(&s);
+		rc = EXIT_INTERNAL_ERROR;
+		goto out;
+	}
+	log_info("task %s: run %u", r.task_id, r.run_id);
+	if (!run(&s, &r, def_fd))
+		taskrun_fail(&r, "internal-error");
+	if (!r.resolved)
+		taskrun_fail(&r, s.stop_signal ? "worker-shutdown" :
+		    "internal-error");
+	supervisor_shutdown(&s);
+	if (cfg->clean_up_task_dirs && s.task.taskdir[0] != '\0')
+		remove_task_dir(&s);
+	log_info("task %s resolved: %s/%s", r.task_id,
+	    task_state_name(r.state), r.reason);
+	if (write_result(&r) == -1)
+		rc = EXIT_INTERNAL_ERROR;
+	else {
+		printf("task %s: %s/%s\noutput: %s (result.json, "
+		    "public/logs/live_backing.log, %zu artifact%s)\n",
+		    r.task_id, task_state_name(r.state), r.reason, o->out_dir,
+		    r.narts, r.narts == 1 ? "" : "s");
+		rc = r.state == TASK_COMPLETED ? EXIT_OK :
+		    r.state == TASK_FAILED ? EXIT_TASK_FAILED :
+		    EXIT_TASK_EXCEPTION;
+	}
+out:
+	if (def_fd >= 0)
+		close(def_fd);
+	if (r.outdir_fd >= 0)
+		close(r.outdir_fd);
+	taskrun_free(&r);
+	return rc;
+}

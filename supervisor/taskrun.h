@@ -1,0 +1,74 @@
+/*
+ * One task as the supervisor sees it: typed messages from the taskrunner
+ * (it never parses the task's JSON), the artifacts it was handed as fds,
+ * and how the task ended.  Artifacts are written into an output
+ * directory (`sepworker run-task`); each is hashed in the same pass as it
+ * is copied.
+ */
+#ifndef SEPWORKER_TASKRUN_H
+#define SEPWORKER_TASKRUN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/chan_taskrunner.h"
+#include "common/ipc.h"
+
+struct artifact_rec {
+	char		*name;
+	char		*content_type;
+	char		*content_encoding;
+	int64_t		 expires_ms;
+	uint64_t	 bytes;
+	char		 sha256[65];
+};
+
+struct artifact_err {
+	char		*name;
+	char		*reason;
+	char		*message;
+};
+
+struct task_run {
+	char			 task_id[64];
+	uint32_t		 run_id;
+	uint32_t		 uid;
+	int			 outdir_fd;	/* where artifacts are written */
+	int			 def_fd;	/* re-encoded definition */
+	struct task_summary	 sum;
+	bool			 valid;
+	bool			 started;
+	bool			 abort_sent;
+	bool			 resolved;
+	enum task_state		 state;
+	char			 reason[64];
+	int64_t			 started_ms;
+	int64_t			 resolved_ms;
+	int32_t			*exit_codes;
+	size_t			 nexit;
+	struct artifact_rec	*arts;
+	size_t			 narts;
+	struct artifact_err	*errs;
+	size_t			 nerrs;
+};
+
+/* Handlers for the taskrunner's task messages; -1 is a violation. */
+int	taskrun_on_valid(struct task_run *r, struct ipc_msg *m);
+int	taskrun_on_command_done(struct task_run *r, struct ipc_msg *m);
+int	taskrun_on_artifact(struct task_run *r, struct ipc_msg *m);
+int	taskrun_on_artifact_error(struct task_run *r, struct ipc_msg *m);
+int	taskrun_on_result(struct task_run *r, struct ipc_msg *m);
+
+/* Record an error the supervisor itself found (e.g. a name it refused). */
+void	taskrun_add_error(struct task_run *r, const char *name,
+	    const char *reason, const char *message);
+/* Resolve as exception/reason unless already resolved. */
+void	taskrun_fail(struct task_run *r, const char *reason);
+
+const char *task_state_name(enum task_state s);
+/* result.json: taskId, runId, state, reasonResolved, exitCodes, started,
+ * resolved, artifacts, artifactErrors.  NUL-terminated, malloc'd. */
+char	*taskrun_result_json(const struct task_run *r);
+void	taskrun_free(struct task_run *r);
+
+#endif

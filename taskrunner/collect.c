@@ -1,0 +1,322 @@
+/*
+ * Artifacts, collected by the init as the task user once every other
+ * process of the task is dead (so nothing can swap a file while we look).
+ * Each file is opened beneath the task directory with no symlink followed
+ * anywhere on its path (openat2 RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS),
+ * non-blocking (a FIFO must not hang us), and must be a regular file.  Its
+ * fd goes up to the supervisor, which never opens a task path itself.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "taskrunner/chan_init.h"
+#include "taskrunner/task.h"
+
+/* Deeper directory trees than this are not walked (nor removed). */
+#define MAX_DEPTH	256
+
+static int
+open_beneath(int dirfd, const char *path, int flags)
+{
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC | O_NOCTTY),
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+		    RESOLVE_NO_MAGICLINKS,
+	};
+
+	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+}
+
+static void
+put_str(struct ipc_writer *w, const char *s)
+{
+	size_t len = strlen(s);
+
+	ipc_put_str(w, s, len > TASK_STRING_MAX ? TASK_STRING_MAX : len);
+}
+
+static void __attribute__((format(printf, 4, 5)))
+send_error(struct ipc_conn *c, const char *name, const char *reason,
+    const char *fmt, ...)
+{
+	uint8_t buf[3 * (4 + TASK_STRING_MAX)];
+	char msg[TASK_STRING_MAX];
+	struct ipc_writer w;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ipc_writer_init(&w, buf, sizeof(buf));
+	put_str(&w, name);
+	put_str(&w, reason);
+	put_str(&w, msg);
+	ipc_send(c, INIT_ARTIFACT_ERROR, 0, w.buf, w.len, -1);
+}
+
+static void
+send_file(struct ipc_conn *c, const struct task_artifact *a,
+    const char *name, int fd)
+{
+	uint8_t buf[sizeof(struct task_artifact_meta) + 3 * (4 +
+	    TASK_STRING_MAX)];
+	struct task_artifact_meta meta = { .expires_ms = a->expires_ms };
+	struct ipc_writer w;
+
+	ipc_writer_init(&w, buf, sizeof(buf));
+	ipc_put_bytes(&w, &meta, sizeof(meta));
+	put_str(&w, name);
+	put_str(&w, a->content_type ? a->content_type :
+	    artifact_content_type(name));
+	put_str(&w, a->content_encoding ? a->content_encoding :
+	    artifact_content_encoding(name));
+	ipc_send(c, INIT_ARTIFACT, 0, w.buf, w.len, fd);
+}
+
+static const char *
+kind_of(mode_t mode)
+{
+	return S_ISDIR(mode) ? "a directory" : S_ISFIFO(mode) ? "a FIFO" :
+	    S_ISCHR(mode) || S_ISBLK(mode) ? "a device" :
+	    S_ISSOCK(mode) ? "a socket" : S_ISLNK(mode) ? "a symbolic link" :
+	    "not a regular file";
+}
+
+/* Say why path could not be opened, as generic-worker's error reasons. */
+static void
+open_failed(struct ipc_conn *c, const struct task_artifact *a, int err)
+{
+	if (err == ENOENT || err == ENOTDIR) {
+		if (a->optional)
+			init_note(c, "Optional artifact %s not found (%s); "
+			    "skipping it", a->name, a->path);
+		else
+			send_error(c, a->name, "file-missing-on-worker",
+			    "%s does not exist in the task directory",
+			    a->path);
+	} else if (err == ELOOP)
+		send_error(c, a->name, "invalid-resource-on-worker",
+		    "%s is or passes through a symbolic link, and artifacts "
+		    "are never collected through links", a->path);
+	else if (err == EXDEV)
+		send_error(c, a->name, "invalid-resource-on-worker",
+		    "%s is outside the task directory", a->path);
+	else if (err == EACCES || err == EPERM)
+		send_error(c, a->name, "file-not-readable-on-worker",
+		    "%s cannot be read by the task user", a->path);
+	else
+		send_error(c, a->name, "invalid-resource-on-worker",
+		    "%s: %s", a->path, strerror(err));
+}
+
+static void
+collect_file(struct task *t, struct ipc_conn *c, const struct task_artifact *a)
+{
+	struct stat st;
+	int fd = open_beneath(t->taskdir_fd, a->path, O_RDONLY | O_NONBLOCK);
+
+	if (fd == -1) {
+		open_failed(c, a, errno);
+		return;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		send_error(c, a->name, "invalid-resource-on-worker",
+		    "%s is %s, not a regular file", a->path,
+		    kind_of(st.st_mode));
+		close(fd);
+		return;
+	}
+	send_file(c, a, a->name, fd);
+	close(fd);
+}
+
+static int
+cmp_names(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+/* The entries of dfd but . and .., sorted, so artifacts come in a
+ * stable order.  NULL-terminated; NULL if it cannot be read. */
+static char **
+list_dir(int dfd)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (n + 2 > cap) {
+			cap = cap ? cap * 2 : 32;
+			names = realloc(names, cap * sizeof(char *));
+			if (names == NULL)
+				_exit(INIT_EXIT_SETUP);
+		}
+		names[n++] = xstrdup(e->d_name);
+	}
+	closedir(d);
+	if (names == NULL)
+		names = xcalloc(1, sizeof(char *));
+	names[n] = NULL;
+	qsort(names, n, sizeof(char *), cmp_names);
+	return names;
+}
+
+static void
+free_list(char **names)
+{
+	for (size_t i = 0; names != NULL && names[i] != NULL; i++)
+		free(names[i]);
+	free(names);
+}
+
+/* Every regular file below dfd becomes "<artifact name>/<relative path>". */
+static void
+walk(struct ipc_conn *c, const struct task_artifact *a, int dfd,
+    const char *rel, int depth)
+{
+	char **names = list_dir(dfd);
+
+	if (names == NULL) {
+		send_error(c, a->name, "file-not-readable-on-worker",
+		    "%s/%s cannot be listed", a->path, rel);
+		return;
+	}
+	for (size_t i = 0; names[i] != NULL; i++) {
+		char *sub = *rel ? xasprintf("%s/%s", rel, names[i]) :
+		    xstrdup(names[i]);
+		struct stat st;
+		int fd;
+
+		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == -1)
+			st.st_mode = 0;
+		if (S_ISDIR(st.st_mode) && depth < MAX_DEPTH) {
+			fd = openat(dfd, names[i], O_RDONLY | O_DIRECTORY |
+			    O_NOFOLLOW | O_CLOEXEC);
+			if (fd >= 0) {
+				walk(c, a, fd, sub, depth + 1);
+				close(fd);
+			}
+		} else if (S_ISREG(st.st_mode)) {
+			char *name = xasprintf("%s/%s", a->name, sub);
+
+			fd = openat(dfd, names[i], O_RDONLY | O_NOFOLLOW |
+			    O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+			if (fd >= 0 && fstat(fd, &st) == 0 &&
+			    S_ISREG(st.st_mode))
+				send_file(c, a, name, fd);
+			else
+				send_error(c, name, "file-not-readable-on-"
+				    "worker", "%s/%s cannot be read", a->path,
+				    sub);
+			if (fd >= 0)
+				close(fd);
+			free(name);
+		} else
+			init_note(c, "Directory artifact %s: skipping %s/%s, "
+			    "which is %s", a->name, a->path, sub,
+			    S_ISDIR(st.st_mode) ? "nested too deep" :
+			    kind_of(st.st_mode));
+		free(sub);
+	}
+	free_list(names);
+}
+
+static void
+collect_directory(struct task *t, struct ipc_conn *c,
+    const struct task_artifact *a)
+{
+	int fd = open_beneath(t->taskdir_fd, a->path, O_RDONLY |
+	    O_DIRECTORY);
+
+	if (fd == -1) {
+		open_failed(c, a, errno == ENOTDIR ? ENOTDIR : errno);
+		return;
+	}
+	walk(c, a, fd, "", 0);
+	close(fd);
+}
+
+void
+collect_artifacts(struct task *t, struct ipc_conn *c)
+{
+	for (size_t i = 0; i < t->def.nartifacts; i++) {
+		const struct task_artifact *a = &t->def.artifacts[i];
+
+		if (a->type == ARTIFACT_FILE)
+			collect_file(t, c, a);
+		else
+			collect_directory(t, c, a);
+	}
+}
+
+/* Remove everything below dfd; we own all of it (the task user). */
+static void
+remove_below(int dfd, int depth)
+{
+	char **names;
+
+	if (depth > MAX_DEPTH)
+		return;
+	/* The task may have taken away its own write or search right. */
+	fchmod(dfd, 0700);
+	if ((names = list_dir(dfd)) == NULL)
+		return;
+	for (size_t i = 0; names[i] != NULL; i++) {
+		struct stat st;
+
+		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISDIR(st.st_mode)) {
+			int fd = openat(dfd, names[i], O_RDONLY | O_DIRECTORY |
+			    O_NOFOLLOW | O_CLOEXEC);
+
+			if (fd >= 0) {
+				remove_below(fd, depth + 1);
+				close(fd);
+			}
+			unlinkat(dfd, names[i], AT_REMOVEDIR);
+		} else
+			unlinkat(dfd, names[i], 0);
+	}
+	free_list(names);
+}
+
+void
+clean_taskdir(struct task *t, struct ipc_conn *c)
+{
+	int fd = openat(t->taskdir_fd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC);
+	char **left;
+
+	if (fd == -1) {
+		init_note(c, "Cannot clean the task directory: %s",
+		    strerror(errno));
+		return;
+	}
+	remove_below(fd, 0);
+	left = list_dir(fd);
+	if (left != NULL && left[0] != NULL)
+		init_note(c, "The task directory could not be emptied (%s "
+		    "remains)", left[0]);
+	free_list(left);
+	close(fd);
+}

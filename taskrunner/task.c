@@ -1,0 +1,762 @@
+/*
+ * The taskrunner's side of one task: validate the definition, build the
+ * sandbox (asking the supervisor for what needs privilege), copy the
+ * task's output into the log, forward what the init reports, and resolve.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/child.h"
+#include "common/log.h"
+#include "common/memfd.h"
+#include "common/timefmt.h"
+#include "common/util.h"
+#include "taskrunner/chan_init.h"
+#include "taskrunner/task.h"
+#include "taskrunner/tasklog.h"
+
+#define DEFAULT_PATH	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:" \
+			"/sbin:/bin"
+/* How long past maxRunTime the init may take to kill, collect and clean
+ * before the taskrunner gives up on it. */
+#define INIT_GRACE_SECS	600
+
+/* How the task is going: the first error decides (generic-worker's rule). */
+struct outcome {
+	enum task_state	 state;
+	const char	*reason;
+};
+
+static void
+outcome_set(struct outcome *o, enum task_state state, const char *reason)
+{
+	if (o->state != TASK_COMPLETED)
+		return;
+	o->state = state;
+	o->reason = reason;
+}
+
+static char *
+take_str(struct ipc_reader *r)
+{
+	size_t len;
+	const char *s = ipc_get_str(r, TASK_STRING_MAX, &len);
+	char *p;
+
+	if (s == NULL)
+		return NULL;
+	p = xmalloc(len + 1);
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
+static void
+put_str(struct ipc_writer *w, const char *s)
+{
+	size_t len = strlen(s);
+
+	ipc_put_str(w, s, len > TASK_STRING_MAX ? TASK_STRING_MAX : len);
+}
+
+static void
+send_result(struct ipc_conn *sup, enum task_state state, const char *reason)
+{
+	uint8_t buf[64];
+	struct ipc_writer w;
+
+	ipc_writer_init(&w, buf, sizeof(buf));
+	ipc_put_u32(&w, (uint32_t)state);
+	put_str(&w, reason);
+	if (ipc_send(sup, TR_TASK_RESULT, 0, w.buf, w.len, -1) == -1)
+		fatal("sending TASK_RESULT");
+}
+
+/* Resolve, say so in the task log, tell the supervisor, and leave. */
+static void __attribute__((noreturn))
+finish(struct ipc_conn *sup, const struct outcome *o)
+{
+	tasklog("Resolution: %s/%s", o->state == TASK_COMPLETED ? "completed" :
+	    o->state == TASK_FAILED ? "failed" : "exception", o->reason);
+	send_result(sup, o->state, o->reason);
+	exit(CHILD_EXIT_OK);
+}
+
+static void
+log_malformed(const struct task *t, const struct strlist *errs)
+{
+	tasklog("Task payload for this worker type must conform to the "
+	    "following jsonschema:");
+	tasklog_raw(payload_schema_json, strlen(payload_schema_json));
+	tasklog_raw("\n", 1);
+	tasklog("Validation of payload failed for task %s:", t->task_id);
+	for (size_t i = 0; i < errs->n; i++)
+		tasklog("- %s", errs->v[i]);
+}
+
+int
+task_assign(struct task *t, struct ipc_conn *sup, struct ipc_msg *m)
+{
+	struct payload_ctx ctx;
+	struct task_summary sum;
+	struct strlist errs = { 0 };
+	struct ipc_reader r;
+	const uint8_t *fixed;
+	char err[160], *buf;
+	size_t size, len;
+	int fd;
+
+	ipc_reader_init(&r, m);
+	if ((fixed = ipc_get_bytes(&r, sizeof(t->a))) == NULL)
+		return -1;
+	memcpy(&t->a, fixed, sizeof(t->a));
+	t->task_id = take_str(&r);
+	t->provisioner_id = take_str(&r);
+	t->worker_type = take_str(&r);
+	t->worker_group = take_str(&r);
+	t->worker_id = take_str(&r);
+	t->root_url = take_str(&r);
+	t->taskdir_path = take_str(&r);
+	t->read_only_paths = take_str(&r);
+	if (!ipc_get_end(&r) || t->a.task_uid == 0)
+		return -1;
+	if (memfd_check_sealed(m->fd, PAYLOAD_MAX_BYTES, &size, err,
+	    sizeof(err)) == -1) {
+		log_errorx("task definition: %s", err);
+		return -1;
+	}
+	buf = xmalloc(size + 1);
+	if (memfd_read(m->fd, buf, size) == -1)
+		fatal("reading the task definition");
+	close(m->fd);
+	m->fd = -1;
+
+	tasklog("Task ID: %s, run %u", t->task_id, t->a.run_id);
+	tasklog("Worker: sepworker on %s/%s, pool %s/%s", t->worker_group,
+	    t->worker_id, t->provisioner_id, t->worker_type);
+	ctx = (struct payload_ctx){
+		.task_id = t->task_id,
+		.provisioner_id = t->provisioner_id,
+		.worker_type = t->worker_type,
+		.now_ms = t->a.now_ms,
+		.max_task_run_time = t->a.max_task_run_time,
+		.enable_chain_of_trust = t->a.flags & TASK_F_ENABLE_COT,
+		.enable_taskcluster_proxy = t->a.flags & TASK_F_ENABLE_PROXY,
+	};
+	if (payload_parse(buf, size, &ctx, &t->def, &errs) == -1) {
+		struct outcome o = { TASK_EXCEPTION, "malformed-payload" };
+
+		free(buf);
+		log_malformed(t, &errs);
+		strlist_free(&errs);
+		finish(sup, &o);
+	}
+	free(buf);
+	tasklog("Task: %s (owner %s), %zu command%s, maxRunTime %us, "
+	    "%zu artifact%s", t->def.name, t->def.owner, t->def.ncommands,
+	    t->def.ncommands == 1 ? "" : "s", t->def.max_run_time,
+	    t->def.nartifacts, t->def.nartifacts == 1 ? "" : "s");
+
+	buf = payload_reencode(&t->def, &len);
+	fd = memfd_sealed("task-definition", buf, len);
+	free(buf);
+	if (fd == -1)
+		fatal("sealing the re-encoded task definition");
+	sum = (struct task_summary){
+		.max_run_time = t->def.max_run_time,
+		.ncommands = (uint32_t)t->def.ncommands,
+		.nartifacts = (uint32_t)t->def.nartifacts,
+		.features = (t->def.features.chain_of_trust ? TASK_FEAT_COT : 0) |
+		    (t->def.features.taskcluster_proxy ? TASK_FEAT_PROXY : 0),
+		.deadline_ms = t->def.deadline_ms,
+		.expires_ms = t->def.expires_ms,
+	};
+	if (ipc_send(sup, TR_TASK_VALID, m->hdr.id, &sum, sizeof(sum), fd) ==
+	    -1)
+		fatal("sending TASK_VALID");
+	close(fd);
+	return 0;
+}
+
+void
+task_abort_before_start(struct task *t, struct ipc_conn *sup)
+{
+	struct outcome o = { TASK_EXCEPTION, "worker-shutdown" };
+
+	(void)t;
+	tasklog("Task aborted before it started: the worker is shutting down");
+	finish(sup, &o);
+}
+
+/* --- the sandbox's ingredients --- */
+
+static void
+env_set(char ***envp, size_t *n, const char *kv)
+{
+	size_t klen = strcspn(kv, "=");
+
+	for (size_t i = 0; i < *n; i++)
+		if (strncmp((*envp)[i], kv, klen + 1) == 0) {
+			free((*envp)[i]);
+			(*envp)[i] = xstrdup(kv);
+			return;
+		}
+	*envp = realloc(*envp, (*n + 2) * sizeof(char *));
+	if (*envp == NULL)
+		fatalx("out of memory building the environment");
+	(*envp)[(*n)++] = xstrdup(kv);
+	(*envp)[*n] = NULL;
+}
+
+/* generic-worker's defaults, then the payload's env, then what the task
+ * may not override. */
+static void
+build_env(struct task *t)
+{
+	char **env = NULL, *kv;
+	size_t n = 0;
+
+	kv = xasprintf("HOME=%s", t->taskdir_path);
+	env_set(&env, &n, kv);
+	free(kv);
+	env_set(&env, &n, "PATH=" DEFAULT_PATH);
+	kv = xasprintf("USER=%s", t->user);
+	env_set(&env, &n, kv);
+	free(kv);
+	for (size_t i = 0; i < t->def.nenv; i++)
+		env_set(&env, &n, t->def.env[i]);
+	kv = xasprintf("TASK_ID=%s", t->task_id);
+	env_set(&env, &n, kv);
+	free(kv);
+	kv = xasprintf("RUN_ID=%u", t->a.run_id);
+	env_set(&env, &n, kv);
+	free(kv);
+	kv = xasprintf("TASK_WORKDIR=%s", t->taskdir_path);
+	env_set(&env, &n, kv);
+	free(kv);
+	kv = xasprintf("TASK_GROUP_ID=%s", t->def.task_group_id);
+	env_set(&env, &n, kv);
+	free(kv);
+	kv = xasprintf("TASKCLUSTER_ROOT_URL=%s", t->root_url);
+	env_set(&env, &n, kv);
+	free(kv);
+	t->envp = env;
+}
+
+/* The host's file with our entry for the task user added (and any line
+ * that would claim its name or id left out). */
+static char *
+with_task_entry(const char *path, const char *name, const char *entry,
+    uint32_t id)
+{
+	char buf[1 << 16], idfield[16];
+	size_t used = 0, cap = strlen(entry) + 2;
+	char *out, *line, *save = NULL;
+	ssize_t n = -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd != -1) {
+		n = read_all(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	if (n < 0)
+		n = 0;
+	buf[n] = '\0';
+	out = xmalloc((size_t)n + cap + 1);
+	snprintf(idfield, sizeof(idfield), ":%u:", id);
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		size_t nlen = strlen(name);
+		const char *f2 = strchr(line, ':');
+
+		if (strncmp(line, name, nlen) == 0 && line[nlen] == ':')
+			continue;
+		if (f2 != NULL && (f2 = strchr(f2 + 1, ':')) != NULL &&
+		    strncmp(f2, idfield, strlen(idfield)) == 0)
+			continue;
+		used += (size_t)sprintf(out + used, "%s\n", line);
+	}
+	used += (size_t)sprintf(out + used, "%s\n", entry);
+	out[used] = '\0';
+	return out;
+}
+
+static void
+build_identity(struct task *t)
+{
+	char *entry;
+
+	snprintf(t->user, sizeof(t->user), "task_%u", t->a.task_uid);
+	entry = xasprintf("%s:x:%u:%u:sepworker task %s:%s:/bin/sh", t->user,
+	    t->a.task_uid, t->a.task_uid, t->task_id, t->taskdir_path);
+	t->passwd = with_task_entry("/etc/passwd", t->user, entry,
+	    t->a.task_uid);
+	free(entry);
+	entry = xasprintf("%s:x:%u:", t->user, t->a.task_uid);
+	t->group = with_task_entry("/etc/group", t->user, entry,
+	    t->a.task_uid);
+	free(entry);
+}
+
+/* --- privileged steps, asked of the supervisor --- */
+
+/* A request and its answer.  While waiting, the supervisor may only
+ * PING or abort; anything else is a protocol violation. */
+static int
+privop_call(struct ipc_conn *sup, uint32_t type, const void *arg, size_t len,
+    int fd, uint32_t want, int *answer_fd, bool *aborted, char *why,
+    size_t whylen)
+{
+	uint32_t id = sup->next_id++;
+	char err[IPC_ERR_MAX];
+	struct ipc_msg m;
+
+	if (ipc_send(sup, type, id, arg, len, fd) == -1)
+		fatal("sending a privileged request");
+	for (;;) {
+		int rc = ipc_recv(sup, &m, err, sizeof(err));
+
+		if (rc == 0)
+			fatalx("the supervisor went away");
+		if (rc < 0) {
+			log_errorx("protocol violation: %s", err);
+			exit(CHILD_EXIT_VIOLATION);
+		}
+		if (m.hdr.type == TR_TASK_ABORT) {
+			*aborted = true;
+			continue;
+		}
+		if (m.hdr.type == MSG_PING) {
+			if (ipc_send(sup, MSG_PONG, m.hdr.id, m.payload, 8, -1)
+			    == -1)
+				fatal("sending PONG");
+			continue;
+		}
+		if (m.hdr.id != id || (m.hdr.type != want &&
+		    m.hdr.type != TR_PRIVOP_FAIL)) {
+			log_errorx("protocol violation: unexpected %s",
+			    m.spec->name);
+			exit(CHILD_EXIT_VIOLATION);
+		}
+		break;
+	}
+	if (m.hdr.type == TR_PRIVOP_FAIL) {
+		struct ipc_reader r;
+		const char *s;
+		size_t slen;
+
+		ipc_reader_init(&r, &m);
+		s = ipc_get_str(&r, PRIVOP_REASON_MAX, &slen);
+		snprintf(why, whylen, "%.*s", s ? (int)slen : 0, s ? s : "");
+		return -1;
+	}
+	if (answer_fd != NULL)
+		*answer_fd = m.fd;
+	return 0;
+}
+
+/* --- running --- */
+
+struct run {
+	struct task	*t;
+	struct ipc_conn	*sup;
+	struct ipc_conn	 init;
+	struct outcome	 o;
+	bool		 ready;
+	bool		 done;
+	bool		 init_exited;
+	int		 init_status;
+	int		 timer;
+	int64_t		 started_ms;
+};
+
+static void
+drain_output(struct run *r)
+{
+	char buf[65536];
+
+	for (;;) {
+		ssize_t n = read(r->t->out_pipe[0], buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return;
+		tasklog_raw(buf, (size_t)n);
+	}
+}
+
+/* A command line as a shell would read it back. */
+static void
+quote_command(char *const *argv, char *out, size_t outsz)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; argv[i] != NULL && o + 8 < outsz; i++) {
+		const char *a = argv[i];
+		bool plain = *a != '\0' && strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz0123456789_@%+=:,./-") ==
+		    strlen(a);
+
+		if (i > 0)
+			out[o++] = ' ';
+		if (!plain)
+			out[o++] = '\'';
+		for (; *a != '\0' && o + 6 < outsz; a++) {
+			if (!plain && *a == '\'') {
+				memcpy(out + o, "'\\''", 4);
+				o += 4;
+			} else
+				out[o++] = *a;
+		}
+		if (!plain)
+			out[o++] = '\'';
+		out[o] = '\0';
+	}
+}
+
+static bool
+is_retry_code(const struct task_def *d, int32_t code)
+{
+	for (size_t i = 0; i < d->nretry; i++)
+		if (d->retry_codes[i] == code)
+			return true;
+	return false;
+}
+
+static void
+on_command_done(struct run *r, struct ipc_msg *m)
+{
+	struct ipc_reader rd;
+	uint32_t index, flags, detail;
+	int32_t code;
+	uint64_t ms;
+	uint8_t fwd[16];
+	struct ipc_writer w;
+
+	ipc_reader_init(&rd, m);
+	index = ipc_get_u32(&rd);
+	code = (int32_t)ipc_get_u32(&rd);
+	flags = ipc_get_u32(&rd);
+	detail = ipc_get_u32(&rd);
+	ms = ipc_get_u64(&rd);
+	if (!ipc_get_end(&rd) || index >= r->t->def.ncommands)
+		fatalx("the init reported a command it does not have");
+	drain_output(r);
+	if (flags & INIT_CMD_NOT_STARTED)
+		tasklog("Command %u could not be started: %s: %s", index,
+		    r->t->def.commands[index][0], detail == ENOENT ?
+		    "command not found" : detail == EACCES ?
+		    "not executable (permission denied)" :
+		    strerror((int)detail));
+	else if (flags & INIT_CMD_SIGNALED)
+		tasklog("Command %u was killed by signal %u (SIG%s)", index,
+		    detail, sigabbrev_np((int)detail) ?
+		    sigabbrev_np((int)detail) : "?");
+	tasklog("   Exit Code: %d", code);
+	tasklog("   Wall Time: %llu.%03llus", (unsigned long long)ms / 1000,
+	    (unsigned long long)ms % 1000);
+	tasklog("      Result: %s", code == 0 ? "SUCCEEDED" : "FAILED");
+	if (code != 0)
+		outcome_set(&r->o, is_retry_code(&r->t->def, code) ?
+		    TASK_EXCEPTION : TASK_FAILED, is_retry_code(&r->t->def,
+		    code) ? "intermittent-task" : "failed");
+	ipc_writer_init(&w, fwd, sizeof(fwd));
+	ipc_put_u32(&w, index);
+	ipc_put_u32(&w, (uint32_t)code);
+	ipc_put_u64(&w, ms);
+	if (ipc_send(r->sup, TR_COMMAND_DONE, 0, w.buf, w.len, -1) == -1)
+		fatal("sending COMMAND_DONE");
+}
+
+static void
+log_artifact_error(struct ipc_msg *m)
+{
+	struct ipc_reader rd;
+	const char *name, *reason, *msg;
+	size_t nl, rl, ml;
+
+	ipc_reader_init(&rd, m);
+	name = ipc_get_str(&rd, TASK_STRING_MAX, &nl);
+	reason = ipc_get_str(&rd, TASK_STRING_MAX, &rl);
+	msg = ipc_get_str(&rd, TASK_STRING_MAX, &ml);
+	if (!ipc_get_end(&rd))
+		fatalx("malformed INIT_ARTIFACT_ERROR");
+	tasklog("Artifact %.*s: %.*s (%.*s)", (int)nl, name, (int)ml, msg,
+	    (int)rl, reason);
+}
+
+static void
+on_init_message(struct run *r, struct ipc_msg *m)
+{
+	struct ipc_reader rd;
+	const char *s;
+	size_t len;
+	char cmd[2048];
+	uint32_t i;
+
+	switch (m->hdr.type) {
+	case INIT_READY:
+		r->ready = true;
+		break;
+	case INIT_COMMAND_START:
+		ipc_reader_init(&rd, m);
+		i = ipc_get_u32(&rd);
+		if (!ipc_get_end(&rd) || i >= r->t->def.ncommands)
+			fatalx("the init started a command it does not have");
+		drain_output(r);
+		quote_command(r->t->def.commands[i], cmd, sizeof(cmd));
+		tasklog("Executing command %u: %s", i, cmd);
+		break;
+	case INIT_COMMAND_DONE:
+		on_command_done(r, m);
+		break;
+	case INIT_TIMEOUT:
+		drain_output(r);
+		tasklog("task aborted - max run time exceeded (%us): every "
+		    "process of the task was killed", r->t->def.max_run_time);
+		outcome_set(&r->o, TASK_FAILED, "failed");
+		break;
+	case INIT_ARTIFACT:
+		if (ipc_send(r->sup, TR_ARTIFACT, 0, m->payload,
+		    m->payload_len, m->fd) == -1)
+			fatal("forwarding an artifact");
+		break;
+	case INIT_ARTIFACT_ERROR:
+		log_artifact_error(m);
+		outcome_set(&r->o, TASK_FAILED, "failed");
+		if (ipc_send(r->sup, TR_ARTIFACT_ERROR, 0, m->payload,
+		    m->payload_len, -1) == -1)
+			fatal("forwarding an artifact error");
+		break;
+	case INIT_NOTE:
+		ipc_reader_init(&rd, m);
+		s = ipc_get_str(&rd, TASK_STRING_MAX, &len);
+		if (s != NULL && ipc_get_end(&rd))
+			tasklog("%.*s", (int)len, s);
+		break;
+	case INIT_DONE:
+		r->done = true;
+		break;
+	default:
+		fatalx("unexpected %s from the init", m->spec->name);
+	}
+	if (m->fd >= 0)
+		close(m->fd);
+}
+
+static void
+read_init(struct run *r)
+{
+	char err[IPC_ERR_MAX];
+	struct ipc_msg m;
+
+	for (;;) {
+		int rc = ipc_recv(&r->init, &m, err, sizeof(err));
+
+		if (rc == -2)
+			return;
+		if (rc == 0) {
+			ipc_conn_free(&r->init);
+			return;
+		}
+		if (rc < 0)
+			fatalx("the task's init broke protocol: %s", err);
+		on_init_message(r, &m);
+	}
+}
+
+static void
+read_supervisor(struct run *r)
+{
+	char err[IPC_ERR_MAX];
+	struct ipc_msg m;
+	int rc = ipc_recv(r->sup, &m, err, sizeof(err));
+
+	if (rc == 0)
+		fatalx("the supervisor went away");
+	if (rc < 0) {
+		log_errorx("protocol violation: %s", err);
+		exit(CHILD_EXIT_VIOLATION);
+	}
+	switch (m.hdr.type) {
+	case TR_TASK_ABORT:
+		tasklog("Task aborted: the worker is shutting down");
+		outcome_set(&r->o, TASK_EXCEPTION, "worker-shutdown");
+		pidfd_send_signal(r->t->init_pidfd, SIGKILL, NULL, 0);
+		break;
+	case MSG_PING:
+		if (ipc_send(r->sup, MSG_PONG, m.hdr.id, m.payload, 8, -1) ==
+		    -1)
+			fatal("sending PONG");
+		break;
+	default:
+		log_errorx("protocol violation: %s while a task runs",
+		    m.spec->name);
+		exit(CHILD_EXIT_VIOLATION);
+	}
+}
+
+static void
+reap_init(struct run *r)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	if (waitid(P_PIDFD, (id_t)r->t->init_pidfd, &si, WEXITED) == -1)
+		fatal("waitid(init)");
+	r->init_exited = true;
+	if (si.si_code == CLD_EXITED && si.si_status == 0 && r->done)
+		return;
+	if (r->o.state != TASK_COMPLETED && !r->ready)
+		return;
+	if (si.si_code == CLD_EXITED && si.si_status == INIT_EXIT_SETUP)
+		tasklog("The task's sandbox could not be built (see above)");
+	else if (r->o.reason == NULL || strcmp(r->o.reason,
+	    "worker-shutdown") != 0)
+		tasklog("The task's init ended early: %s %d",
+		    si.si_code == CLD_EXITED ? "exit status" : "signal",
+		    si.si_status);
+	outcome_set(&r->o, TASK_EXCEPTION, "internal-error");
+}
+
+static void
+run_loop(struct run *r)
+{
+	while (!r->init_exited) {
+		struct pollfd pfd[5] = {
+			{ r->sup->sock, POLLIN, 0 },
+			{ r->init.sock, POLLIN, 0 },
+			{ r->t->out_pipe[0], POLLIN, 0 },
+			{ r->t->init_pidfd, POLLIN, 0 },
+			{ r->timer, POLLIN, 0 },
+		};
+
+		if (poll(pfd, 5, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("poll");
+		}
+		if (pfd[2].revents)
+			drain_output(r);
+		if (pfd[1].revents && r->init.sock >= 0)
+			read_init(r);
+		if (pfd[0].revents)
+			read_supervisor(r);
+		if (pfd[4].revents) {
+			tasklog("The task's init did not finish within %us "
+			    "of its maxRunTime; killing it", INIT_GRACE_SECS);
+			outcome_set(&r->o, TASK_EXCEPTION, "internal-error");
+			pidfd_send_signal(r->t->init_pidfd, SIGKILL, NULL, 0);
+			close(r->timer);
+			r->timer = -1;
+		}
+		if (pfd[3].revents) {
+			/* Whatever it said before it went, then how. */
+			if (r->init.sock >= 0)
+				read_init(r);
+			reap_init(r);
+		}
+	}
+	drain_output(r);
+}
+
+static void
+arm_backstop(struct run *r)
+{
+	struct itimerspec its = { .it_value.tv_sec =
+	    (time_t)r->t->def.max_run_time + INIT_GRACE_SECS };
+
+	r->timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (r->timer == -1 || timerfd_settime(r->timer, 0, &its, NULL) == -1)
+		fatal("timerfd");
+}
+
+/* Clone the init into its namespaces; in the child, become it. */
+static void
+start_init(struct task *t)
+{
+	unsigned long flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS |
+	    CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP | SIGCHLD;
+	long pid;
+
+	if (t->a.flags & TASK_F_NET_ISOLATED)
+		flags |= CLONE_NEWNET;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+	    t->init_sock) == -1 || pipe2(t->out_pipe, O_CLOEXEC) == -1)
+		fatal("making the task's channels");
+	/* Raw clone with fork semantics: glibc has no wrapper that takes
+	 * namespace flags without a separate stack. */
+	pid = syscall(SYS_clone, flags, NULL, NULL, NULL, NULL);
+	if (pid == -1)
+		fatal("clone of the task's init");
+	if (pid == 0)
+		init_main(t);
+	t->init_pid = (pid_t)pid;
+	close(t->init_sock[1]);
+	close(t->out_pipe[1]);
+	fcntl(t->out_pipe[0], F_SETFL, O_NONBLOCK);
+	fcntl(t->init_sock[0], F_SETFL, O_NONBLOCK);
+	t->init_pidfd = pidfd_open(t->init_pid, 0);
+	if (t->init_pidfd == -1)
+		fatal("pidfd_open(init)");
+}
+
+void
+task_run(struct task *t, struct ipc_conn *sup)
+{
+	struct run r = { .t = t, .sup = sup, .o = { TASK_COMPLETED,
+	    "completed" }, .timer = -1 };
+	char why[PRIVOP_REASON_MAX + 1];
+	bool aborted = false;
+	uint32_t uid = t->a.task_uid;
+
+	r.started_ms = time_now_ms();
+	build_identity(t);
+	build_env(t);
+	if (privop_call(sup, TR_TASKDIR_REQ, NULL, 0, -1, TR_TASKDIR,
+	    &t->taskdir_fd, &aborted, why, sizeof(why)) == -1) {
+		tasklog("Cannot create the task directory: %s", why);
+		outcome_set(&r.o, TASK_EXCEPTION, "internal-error");
+		finish(sup, &r.o);
+	}
+	start_init(t);
+	if (privop_call(sup, TR_USERNS_MAP_REQ, &uid, sizeof(uid),
+	    t->init_pidfd, TR_PRIVOP_OK, NULL, &aborted, why,
+	    sizeof(why)) == -1) {
+		tasklog("Cannot map the task's user namespace: %s", why);
+		outcome_set(&r.o, TASK_EXCEPTION, "internal-error");
+		pidfd_send_signal(t->init_pidfd, SIGKILL, NULL, 0);
+	} else if (aborted) {
+		tasklog("Task aborted: the worker is shutting down");
+		outcome_set(&r.o, TASK_EXCEPTION, "worker-shutdown");
+		pidfd_send_signal(t->init_pidfd, SIGKILL, NULL, 0);
+	}
+	ipc_conn_init(&r.init, t->init_sock[0], &init_channel,
+	    IPC_TO_SUPERVISOR);
+	if (r.o.state == TASK_COMPLETED &&
+	    ipc_send(&r.init, INIT_GO, 0, NULL, 0, -1) == -1)
+		fatal("starting the task's init");
+	tasklog("Task user: %s (uid %u); directory %s", t->user, uid,
+	    t->taskdir_path);
+	tasklog("=== Task Starting ===");
+	arm_backstop(&r);
+	run_loop(&r);
+	tasklog("=== Task Finished ===");
+	tasklog("Task Duration: %.3fs", (double)(time_now_ms() - r.started_ms)
+	    / 1000.0);
+	finish(sup, &r.o);
+}

@@ -1,0 +1,18 @@
+/*
+ * The task's backing log, written by the taskrunner (never by the task):
+ * generic-worker's "[taskcluster <time>] ..." lines around the bytes the
+ * task writes, which are copied as they are, never interpreted.
+ */
+#ifndef SEPWORKER_TASKLOG_H
+#define SEPWORKER_TASKLOG_H
+
+#include <stddef.h>
+
+/* Log to fd (the file the supervisor opened for appending). */
+void	tasklog_init(int fd);
+/* One "[taskcluster <now>] <message>" line. */
+void	tasklog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Bytes exactly as the task wrote them. */
+void	tasklog_raw(const void *buf, size_t len);
+
+#endif
