@@ -231,7 +231,8 @@ static const struct key_spec config_keys[] = {
 	{ "tasksDir", STR("/var/lib/sepworker/tasks"), STORED(tasks_dir),
 	  .required = true,
 	  .doc = "Directory under which each task gets its own "
-	  "directory." },
+	  "directory. Not below /tmp, /dev, /run, /proc or /sys, which "
+	  "tasks get private copies of; made (mode 0711) if missing." },
 	{ "workerGroup", STR("test-worker-group"), STORED(worker_group),
 	  .required = true,
 	  .doc = "Worker group reported to the Queue." },
@@ -721,6 +722,32 @@ check_child_uids(struct load *l, const struct sw_config *c)
 	return CONFIG_OK;
 }
 
+/*
+ * Each task gets private /tmp, /dev, /run and /proc: a task directory
+ * below one of them would be hidden from its own task.
+ */
+static const char *
+tasks_dir_problem(const char *dir)
+{
+	static const char *const hidden[] = { "/tmp", "/dev", "/run", "/proc",
+	    "/sys" };
+
+	if (dir[0] != '/')
+		return "must be an absolute path";
+	if (path_problem(dir) != NULL)
+		return path_problem(dir);
+	for (size_t i = 0; i < nitems(hidden); i++) {
+		size_t n = strlen(hidden[i]);
+
+		if (strncmp(dir, hidden[i], n) == 0 &&
+		    (dir[n] == '\0' || dir[n] == '/'))
+			return "must not be below /tmp, /dev, /run, /proc or "
+			    "/sys: each task gets its own of those, and would "
+			    "not see its directory";
+	}
+	return NULL;
+}
+
 /* What no single value shows: rules across keys. */
 static int
 check_values(struct load *l)
@@ -740,6 +767,9 @@ check_values(struct load *l)
 		return load_fail(l, "the task uid range %u-%ju includes %u "
 		    "(nobody)", c->task_uid_first, (uintmax_t)last,
 		    UID_NOBODY);
+	if (tasks_dir_problem(c->tasks_dir) != NULL)
+		return load_fail(l, "\"tasksDir\" %s", tasks_dir_problem(
+		    c->tasks_dir));
 	return check_child_uids(l, c);
 }
 

@@ -342,7 +342,8 @@ taskrun_result_json(const struct task_run *r)
 	}
 	json_object_object_add(o, "artifactErrors", errs);
 	out = xasprintf("%s\n", json_object_to_json_string_ext(o,
-	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	    JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+	    JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return out;
 }

@@ -97,11 +97,11 @@ finish(struct ipc_conn *sup, const struct outcome *o)
 static void
 log_malformed(const struct task *t, const struct strlist *errs)
 {
-	tasklog("Task payload for this worker type must conform to the "
-	    "following jsonschema:");
+	/* generic-worker's wording and order, which people grep for. */
+	tasklog("%s", PAYLOAD_SCHEMA_INTRO);
 	tasklog_raw(payload_schema_json, strlen(payload_schema_json));
 	tasklog_raw("\n", 1);
-	tasklog("Validation of payload failed for task %s:", t->task_id);
+	tasklog("%s (task %s)", PAYLOAD_ERRORS_INTRO, t->task_id);
 	for (size_t i = 0; i < errs->n; i++)
 		tasklog("- %s", errs->v[i]);
 }

@@ -6,13 +6,15 @@ BUILD=${1:-build}
 SEPWORKER=$BUILD/sepworker
 HELPERS=$BUILD/tests/helpers
 TMP=$(mktemp -d /tmp/sepworker-test.XXXXXX)
+# Task directories cannot live below /tmp (each task gets its own /tmp).
+TASKS=$(mktemp -d /var/tmp/sepworker-tasks.XXXXXX)
 trap 'cleanup_all' EXIT
 _n=0
 _pids=()
 
 cleanup_all() {
 	for p in "${_pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-	rm -rf "$TMP"
+	rm -rf "$TMP" "$TASKS"
 	echo "1..$_n"
 }
 
@@ -91,3 +93,60 @@ wait_gone() {
 
 # Milliseconds since the epoch.
 now_ms() { date +%s%3N; }
+
+# --- run-task ---
+
+# Task users must reach their directory: search, not list.
+chmod 711 "$TASKS"
+# A worker config for the tests: short limits, tasks under $TMP, the test
+# helpers readable and runnable by tasks.
+HELPERS_ABS=$(cd "$HELPERS" 2>/dev/null && pwd)
+TASK_CONFIG=$TMP/worker.json
+cat >"$TASK_CONFIG" <<JSON
+{
+  "workerType": "test-linux",
+  "workerId": "test-worker",
+  "rootURL": "https://tc.example.com",
+  "tasksDir": "$TASKS/tasks",
+  "maxTaskRunTime": 300,
+  "sepworker": {
+    "taskMaxProcesses": 256,
+    "taskReadOnlyPaths": ["$HELPERS_ABS"]
+  }
+}
+JSON
+
+# run_task NAME [sepworker options...]: TASK.json comes from stdin; the
+# output goes to $TMP/NAME.out.  Sets RC, OUT, LOG (the task log).
+run_task() {
+	local name=$1; shift
+	cat >"$TMP/$name.json"
+	OUT=$TMP/$name.out
+	LOG=$OUT/public/logs/live_backing.log
+	"$SEPWORKER" run-task "$TMP/$name.json" --out "$OUT" \
+	    --config "$TASK_CONFIG" "$@" >"$TMP/$name.stdout" 2>"$TMP/$name.stderr"
+	RC=$?
+}
+
+# jget FILE EXPR: a field of a JSON file (EXPR like .state or .exitCodes).
+jget() {
+	node -e 'const o = JSON.parse(require("fs").readFileSync(process.argv[1]));
+	    const v = eval("o" + process.argv[2]);
+	    console.log(typeof v === "object" ? JSON.stringify(v) : v)' "$1" "$2"
+}
+
+# expect_task NAME STATE REASON EXIT: result.json and exit status agree.
+expect_task() {
+	local name=$1 state=$2 reason=$3 code=$4 got
+	got="$(jget "$OUT/result.json" .state 2>&1)/$(jget "$OUT/result.json" .reasonResolved 2>&1)"
+	if [ "$got" = "$state/$reason" ] && [ "$RC" -eq "$code" ]; then
+		return 0
+	fi
+	echo "# $name: got $got, exit $RC; wanted $state/$reason, exit $code"
+	sed 's/^/# stderr: /' "$TMP/$name.stderr" | tail -n 15
+	[ -f "$LOG" ] && sed 's/^/# log: /' "$LOG" | tail -n 25
+	return 1
+}
+
+# The uid a task ran as, from its log.
+task_uid() { sed -n 's/.*Task user: task_[0-9]* (uid \([0-9]*\)).*/\1/p' "$LOG" | head -n 1; }
