@@ -767,7 +767,8 @@ check_values(struct load *l)
 		return load_fail(l, "the task uid range %u-%ju includes %u "
 		    "(nobody)", c->task_uid_first, (uintmax_t)last,
 		    UID_NOBODY);
-	if (tasks_dir_problem(c->tasks_dir) != NULL)
+	/* Empty is for config_check_worker() to refuse, as "required". */
+	if (*c->tasks_dir != '\0' && tasks_dir_problem(c->tasks_dir) != NULL)
 		return load_fail(l, "\"tasksDir\" %s", tasks_dir_problem(
 		    c->tasks_dir));
 	return check_child_uids(l, c);
