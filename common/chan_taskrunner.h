@@ -12,6 +12,10 @@
  *		create the task directory, owned by the task uid
  *	LISTENER_REQ	taskrunner -> supervisor
  *		u32 port: a TCP listener on 127.0.0.1:port (host networking)
+ *	CGROUP_REQ	taskrunner -> supervisor, fd = pidfd of the mapped init:
+ *		put it in a cgroup of the task's own, with its limits
+ *	CGROUP_DONE	supervisor -> taskrunner: string saying what was set
+ *		up (or that the host offers no cgroup)
  *	PRIVOP_OK	supervisor -> taskrunner, answers USERNS_MAP_REQ
  *	PRIVOP_FAIL	supervisor -> taskrunner
  *		string: why the request was refused
@@ -70,6 +74,7 @@ struct task_assign {
 #define TASK_F_ENABLE_PROXY	0x2u
 #define TASK_F_NET_ISOLATED	0x4u
 #define TASK_F_CLEAN_UP		0x8u
+#define TASK_F_DEBUG_NS		0x10u	/* allowTaskPtraceAndNamespaces */
 
 /* TASK_VALID's payload. */
 struct task_summary {
@@ -112,6 +117,8 @@ enum {
 	TR_ARTIFACT_ERROR,
 	TR_TASK_ABORT,
 	TR_TASK_RESULT,
+	TR_CGROUP_REQ,
+	TR_CGROUP_DONE,
 };
 
 static const struct ipc_msgspec taskrunner_msgs[] = {
@@ -141,6 +148,8 @@ static const struct ipc_msgspec taskrunner_msgs[] = {
 	{ TR_TASK_ABORT, "TASK_ABORT", IPC_TO_CHILD, 0, 0, false },
 	{ TR_TASK_RESULT, "TASK_RESULT", IPC_TO_SUPERVISOR, 8,
 	    8 + TASK_STRING_MAX, false },
+	{ TR_CGROUP_REQ, "CGROUP_REQ", IPC_TO_SUPERVISOR, 0, 0, true },
+	{ TR_CGROUP_DONE, "CGROUP_DONE", IPC_TO_CHILD, 4, 4 + 256, false },
 };
 
 static const struct ipc_channel taskrunner_channel __attribute__((unused)) = {

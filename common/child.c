@@ -125,6 +125,7 @@ child_lockdown(const struct sandbox_policy *p, const struct child_args *a)
 		.gid = a->gid,
 		.parent = a->ppid,
 		.relaxed = SANDBOX_RELAXED_BUILD,
+		.skip_flags = a->skip_flags,
 	};
 	struct sandbox_report rep;
 

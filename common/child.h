@@ -36,6 +36,7 @@ struct child_args {
 	gid_t	 gid;
 	pid_t	 ppid;
 	bool	 verbose;
+	uint32_t skip_flags;	/* sandbox_params.skip_flags, from the role */
 };
 
 /*

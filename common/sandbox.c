@@ -247,7 +247,8 @@ apply_landlock(const struct sandbox_policy *p,
 }
 
 void
-sandbox_seccomp(const struct sandbox_policy *p, bool relaxed)
+sandbox_seccomp(const struct sandbox_policy *p, bool relaxed,
+    uint32_t skip_flags)
 {
 	uint32_t def = p->default_action;
 	scmp_filter_ctx ctx;
@@ -268,6 +269,8 @@ sandbox_seccomp(const struct sandbox_policy *p, bool relaxed)
 		const struct sandbox_syscall *s = &p->syscalls[i];
 		struct scmp_arg_cmp arg[2];
 
+		if (s->flags & skip_flags)
+			continue;
 		memcpy(arg, s->arg, sizeof(arg));
 		if (s->flags & SB_ARG0_SELF_PID)
 			arg[0].datum_a = (scmp_datum_t)getpid();
@@ -304,6 +307,6 @@ sandbox_enter(const struct sandbox_policy *p,
 		fatal("prctl(PR_SET_NO_NEW_PRIVS)");
 	if (p->landlock)
 		rep->landlock_abi = apply_landlock(p, params);
-	sandbox_seccomp(p, params->relaxed);
+	sandbox_seccomp(p, params->relaxed, params->skip_flags);
 	rep->nrules = p->nsyscalls;
 }

@@ -48,6 +48,8 @@
 
 /* flags of struct sandbox_syscall */
 #define SB_ARG0_SELF_PID	0x1	/* arg 0 compared with getpid() */
+#define SB_DEBUG_NS		0x2	/* dropped where the worker lets tasks
+					   debug and make namespaces */
 
 struct sandbox_syscall {
 	int			 nr;		/* SCMP_SYS(name) */
@@ -86,6 +88,7 @@ struct sandbox_params {
 	gid_t		 gid;
 	pid_t		 parent;	/* expected parent, 0 to skip the check */
 	bool		 relaxed;	/* SANDBOX_RELAXED_BUILD in children */
+	uint32_t	 skip_flags;	/* leave out entries with these flags */
 	const uint16_t	*connect_ports;	/* Landlock: TCP connect allowed to */
 	size_t		 nconnect_ports;
 };
@@ -110,6 +113,7 @@ void	sandbox_enter(const struct sandbox_policy *p,
 int	sandbox_landlock_abi(void);
 void	sandbox_drop_privileges(uid_t uid, gid_t gid);
 void	sandbox_check_parent(pid_t parent);
-void	sandbox_seccomp(const struct sandbox_policy *p, bool relaxed);
+void	sandbox_seccomp(const struct sandbox_policy *p, bool relaxed,
+	    uint32_t skip_flags);
 
 #endif

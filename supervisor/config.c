@@ -296,6 +296,12 @@ static const struct key_spec config_keys[] = {
 	  STORED(task_max_file_size_bytes),
 	  .doc = "Largest file a task may write (RLIMIT_FSIZE), in bytes; "
 	  "0 means no limit." },
+	{ "allowTaskPtraceAndNamespaces", SW, BOOL(false),
+	  STORED(allow_task_ptrace_ns),
+	  .doc = "Let tasks use ptrace, process_vm_readv/writev, "
+	  "perf_event_open and create namespaces (debuggers such as rr, "
+	  "browser sandboxes). This weakens the sandbox: every task log "
+	  "says so, and chain of trust is refused on such a worker." },
 	{ "taskReadOnlyPaths", SW, .type = KEY_PATHS,
 	  STORED(task_read_only_paths),
 	  .doc = "Directories (or files) tasks may read and execute from, "

@@ -69,6 +69,7 @@ struct sw_config {
 	uint64_t	 task_max_open_files;
 	uint64_t	 task_max_file_size_bytes;	/* 0: no limit */
 	char		*task_read_only_paths;	/* '\n'-separated */
+	bool		 allow_task_ptrace_ns;	/* weakens the task sandbox */
 };
 
 /* Fill cfg with every default. */

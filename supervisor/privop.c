@@ -67,14 +67,48 @@ write_proc_file(int dirfd, const char *file, const char *text)
 	return rc;
 }
 
+/*
+ * The process a pidfd from the taskrunner names: alive, and its child.
+ * Returns an O_PATH fd of its /proc directory (that very process's, not a
+ * later one's with a reused pid), or -1 with err set.
+ */
+static int
+task_process(const struct privop_task *t, int pidfd, long long *pid,
+    char *err, size_t errlen)
+{
+	char path[64];
+	long long ppid;
+	int dirfd = -1;
+
+	/* fdinfo gives the pid in our pid namespace (-1 once reaped). */
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	if (proc_field(AT_FDCWD, path, "Pid", pid) == -1 || *pid <= 0)
+		refuse("the fd passed is not a pidfd of a live process");
+	snprintf(path, sizeof(path), "/proc/%lld", *pid);
+	if ((dirfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
+		refuse("process %lld: %s", *pid, strerror(errno));
+	/* Still alive after we opened /proc/<pid>: then that directory is
+	 * the process the pidfd names, not a later one with a reused pid. */
+	if (pidfd_send_signal(pidfd, 0, NULL, 0) == -1)
+		refuse("process %lld exited", *pid);
+	if (proc_field(dirfd, "status", "PPid", &ppid) == -1 ||
+	    ppid != t->runner_pid)
+		refuse("process %lld is not a child of the taskrunner", *pid);
+	return dirfd;
+out:
+	if (dirfd != -1)
+		close(dirfd);
+	return -1;
+}
+
 int
 privop_map_userns(struct privop_task *t, int pidfd, uint32_t uid, char *err,
     size_t errlen)
 {
 	const struct sw_config *cfg = t->cfg;
-	char path[64], map[64];
+	char map[64];
 	struct stat ns, own;
-	long long pid, ppid;
+	long long pid;
 	int dirfd = -1, nsfd = -1, rc = -1;
 	uid_t owner;
 
@@ -89,21 +123,8 @@ privop_map_userns(struct privop_task *t, int pidfd, uint32_t uid, char *err,
 		    t->task_uid);
 	if (t->mapped_userns != 0)
 		refuse("the task's user namespace is already mapped");
-	/* The pidfd names the process; fdinfo gives its pid in our pid
-	 * namespace (-1 once it has exited and been reaped). */
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
-	if (proc_field(AT_FDCWD, path, "Pid", &pid) == -1 || pid <= 0)
-		refuse("the fd passed is not a pidfd of a live process");
-	snprintf(path, sizeof(path), "/proc/%lld", pid);
-	if ((dirfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
-		refuse("process %lld: %s", pid, strerror(errno));
-	/* Still alive after we opened /proc/<pid>: then that directory is
-	 * the process the pidfd names, not a later one with a reused pid. */
-	if (pidfd_send_signal(pidfd, 0, NULL, 0) == -1)
-		refuse("process %lld exited", pid);
-	if (proc_field(dirfd, "status", "PPid", &ppid) == -1 ||
-	    ppid != t->runner_pid)
-		refuse("process %lld is not a child of the taskrunner", pid);
+	if ((dirfd = task_process(t, pidfd, &pid, err, errlen)) == -1)
+		goto out;
 	if ((nsfd = openat(dirfd, "ns/user", O_RDONLY | O_CLOEXEC)) == -1 ||
 	    fstat(nsfd, &ns) == -1 || stat("/proc/self/ns/user", &own) == -1)
 		refuse("process %lld: user namespace: %s", pid,
@@ -130,6 +151,32 @@ out:
 	if (dirfd != -1)
 		close(dirfd);
 	return rc;
+}
+
+int
+privop_cgroup(struct privop_task *t, int pidfd, char *err, size_t errlen)
+{
+	struct cgroup_limits lim;
+	long long pid;
+	int dirfd = -1;
+
+	if (t->task_uid == 0)
+		refuse("no task is assigned to this taskrunner");
+	if (t->mapped_userns == 0)
+		refuse("the task's user namespace is not mapped yet");
+	if (t->cgroup_made)
+		refuse("the task's cgroup was already made");
+	if ((dirfd = task_process(t, pidfd, &pid, err, errlen)) == -1)
+		goto out;
+	close(dirfd);
+	lim = (struct cgroup_limits){ .uid = t->task_uid,
+	    .max_processes = t->cfg->task_max_processes,
+	    .max_memory_bytes = t->cfg->task_max_memory_bytes };
+	cgroup_task_enter(&lim, (pid_t)pid, &t->cg);
+	t->cgroup_made = true;
+	return 0;
+out:
+	return -1;
 }
 
 /* tasksDir must not let anyone but root plant names in it. */
@@ -259,6 +306,19 @@ privop_handle(struct privop_task *t, struct ipc_conn *c, struct ipc_msg *m)
 		if (rc == 0 && ipc_send(c, TR_TASKDIR, m->hdr.id, NULL, 0, fd)
 		    == -1)
 			rc = -2;
+		break;
+	case TR_CGROUP_REQ:
+		rc = privop_cgroup(t, m->fd, err, sizeof(err));
+		if (rc == 0) {
+			uint8_t buf[4 + sizeof(t->cg.desc)];
+			struct ipc_writer w;
+
+			ipc_writer_init(&w, buf, sizeof(buf));
+			ipc_put_str(&w, t->cg.desc, strlen(t->cg.desc));
+			if (ipc_send(c, TR_CGROUP_DONE, m->hdr.id, w.buf, w.len,
+			    -1) == -1)
+				rc = -2;
+		}
 		break;
 	case TR_LISTENER_REQ:
 		rc = privop_listener(t, arg, &fd, err, sizeof(err));

@@ -12,6 +12,7 @@
 #include <sys/types.h>
 
 #include "common/ipc.h"
+#include "supervisor/cgroup.h"
 #include "supervisor/config.h"
 
 struct privop_task {
@@ -23,12 +24,19 @@ struct privop_task {
 	uint64_t		 mapped_userns;	/* inode, 0 until mapped */
 	bool			 taskdir_made;
 	bool			 listener_made;
+	bool			 cgroup_made;
+	struct task_cgroup	 cg;		/* removed after the task */
 };
 
 /* Map uid (and the same gid) into the user namespace of the process
  * pidfd refers to.  0, or -1 with err saying why it was refused. */
 int	privop_map_userns(struct privop_task *t, int pidfd, uint32_t uid,
 	    char *err, size_t errlen);
+/* Put the task's init (pidfd, mapped already) into a cgroup of its own
+ * with the configured limits, where the host offers one (t->cg.desc says
+ * what was done either way). */
+int	privop_cgroup(struct privop_task *t, int pidfd, char *err,
+	    size_t errlen);
 /* Create tasksDir/<t->taskdir> owned by the task uid, mode 0700; *fd is
  * an O_PATH descriptor of it. */
 int	privop_make_taskdir(struct privop_task *t, int *fd, char *err,

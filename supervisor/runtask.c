@@ -141,7 +141,8 @@ send_assign(struct supervisor *s, struct task_run *run, int def_fd,
 		    (cfg->enable_taskcluster_proxy ? TASK_F_ENABLE_PROXY : 0) |
 		    (cfg->task_network == TASK_NET_ISOLATED ?
 		    TASK_F_NET_ISOLATED : 0) |
-		    (cfg->clean_up_task_dirs ? TASK_F_CLEAN_UP : 0),
+		    (cfg->clean_up_task_dirs ? TASK_F_CLEAN_UP : 0) |
+		    (cfg->allow_task_ptrace_ns ? TASK_F_DEBUG_NS : 0),
 		.max_processes = cfg->task_max_processes,
 		.max_memory_bytes = cfg->task_max_memory_bytes,
 		.max_open_files = cfg->task_max_open_files,
@@ -353,6 +354,7 @@ runtask_main(const struct sw_config *cfg, const struct runtask_opts *o)
 		taskrun_fail(&r, s.stop_signal ? "worker-shutdown" :
 		    "internal-error");
 	supervisor_shutdown(&s);
+	cgroup_task_remove(&s.task.cg);
 	if (cfg->clean_up_task_dirs && s.task.taskdir[0] != '\0')
 		remove_task_dir(&s);
 	log_info("task %s resolved: %s/%s", r.task_id,

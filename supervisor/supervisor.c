@@ -118,6 +118,7 @@ static const struct ipc_handler taskrunner_handlers[] = {
 	{ TR_USERNS_MAP_REQ, CHILD_TASK, on_privop },
 	{ TR_TASKDIR_REQ, CHILD_TASK, on_privop },
 	{ TR_LISTENER_REQ, CHILD_TASK, on_privop },
+	{ TR_CGROUP_REQ, CHILD_TASK, on_privop },
 	{ TR_TASK_VALID, CHILD_TASK, on_valid },
 	{ TR_COMMAND_DONE, CHILD_TASK, on_command_done },
 	{ TR_ARTIFACT, CHILD_TASK, on_artifact },
@@ -215,7 +216,8 @@ supervisor_spawn(struct supervisor *s, enum role role)
 	struct child *k = &s->kids[role];
 	char uid[16], ppid[16];
 	char *argv[] = { (char *)k->name, "--uid", uid, "--gid", uid,
-	    "--ppid", ppid, NULL, NULL };
+	    "--ppid", ppid, NULL, NULL, NULL, NULL };
+	int argc = 7;
 	struct spawn_spec spec;
 	int sv[2], lp[2];
 
@@ -226,7 +228,13 @@ supervisor_spawn(struct supervisor *s, enum role role)
 	snprintf(uid, sizeof(uid), "%u", role_uid(s->cfg, role));
 	snprintf(ppid, sizeof(ppid), "%ld", (long)getpid());
 	if (log_is_verbose())
-		argv[7] = "--verbose";
+		argv[argc++] = "--verbose";
+	/* The taskrunner's own filter binds every task: it leaves out what
+	 * the worker lets tasks do. */
+	if (role == ROLE_TASKRUNNER && s->cfg->allow_task_ptrace_ns) {
+		argv[argc++] = "--task-debug-ns";
+		argv[argc++] = "1";
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_warn("socketpair");
 		return -1;

@@ -609,7 +609,8 @@ init_main(struct task *t)
 	set_limits(t);
 	ready[0] = (uint32_t)task_landlock(t);
 	drop_capabilities();
-	sandbox_seccomp(&task_setup_done_policy, false);
+	sandbox_seccomp(&task_setup_done_policy, false,
+	    (t->a.flags & TASK_F_DEBUG_NS) ? SB_DEBUG_NS : 0);
 	/* Same uid as the task, but not dumpable: the task cannot read or
 	 * steer its init through /proc. */
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);

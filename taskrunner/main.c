@@ -4,6 +4,7 @@
  * requests to the supervisor (common/chan_taskrunner.h).
  */
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "common/chan_taskrunner.h"
@@ -67,6 +68,17 @@ static const struct ipc_handler handlers[] = {
 	{ TR_TASK_ABORT, ST_VALIDATED, on_task_abort },
 };
 
+static int
+role_opt(const char *opt, const char *val, void *arg)
+{
+	struct child_args *a = arg;
+
+	if (strcmp(opt, "--task-debug-ns") != 0 || strcmp(val, "1") != 0)
+		return -1;
+	a->skip_flags |= SB_DEBUG_NS;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -74,7 +86,7 @@ main(int argc, char **argv)
 
 	/* Soft core limit only: the hard limit is inherited by tasks. */
 	sandbox_early(false);
-	child_start(argc, argv, "taskrunner", NULL, NULL, &args);
+	child_start(argc, argv, "taskrunner", role_opt, &args, &args);
 	child_lockdown(&taskrunner_policy, &args);
 	ipc_conn_init(&conn, CHILD_CONTROL_FD, &taskrunner_channel,
 	    IPC_TO_CHILD);

@@ -25,17 +25,20 @@
 
 #define DENY	SCMP_ACT_ERRNO(EPERM)
 #define NOARGS	0, { { 0 } }, 0
+/* Entries a worker may give up (sepworker.allowTaskPtraceAndNamespaces)
+ * for pools whose tasks debug (rr, gdb) or sandbox themselves (browsers). */
+#define DEBUG_NS	0, { { 0 } }, SB_DEBUG_NS
 
 static const struct sandbox_syscall taskrunner_syscalls[] = {
 	/* Reading or steering other processes. */
-	{ SCMP_SYS(ptrace), DENY, NOARGS, "debug or read another process" },
-	{ SCMP_SYS(process_vm_readv), DENY, NOARGS, "read another's memory" },
-	{ SCMP_SYS(process_vm_writev), DENY, NOARGS, "write another's memory" },
+	{ SCMP_SYS(ptrace), DENY, DEBUG_NS, "debug or read another process" },
+	{ SCMP_SYS(process_vm_readv), DENY, DEBUG_NS, "read another's memory" },
+	{ SCMP_SYS(process_vm_writev), DENY, DEBUG_NS, "write another's memory" },
 	{ SCMP_SYS(kcmp), DENY, NOARGS, "probe another process's kernel state" },
 	{ SCMP_SYS(pidfd_getfd), DENY, NOARGS, "steal another process's fd" },
 	/* Kernel attack surface no task needs. */
 	{ SCMP_SYS(bpf), DENY, NOARGS, "load BPF programs" },
-	{ SCMP_SYS(perf_event_open), DENY, NOARGS, "side channels, kernel bugs" },
+	{ SCMP_SYS(perf_event_open), DENY, DEBUG_NS, "side channels, kernel bugs" },
 	{ SCMP_SYS(userfaultfd), DENY, NOARGS, "widen kernel race windows" },
 	{ SCMP_SYS(io_uring_setup), DENY, NOARGS,
 	    "io_uring runs calls that seccomp never sees" },
@@ -67,8 +70,8 @@ static const struct sandbox_syscall taskrunner_syscalls[] = {
 	{ SCMP_SYS(adjtimex), DENY, NOARGS, "the host's clock" },
 	/* Joining or making namespaces outside the sandbox builder's
 	 * clone() calls. */
-	{ SCMP_SYS(setns), DENY, NOARGS, "enter another namespace" },
-	{ SCMP_SYS(unshare), DENY, NOARGS,
+	{ SCMP_SYS(setns), DENY, DEBUG_NS, "enter another namespace" },
+	{ SCMP_SYS(unshare), DENY, DEBUG_NS,
 	    "new namespaces: the sandbox builder uses clone() flags instead" },
 	/* Typing into a terminal another process reads. */
 	{ SCMP_SYS(ioctl), DENY, 1, { SB_ARG(1, SCMP_CMP_EQ, TIOCSTI, 0) }, 0,
@@ -100,7 +103,8 @@ const struct sandbox_policy taskrunner_policy = {
  */
 #define NEWNS_DENY(flag, why)						\
 	{ SCMP_SYS(clone), DENY, 1,					\
-	    { SB_ARG(0, SCMP_CMP_MASKED_EQ, (flag), (flag)) }, 0, why }
+	    { SB_ARG(0, SCMP_CMP_MASKED_EQ, (flag), (flag)) }, SB_DEBUG_NS, \
+	    why }
 
 static const struct sandbox_syscall task_setup_done_syscalls[] = {
 	{ SCMP_SYS(mount), DENY, NOARGS, "change the task's mounts" },
@@ -122,7 +126,7 @@ static const struct sandbox_syscall task_setup_done_syscalls[] = {
 	NEWNS_DENY(CLONE_NEWCGROUP, "a cgroup namespace of its own"),
 	/* clone3 passes its flags in memory, where a filter cannot look;
 	 * ENOSYS makes glibc fall back to clone, which is checked above. */
-	{ SCMP_SYS(clone3), SCMP_ACT_ERRNO(ENOSYS), NOARGS,
+	{ SCMP_SYS(clone3), SCMP_ACT_ERRNO(ENOSYS), DEBUG_NS,
 	    "flags a filter cannot see" },
 };
 

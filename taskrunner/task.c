@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -352,7 +353,8 @@ privop_call(struct ipc_conn *sup, uint32_t type, const void *arg, size_t len,
 		}
 		break;
 	}
-	if (m.hdr.type == TR_PRIVOP_FAIL) {
+	if (m.hdr.type == TR_PRIVOP_FAIL || m.hdr.type == TR_CGROUP_DONE) {
+		/* Both carry a line of text: why, or what was done. */
 		struct ipc_reader r;
 		const char *s;
 		size_t slen;
@@ -360,7 +362,8 @@ privop_call(struct ipc_conn *sup, uint32_t type, const void *arg, size_t len,
 		ipc_reader_init(&r, &m);
 		s = ipc_get_str(&r, PRIVOP_REASON_MAX, &slen);
 		snprintf(why, whylen, "%.*s", s ? (int)slen : 0, s ? s : "");
-		return -1;
+		if (m.hdr.type == TR_PRIVOP_FAIL)
+			return -1;
 	}
 	if (answer_fd != NULL)
 		*answer_fd = m.fd;
@@ -685,6 +688,15 @@ arm_backstop(struct run *r)
 		fatal("timerfd");
 }
 
+static const char *
+limit_text(uint64_t v, char *buf, size_t len)
+{
+	if (v == 0)
+		return "unlimited";
+	snprintf(buf, len, "%" PRIu64, v);
+	return buf;
+}
+
 /* Clone the init into its namespaces; in the child, become it. */
 static void
 start_init(struct task *t)
@@ -720,7 +732,7 @@ task_run(struct task *t, struct ipc_conn *sup)
 {
 	struct run r = { .t = t, .sup = sup, .o = { TASK_COMPLETED,
 	    "completed" }, .timer = -1 };
-	char why[PRIVOP_REASON_MAX + 1];
+	char why[PRIVOP_REASON_MAX + 1], lim1[32], lim2[32];
 	bool aborted = false;
 	uint32_t uid = t->a.task_uid;
 
@@ -740,6 +752,11 @@ task_run(struct task *t, struct ipc_conn *sup)
 		tasklog("Cannot map the task's user namespace: %s", why);
 		outcome_set(&r.o, TASK_EXCEPTION, "internal-error");
 		pidfd_send_signal(t->init_pidfd, SIGKILL, NULL, 0);
+	} else if (privop_call(sup, TR_CGROUP_REQ, NULL, 0, t->init_pidfd,
+	    TR_CGROUP_DONE, NULL, &aborted, why, sizeof(why)) == -1) {
+		tasklog("Cannot give the task its cgroup: %s", why);
+		outcome_set(&r.o, TASK_EXCEPTION, "internal-error");
+		pidfd_send_signal(t->init_pidfd, SIGKILL, NULL, 0);
 	} else if (aborted) {
 		tasklog("Task aborted: the worker is shutting down");
 		outcome_set(&r.o, TASK_EXCEPTION, "worker-shutdown");
@@ -752,6 +769,16 @@ task_run(struct task *t, struct ipc_conn *sup)
 		fatal("starting the task's init");
 	tasklog("Task user: %s (uid %u); directory %s", t->user, uid,
 	    t->taskdir_path);
+	if (t->a.flags & TASK_F_DEBUG_NS)
+		tasklog("This worker lets tasks use ptrace, process_vm_readv, "
+		    "perf_event_open and namespaces "
+		    "(sepworker.allowTaskPtraceAndNamespaces): the sandbox is "
+		    "weakened");
+	if (r.o.state == TASK_COMPLETED)
+		tasklog("Limits: %" PRIu64 " processes, %s open files, memory "
+		    "%s; %s", t->a.max_processes, limit_text(t->a.max_open_files,
+		    lim1, sizeof(lim1)), limit_text(t->a.max_memory_bytes, lim2,
+		    sizeof(lim2)), why);
 	tasklog("=== Task Starting ===");
 	arm_backstop(&r);
 	run_loop(&r);

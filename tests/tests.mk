@@ -24,7 +24,8 @@ test_test_json_PKGS		:= json-c
 test_test_config_SRCS		:= supervisor/config.c common/json.c \
 				   common/jsonscan.c
 test_test_config_PKGS		:= json-c libsodium
-test_test_privop_SRCS		:= supervisor/privop.c supervisor/config.c \
+test_test_privop_SRCS		:= supervisor/privop.c supervisor/cgroup.c \
+				   supervisor/config.c \
 				   common/json.c common/jsonscan.c
 test_test_privop_PKGS		:= json-c libsodium
 test_test_payload_SRCS		:= taskrunner/payload.c taskrunner/schema.c \
