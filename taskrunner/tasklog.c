@@ -9,6 +9,7 @@
 
 static int	tasklog_fd = -1;
 static int	tasklog_failed;
+static int	tasklog_midline;	/* the task's last bytes had no '\n' */
 
 void
 tasklog_init(int fd)
@@ -21,6 +22,7 @@ tasklog_raw(const void *buf, size_t len)
 {
 	if (tasklog_fd < 0 || len == 0)
 		return;
+	tasklog_midline = ((const char *)buf)[len - 1] != '\n';
 	if (write_all(tasklog_fd, buf, len) == -1 && !tasklog_failed) {
 		/* Say it once, in our own log: the task log is what broke. */
 		log_warn("writing the task log");
@@ -36,7 +38,9 @@ tasklog(const char *fmt, ...)
 	int n, m;
 
 	time_format_ms(time_now_ms(), when);
-	n = snprintf(line, sizeof(line), "[taskcluster %s] ", when);
+	/* Our lines start a line, whatever the task left unfinished. */
+	n = snprintf(line, sizeof(line), "%s[taskcluster %s] ",
+	    tasklog_midline ? "\n" : "", when);
 	va_start(ap, fmt);
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
