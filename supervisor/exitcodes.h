@@ -10,5 +10,8 @@
 #define EXIT_USAGE		64	/* bad command line; config unloadable */
 #define EXIT_INTERNAL_ERROR	69	/* a child died or misbehaved */
 #define EXIT_INVALID_CONFIG	73
+#define EXIT_CANNOT_CREATE_KEY	75
+#define EXIT_CANNOT_SECURE	77	/* a config with secrets is exposed */
+#define EXIT_MISSING_KEY	82	/* the signing key is missing or bad */
 
 #endif

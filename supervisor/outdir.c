@@ -27,6 +27,7 @@ static const char *const reserved_names[] = {
 	"public/logs/certified.log",
 	"public/chain-of-trust.json",
 	"public/chain-of-trust.json.sig",
+	"result.json",			/* run-task's */
 };
 
 /* An existing directory is acceptable only if nothing is in it, so no
@@ -209,11 +210,19 @@ artifact_name_problem(const char *name, size_t len)
 bool
 artifact_name_reserved(const char *name)
 {
-	size_t i;
+	size_t n = strlen(name);
 
-	for (i = 0; i < nitems(reserved_names); i++)
-		if (strcmp(name, reserved_names[i]) == 0)
+	for (size_t i = 0; i < nitems(reserved_names); i++) {
+		const char *w = reserved_names[i];
+		size_t wn = strlen(w);
+
+		/* The name itself, a name below it, or a directory it must
+		 * be made in: each would take its place. */
+		if (strcmp(name, w) == 0 ||
+		    (n > wn && strncmp(name, w, wn) == 0 && name[wn] == '/') ||
+		    (wn > n && n > 0 && strncmp(w, name, n) == 0 && w[n] == '/'))
 			return true;
+	}
 	return false;
 }
 

@@ -25,7 +25,9 @@ int	outdir_open(const char *path, char *err, size_t errlen);
  * else a static phrase saying why not ("has a \".\" or \"..\" segment"). */
 const char *artifact_name_problem(const char *name, size_t len);
 
-/* The names only the worker itself writes (logs, chain of trust). */
+/* Would an artifact of this name take a place only the worker writes
+ * (the logs, the chain-of-trust files, run-task's result.json): the same
+ * name, a name below one, or a directory one of them is made in? */
 bool	artifact_name_reserved(const char *name);
 
 /* Create dirfd/name, with its missing directories, for writing.  Returns

@@ -165,9 +165,9 @@ taskrun_on_artifact(struct task_run *r, struct ipc_msg *m)
 	/* The name is the task's choice: checked again here, where it
 	 * becomes a path written by root. */
 	why = artifact_name_problem(name, strlen(name));
-	if (why == NULL && (artifact_name_reserved(name) ||
-	    strcmp(name, "result.json") == 0))
-		why = "the name is reserved for what the worker itself writes";
+	if (why == NULL && artifact_name_reserved(name))
+		why = "the name is, lies below, or contains a name reserved "
+		    "for what the worker itself writes";
 	if (why == NULL && name_taken(r, name))
 		why = "an artifact of that name was already written";
 	if (why != NULL) {

@@ -269,33 +269,47 @@ collect_artifacts(struct task *t, struct ipc_conn *c)
 	}
 }
 
-/* Remove everything below dfd; we own all of it (the task user). */
+/*
+ * Remove everything below dfd; we own all of it (the task user) and every
+ * task process is dead, so nothing moves while we work.  A directory the
+ * task made unreadable or unsearchable is given its rights back before
+ * we go in; one deeper than MAX_DEPTH is moved up to top (renamed) for the
+ * next pass instead of recursing further.
+ */
 static void
-remove_below(int dfd, int depth)
+remove_below(int dfd, int depth, int top, unsigned *moved)
 {
-	char **names;
+	char **names = list_dir(dfd);
 
-	if (depth > MAX_DEPTH)
-		return;
-	/* The task may have taken away its own write or search right. */
-	fchmod(dfd, 0700);
-	if ((names = list_dir(dfd)) == NULL)
+	if (names == NULL)
 		return;
 	for (size_t i = 0; names[i] != NULL; i++) {
 		struct stat st;
+		int fd;
 
-		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISDIR(st.st_mode)) {
-			int fd = openat(dfd, names[i], O_RDONLY | O_DIRECTORY |
-			    O_NOFOLLOW | O_CLOEXEC);
-
-			if (fd >= 0) {
-				remove_below(fd, depth + 1);
-				close(fd);
-			}
-			unlinkat(dfd, names[i], AT_REMOVEDIR);
-		} else
+		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISDIR(st.st_mode)) {
 			unlinkat(dfd, names[i], 0);
+			continue;
+		}
+		if (depth >= MAX_DEPTH) {
+			char up[48];
+
+			snprintf(up, sizeof(up), ".sepworker-deep-%u", *moved);
+			if (renameat(dfd, names[i], top, up) == 0)
+				(*moved)++;
+			continue;
+		}
+		/* Failing here shows as a directory that could not be
+		 * emptied, reported below. */
+		(void)!fchmodat(dfd, names[i], 0700, 0);
+		fd = openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (fd >= 0) {
+			remove_below(fd, depth + 1, top, moved);
+			close(fd);
+		}
+		unlinkat(dfd, names[i], AT_REMOVEDIR);
 	}
 	free_list(names);
 }
@@ -305,6 +319,7 @@ clean_taskdir(struct task *t, struct ipc_conn *c)
 {
 	int fd = openat(t->taskdir_fd, ".", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC);
+	unsigned moved = 0, before;
 	char **left;
 
 	if (fd == -1) {
@@ -312,7 +327,14 @@ clean_taskdir(struct task *t, struct ipc_conn *c)
 		    strerror(errno));
 		return;
 	}
-	remove_below(fd, 0);
+	/* The task may have taken away its own rights on the top too. */
+	fchmod(fd, 0700);
+	/* Each pass removes MAX_DEPTH levels; what lies deeper was moved up
+	 * and goes in the next. */
+	do {
+		before = moved;
+		remove_below(fd, 0, fd, &moved);
+	} while (moved != before);
 	left = list_dir(fd);
 	if (left != NULL && left[0] != NULL)
 		init_note(c, "The task directory could not be emptied (%s "

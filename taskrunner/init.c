@@ -15,7 +15,8 @@
  *      private propagation, /proc of the new pid namespace, a private /tmp,
  *      a minimal /dev (bind mounts of a few host nodes), /dev/shm, an
  *      empty /run (hides the host's sockets), /etc/passwd and /etc/group
- *      with the task user.  lo up in a new network namespace.
+ *      with the task user.  In a new network namespace, its own /sys and
+ *      lo up.
  *   3. Limits: rlimits here, not in the taskrunner (a hard limit lowered
  *      there would bind every later task too); oom_score_adj raised.
  *   4. Landlock after the mounts (a Landlock domain forbids mounting),
@@ -50,6 +51,7 @@
 #include "common/landlock.h"
 #include "common/log.h"
 #include "common/sandbox.h"
+#include "common/task_paths.h"
 #include "common/timefmt.h"
 #include "common/util.h"
 #include "taskrunner/chan_init.h"
@@ -292,8 +294,13 @@ build_mounts(struct task *t)
 	build_run();
 	overlay_file("/etc/passwd", t->passwd);
 	overlay_file("/etc/group", t->group);
-	if (t->a.flags & TASK_F_NET_ISOLATED)
+	if (t->a.flags & TASK_F_NET_ISOLATED) {
+		/* sysfs shows the network namespace it was mounted in: the
+		 * host's would show the host's interfaces. */
+		mount_or_fail("sysfs", "/sys", "sysfs", MS_RDONLY | MS_NOSUID |
+		    MS_NODEV | MS_NOEXEC, NULL);
 		loopback_up();
+	}
 }
 
 /*
@@ -406,12 +413,9 @@ ll_allow(int ruleset, const char *path, uint64_t access, uint64_t handled)
 static int
 task_landlock(struct task *t)
 {
-	static const struct ll_path system_paths[] = {
-		{ "/usr", LL_READ_EXEC }, { "/bin", LL_READ_EXEC },
-		{ "/sbin", LL_READ_EXEC }, { "/lib", LL_READ_EXEC },
-		{ "/lib32", LL_READ_EXEC }, { "/lib64", LL_READ_EXEC },
-		{ "/libx32", LL_READ_EXEC }, { "/opt", LL_READ_EXEC },
-		{ "/etc", LL_READ }, { "/run", LL_READ }, { "/sys", LL_READ },
+	/* What the task has of its own, beyond task_host_paths: */
+	static const struct ll_path own_paths[] = {
+		{ "/run", LL_READ },	/* an empty tmpfs, or the resolver's */
 		{ "/proc", LL_READ | LL_FS_WRITE_FILE },
 		{ "/dev", LL_READ | LL_FS_WRITE_FILE | LL_FS_IOCTL_DEV },
 	};
@@ -429,8 +433,11 @@ task_landlock(struct task *t)
 	}
 	if ((ruleset = ll_create_ruleset(&attr, size, 0)) == -1)
 		setup_failed("landlock_create_ruleset");
-	for (size_t i = 0; i < nitems(system_paths); i++)
-		ll_allow(ruleset, system_paths[i].path, system_paths[i].access,
+	for (size_t i = 0; i < TASK_HOST_PATHS; i++)
+		ll_allow(ruleset, task_host_paths[i].path, task_host_paths[i].exec ?
+		    LL_READ_EXEC : LL_READ, attr.handled_access_fs);
+	for (size_t i = 0; i < nitems(own_paths); i++)
+		ll_allow(ruleset, own_paths[i].path, own_paths[i].access,
 		    attr.handled_access_fs);
 	/* The operator's additions (taskReadOnlyPaths). */
 	for (char *p = t->read_only_paths, *nl; p != NULL && *p; p = nl) {

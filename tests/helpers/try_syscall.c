@@ -4,10 +4,12 @@
  * print exactly "NAME: ok" or "NAME: <errno name>" (e.g. "ptrace: EPERM").
  * Exits 0 either way, so the task's log shows the answer; 2 on misuse.
  *
- * Where the kernel itself would refuse an unprivileged caller with EPERM,
- * the arguments are chosen so that it answers something else (EINVAL, ok):
- * then EPERM can only come from the seccomp filter.  Run outside the
- * sandbox, those probes show that they can fail to be refused.
+ * Where arguments allow it, an unprivileged caller outside the sandbox
+ * gets another answer than EPERM (bpf: an unknown command, EINVAL; setns:
+ * our own namespace, EINVAL; userfaultfd: user-mode faults only, ok), so
+ * that EPERM inside can only be the seccomp filter's; the sandbox suite
+ * runs them outside to show it.  mount, umount2 and unshare(CLONE_NEWNS)
+ * need privilege whatever their arguments.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -350,12 +350,18 @@ test_reserved_names(void **state)
 		"public/logs/certified.log",
 		"public/chain-of-trust.json",
 		"public/chain-of-trust.json.sig",
+		"result.json",
+		/* below one, or a directory one is made in */
+		"result.json/x",
+		"public/chain-of-trust.json/evil",
+		"public/logs",
+		"public",
 	};
 	static const char *const free_names[] = {
 		"public/logs/live.log2",
 		"public/logs/live",
 		"Public/logs/live.log",
-		"public/logs",
+		"publicity",
 		"public/chain-of-trust.json.sig.x",
 		"private/chain-of-trust.json",
 		"chain-of-trust.json",
