@@ -100,7 +100,12 @@ now_ms() { date +%s%3N; }
 chmod 711 "$TASKS"
 # A worker config for the tests: short limits, tasks under $TMP, the test
 # helpers readable and runnable by tasks.
-HELPERS_ABS=$(cd "$HELPERS" 2>/dev/null && pwd)
+# Tasks run the test helpers from a copy they can reach: the checkout may
+# lie below a directory only root may enter (/root).
+HELPERS_ABS=$TASKS/helpers
+mkdir -p "$HELPERS_ABS"
+chmod 755 "$HELPERS_ABS"
+cp "$HELPERS"/* "$HELPERS_ABS/" 2>/dev/null
 TASK_CONFIG=$TMP/worker.json
 cat >"$TASK_CONFIG" <<JSON
 {
