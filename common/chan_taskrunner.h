@@ -56,8 +56,9 @@
 #define TASK_STRING_MAX		4096u	/* any one string in a message */
 
 /* TASK_ASSIGN's fixed part; then taskId, provisionerId, workerType,
- * workerGroup, workerId, rootURL, taskdir path, and the extra read-only
- * paths ('\n'-separated) as u32-length strings. */
+ * workerGroup, workerId, rootURL, taskdir path, the extra read-only paths
+ * ('\n'-separated), and why chain of trust cannot be offered ("" if it
+ * can) as u32-length strings. */
 struct task_assign {
 	uint32_t	run_id;
 	uint32_t	task_uid;
@@ -133,8 +134,8 @@ static const struct ipc_msgspec taskrunner_msgs[] = {
 	{ TR_LISTENER, "LISTENER", IPC_TO_CHILD, 0, 0, true },
 	{ TR_TASK_LOG, "TASK_LOG", IPC_TO_CHILD, 0, 0, true },
 	{ TR_TASK_ASSIGN, "TASK_ASSIGN", IPC_TO_CHILD,
-	    sizeof(struct task_assign) + 8 * 4,
-	    sizeof(struct task_assign) + 8 * (4 + TASK_STRING_MAX), true },
+	    sizeof(struct task_assign) + 9 * 4,
+	    sizeof(struct task_assign) + 9 * (4 + TASK_STRING_MAX), true },
 	{ TR_TASK_VALID, "TASK_VALID", IPC_TO_SUPERVISOR,
 	    sizeof(struct task_summary), sizeof(struct task_summary), true },
 	{ TR_TASK_START, "TASK_START", IPC_TO_CHILD, 0, 0, false },

@@ -13,8 +13,10 @@
 #include "supervisor/config.h"
 #include "common/util.h"
 #include "supervisor/exitcodes.h"
+#include "supervisor/keys.h"
 #include "supervisor/runtask.h"
 #include "supervisor/selfcheck.h"
+#include "supervisor/verify.h"
 #include "taskrunner/payload.h"
 
 #define SEPWORKER_VERSION	"0.1.0"
@@ -41,6 +43,15 @@ usage(FILE *out)
 "        print every configuration key (docs/config.md)\n"
 "  show-payload-schema\n"
 "        print the JSON schema task payloads are validated against\n"
+"  new-ed25519-keypair --file FILE\n"
+"        write a new chain-of-trust signing key (base64 of a 32-byte seed,\n"
+"        mode 0600; never over an existing file) and print its public key\n"
+"  show-public-key --file FILE\n"
+"        print the public key of an existing signing key\n"
+"  verify-cot DIR --public-key KEY [--task-id ID]\n"
+"        check DIR's public/chain-of-trust.json: its signature (KEY is a\n"
+"        base64 public key or a file holding one), its taskId (result.json's\n"
+"        or ID) and every artifact's sha256; exit 0 only if all hold\n"
 "  version\n"
 "\n"
 "options for every command:\n"
@@ -50,7 +61,8 @@ usage(FILE *out)
 "exit status: 0 ok, 1 a selfcheck check failed (run-task: the task\n"
 "failed), 2 run-task: the task ended in an exception, 64 bad usage or\n"
 "config file not loadable, 69 internal error (a child died), 73 invalid\n"
-"config\n");
+"config, 75 cannot create a key, 77 a config holding credentials is\n"
+"exposed, 82 the signing key is missing, unreadable, malformed or exposed\n");
 }
 
 struct options {
@@ -62,11 +74,15 @@ struct options {
 	const char	*out;
 	const char	*task_id;
 	uint32_t	 run_id;
+	const char	*file;		/* --file, for the key commands */
+	const char	*public_key;	/* verify-cot */
 };
 
 /* Which options a command takes, beyond --config, --log-format, --verbose. */
 #define OPT_HOLD	0x1
 #define OPT_RUNTASK	0x2
+#define OPT_FILE	0x4
+#define OPT_VERIFY	0x8
 
 static int
 parse_options(int argc, char **argv, int allowed, struct options *o)
@@ -77,6 +93,8 @@ parse_options(int argc, char **argv, int allowed, struct options *o)
 		{ "out", required_argument, NULL, 'o' },
 		{ "task-id", required_argument, NULL, 't' },
 		{ "run-id", required_argument, NULL, 'r' },
+		{ "file", required_argument, NULL, 'F' },
+		{ "public-key", required_argument, NULL, 'k' },
 		{ "log-format", required_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -103,7 +121,7 @@ parse_options(int argc, char **argv, int allowed, struct options *o)
 			o->out = optarg;
 			break;
 		case 't':
-			if (!(allowed & OPT_RUNTASK))
+			if (!(allowed & (OPT_RUNTASK | OPT_VERIFY)))
 				goto bad;
 			if (!runtask_valid_task_id(optarg)) {
 				fprintf(stderr, "sepworker: --task-id \"%s\" is "
@@ -124,6 +142,16 @@ parse_options(int argc, char **argv, int allowed, struct options *o)
 			}
 			o->run_id = (uint32_t)v;
 			break;
+		case 'F':
+			if (!(allowed & OPT_FILE))
+				goto bad;
+			o->file = optarg;
+			break;
+		case 'k':
+			if (!(allowed & OPT_VERIFY))
+				goto bad;
+			o->public_key = optarg;
+			break;
 		case 'f':
 			if (log_format_parse(optarg, &o->log_format) == -1) {
 				fprintf(stderr, "sepworker: --log-format must be "
@@ -141,7 +169,7 @@ parse_options(int argc, char **argv, int allowed, struct options *o)
 			goto bad;
 		}
 	}
-	if ((allowed & OPT_RUNTASK) && optind < argc)
+	if ((allowed & (OPT_RUNTASK | OPT_VERIFY)) && optind < argc)
 		o->positional = argv[optind++];
 	if (optind != argc) {
 		fprintf(stderr, "sepworker: unexpected argument \"%s\"\n",
@@ -165,6 +193,15 @@ load_config(const struct options *o, struct sw_config *cfg)
 	if (o->config == NULL)
 		return EXIT_OK;
 	rc = config_load_file(o->config, cfg, err, sizeof(err));
+	/* Credentials in a file a task could read, or anyone but root:
+	 * generic-worker's "cannot secure config". */
+	if (rc == CONFIG_OK && (cfg->access_token != NULL ||
+	    cfg->certificate != NULL) && secret_file_problem(cfg, o->config,
+	    0, err, sizeof(err)) != NULL) {
+		log_errorx("the config file holds credentials: %s", err);
+		config_free(cfg);
+		return EXIT_CANNOT_SECURE;
+	}
 	if (rc == CONFIG_OK)
 		return EXIT_OK;
 	log_errorx("%s", err);
@@ -241,6 +278,27 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "config-reference") == 0) {
 		config_print_reference(stdout);
 		return EXIT_OK;
+	}
+	if (strcmp(cmd, "new-ed25519-keypair") == 0 ||
+	    strcmp(cmd, "show-public-key") == 0) {
+		if (parse_options(argc, argv, OPT_FILE, &o) == -1)
+			return EXIT_USAGE;
+		if (o.file == NULL) {
+			fprintf(stderr, "sepworker: %s needs --file FILE\n", cmd);
+			return EXIT_USAGE;
+		}
+		return cmd[0] == 'n' ? keys_new_keypair(o.file) :
+		    keys_show_public(o.file);
+	}
+	if (strcmp(cmd, "verify-cot") == 0) {
+		if (parse_options(argc, argv, OPT_VERIFY, &o) == -1)
+			return EXIT_USAGE;
+		if (o.positional == NULL || o.public_key == NULL) {
+			fprintf(stderr, "sepworker: verify-cot needs DIR and "
+			    "--public-key KEY\n");
+			return EXIT_USAGE;
+		}
+		return verify_cot(o.positional, o.public_key, o.task_id);
 	}
 	if (strcmp(cmd, "show-payload-schema") == 0) {
 		fputs(payload_schema_json, stdout);

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "common/util.h"
+#include "common/reserved.h"
 #include "supervisor/outdir.h"
 
 /* 1 MiB: past 64 KiB the chunk size no longer matters to EVP, and fewer
@@ -21,14 +22,6 @@
 /* Longest prefix of a refused name shown in an error message. */
 #define SHOWN_NAME_MAX	64
 
-static const char *const reserved_names[] = {
-	"public/logs/live.log",
-	"public/logs/live_backing.log",
-	"public/logs/certified.log",
-	"public/chain-of-trust.json",
-	"public/chain-of-trust.json.sig",
-	"result.json",			/* run-task's */
-};
 
 /* An existing directory is acceptable only if nothing is in it, so no
  * artifact can land on top of a file that was already there. */
@@ -212,8 +205,8 @@ artifact_name_reserved(const char *name)
 {
 	size_t n = strlen(name);
 
-	for (size_t i = 0; i < nitems(reserved_names); i++) {
-		const char *w = reserved_names[i];
+	for (size_t i = 0; i < NWORKER_ARTIFACT_NAMES; i++) {
+		const char *w = worker_artifact_names[i];
 		size_t wn = strlen(w);
 
 		/* The name itself, a name below it, or a directory it must

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <regex.h>
+#include <stdbool.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,11 @@
 #include "common/memfd.h"
 #include "common/timefmt.h"
 #include "common/util.h"
+#include "common/chan_keyholder.h"
+#include "common/edkey.h"
+#include "supervisor/cot.h"
 #include "supervisor/exitcodes.h"
+#include "supervisor/keys.h"
 #include "supervisor/outdir.h"
 #include "supervisor/runtask.h"
 #include "supervisor/supervisor.h"
@@ -128,6 +133,26 @@ put_str(struct ipc_writer *w, const char *s)
 	ipc_put_str(w, s, len > TASK_STRING_MAX ? TASK_STRING_MAX : len);
 }
 
+/* Why this worker cannot vouch for a task now; "" if it can. */
+static void
+cot_refusal(const struct sw_config *cfg, char *buf, size_t len)
+{
+	char why[512];
+
+	buf[0] = '\0';
+	if (*cfg->ed25519_signing_key_location == '\0')
+		snprintf(buf, len, "this worker has no chain-of-trust signing "
+		    "key (ed25519SigningKeyLocation is not set)");
+	else if (cfg->allow_task_ptrace_ns)
+		snprintf(buf, len, "this worker's sandbox is weakened "
+		    "(sepworker.allowTaskPtraceAndNamespaces): it does not vouch "
+		    "for tasks run in it");
+	else if (secret_file_problem(cfg, cfg->ed25519_signing_key_location,
+	    cfg->keyholder_uid, why, sizeof(why)) != NULL)
+		snprintf(buf, len, "the signing key is not safe from tasks: "
+		    "%s", why);
+}
+
 static int
 send_assign(struct supervisor *s, struct task_run *run, int def_fd,
     const char *taskdir)
@@ -149,7 +174,8 @@ send_assign(struct supervisor *s, struct task_run *run, int def_fd,
 		.max_file_size_bytes = cfg->task_max_file_size_bytes,
 		.now_ms = time_now_ms(),
 	};
-	static uint8_t buf[sizeof(a) + 8 * (4 + TASK_STRING_MAX)];
+	static uint8_t buf[sizeof(a) + 9 * (4 + TASK_STRING_MAX)];
+	char refusal[1024];
 	struct child *k = &s->kids[ROLE_TASKRUNNER];
 	struct ipc_writer w;
 	char host[256] = "localhost";
@@ -167,6 +193,8 @@ send_assign(struct supervisor *s, struct task_run *run, int def_fd,
 	put_str(&w, cfg->root_url);
 	put_str(&w, taskdir);
 	put_str(&w, cfg->task_read_only_paths);
+	cot_refusal(cfg, refusal, sizeof(refusal));
+	put_str(&w, refusal);
 	return w.overflow ? -1 : ipc_send(&k->conn, TR_TASK_ASSIGN,
 	    k->conn.next_id++, w.buf, w.len, def_fd);
 }
@@ -284,14 +312,13 @@ run(struct supervisor *s, struct task_run *r, int def_fd)
 	s->task.task_uid = r->uid;
 	s->run = r;
 	taskdir = xasprintf("%s/%s", s->cfg->tasks_dir, s->task.taskdir);
+	r->log_fd = logfd;
 	if (ipc_send(&k->conn, TR_TASK_LOG, k->conn.next_id++, NULL, 0,
 	    logfd) == -1 || send_assign(s, r, def_fd, taskdir) == -1) {
 		log_errorx("cannot hand the task to the taskrunner");
-		close(logfd);
 		free(taskdir);
 		return false;
 	}
-	close(logfd);
 	k->state = CHILD_TASK;
 	serve_until(s, r, validated);
 	if (r->valid && !r->resolved && !s->stopping) {
@@ -306,6 +333,137 @@ run(struct supervisor *s, struct task_run *r, int def_fd)
 	}
 	free(taskdir);
 	return true;
+}
+
+/* certified.log: the backing log as it stands at the end of the task,
+ * copied from our own fd of it and hashed as it is written. */
+static int
+certify_log(struct task_run *r, char *err, size_t errlen)
+{
+	struct copy_result res;
+	char self[64];
+	int in, out, rc;
+
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", r->log_fd);
+	if ((in = open(self, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "reopening the backing log: %s",
+		    strerror(errno));
+		return -1;
+	}
+	out = outdir_create(r->outdir_fd, "public/logs/certified.log", err,
+	    errlen);
+	rc = out == -1 ? -1 : copy_and_hash(in, out, &res, err, errlen);
+	close(in);
+	if (out != -1)
+		close(out);
+	if (rc == 0)
+		taskrun_add_artifact(r, "public/logs/certified.log",
+		    "text/plain; charset=utf-8", "gzip", r->sum.expires_ms,
+		    res.bytes, res.sha256_hex);
+	return rc;
+}
+
+static int
+write_file(struct task_run *r, const char *name, const void *data,
+    size_t len, const char *type, char *err, size_t errlen)
+{
+	unsigned char digest[32];
+	char hex[65];
+	int fd = outdir_create(r->outdir_fd, name, err, errlen);
+
+	if (fd == -1)
+		return -1;
+	if (write_all(fd, data, len) == -1) {
+		snprintf(err, errlen, "writing %s: %s", name, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	crypto_hash_sha256(digest, data, len);
+	sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
+	taskrun_add_artifact(r, name, type, "gzip", r->sum.expires_ms, len,
+	    hex);
+	return 0;
+}
+
+/*
+ * Chain of trust: certified.log, the document over every artifact
+ * written and it, the keyholder's signature over those exact bytes
+ * (checked against the public key before anything is published), and
+ * both files next to the artifacts.
+ */
+static int
+chain_of_trust(struct supervisor *s, struct task_run *r,
+    const unsigned char pk[32], char *err, size_t errlen)
+{
+	const struct sw_config *cfg = s->cfg;
+	struct cot_artifact *arts;
+	struct kh_answer ans;
+	char *task, *doc, host[256] = "localhost";
+	size_t task_len, doc_len;
+	uint8_t ann[4 + 4 + KH_TASK_ID_MAX];
+	struct ipc_writer w;
+	int fd, rc = -1;
+
+	if (certify_log(r, err, errlen) == -1)
+		return -1;
+	if (memfd_check_sealed(r->def_fd, 8u << 20, &task_len, err, errlen) ==
+	    -1)
+		return -1;
+	task = xmalloc(task_len + 1);
+	if (memfd_read(r->def_fd, task, task_len) == -1)
+		fatalx("reading the task definition back");
+	arts = xcalloc(r->narts, sizeof(*arts));
+	for (size_t i = 0; i < r->narts; i++)
+		arts[i] = (struct cot_artifact){ r->arts[i].name,
+		    r->arts[i].sha256 };
+	gethostname(host, sizeof(host) - 1);
+	doc = cot_build(arts, r->narts, task, task_len, &(struct cot_facts){
+	    .task_id = r->task_id, .run_id = r->run_id,
+	    .worker_group = cfg->worker_group,
+	    .worker_id = *cfg->worker_id ? cfg->worker_id : host,
+	    .public_ip = cfg->public_ip, .private_ip = cfg->private_ip,
+	    .instance_id = cfg->instance_id,
+	    .instance_type = cfg->instance_type, .region = cfg->region },
+	    &doc_len);
+	free(task);
+	free(arts);
+	ipc_writer_init(&w, ann, sizeof(ann));
+	ipc_put_u32(&w, r->run_id);
+	ipc_put_str(&w, r->task_id, strlen(r->task_id));
+	if ((fd = memfd_sealed("chain-of-trust.json", doc, doc_len)) == -1 ||
+	    supervisor_keyholder_call(s, KH_ANNOUNCE, w.buf, w.len, -1, 5000,
+	    &ans) != 0) {
+		snprintf(err, errlen, "the keyholder cannot be reached");
+		goto out;
+	}
+	switch (supervisor_keyholder_call(s, KH_SIGN_REQ, NULL, 0, fd, 30000,
+	    &ans)) {
+	case 1:
+		snprintf(err, errlen, "the keyholder refused to sign: %s",
+		    ans.reason);
+		goto out;
+	case -1:
+		snprintf(err, errlen, "the keyholder did not sign");
+		goto out;
+	}
+	if (crypto_sign_verify_detached(ans.data, (unsigned char *)doc,
+	    doc_len, pk) != 0) {
+		snprintf(err, errlen, "the keyholder's signature does not "
+		    "verify with its public key");
+		goto out;
+	}
+	if (write_file(r, "public/chain-of-trust.json", doc, doc_len,
+	    "text/plain; charset=utf-8", err, errlen) == -1 ||
+	    write_file(r, "public/chain-of-trust.json.sig", ans.data, 64,
+	    "application/octet-stream", err, errlen) == -1)
+		goto out;
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(doc);
+	return rc;
 }
 
 static void
@@ -324,14 +482,53 @@ remove_task_dir(const struct supervisor *s)
 	close(fd);
 }
 
+/* The keyholder's public key, if it has a key; false if it has none. */
+static bool
+public_key(struct supervisor *s, unsigned char pk[32])
+{
+	struct kh_answer ans;
+	char b64[EDKEY_B64_LEN + 1];
+
+	if (*s->cfg->ed25519_signing_key_location == '\0')
+		return false;
+	if (supervisor_keyholder_call(s, KH_PUBKEY_REQ, NULL, 0, -1, 5000,
+	    &ans) != 0 || ans.len != 32)
+		return false;
+	memcpy(pk, ans.data, 32);
+	edkey_encode(pk, b64);
+	log_info("chain-of-trust public key: %s", b64);
+	return true;
+}
+
+/* The taskrunner exits with its task; wait for that (briefly). */
+static void
+await_taskrunner(struct supervisor *s)
+{
+	uint64_t deadline = now_ms() + 10000;
+
+	while (s->kids[ROLE_TASKRUNNER].state != CHILD_NONE &&
+	    now_ms() < deadline)
+		supervisor_poll(s, 100);
+}
+
 int
 runtask_main(const struct sw_config *cfg, const struct runtask_opts *o)
 {
-	struct task_run r = { .outdir_fd = -1, .def_fd = -1 };
+	struct task_run r = { .outdir_fd = -1, .def_fd = -1, .log_fd = -1 };
+	unsigned char pk[32];
 	struct supervisor s;
-	char err[256];
+	char err[512], b64[EDKEY_B64_LEN + 1] = "";
+	bool have_key, signed_cot = false;
 	int def_fd = -1, rc;
 
+	/* A key a task could reach is no key to vouch with: refuse to start
+	 * (generic-worker's exit 82), saying how to fix it. */
+	if (*cfg->ed25519_signing_key_location != '\0' &&
+	    secret_file_problem(cfg, cfg->ed25519_signing_key_location,
+	    cfg->keyholder_uid, err, sizeof(err)) != NULL) {
+		log_errorx("ed25519SigningKeyLocation: %s", err);
+		return EXIT_MISSING_KEY;
+	}
 	if ((rc = prepare(cfg, o, &r, &def_fd)) != EXIT_OK)
 		goto out;
 	if (supervisor_init(&s, cfg, err, sizeof(err)) == -1) {
@@ -344,15 +541,31 @@ runtask_main(const struct sw_config *cfg, const struct runtask_opts *o)
 			s.stopping = true;
 	if (s.stopping || supervisor_wait_ready(&s, READY_TIMEOUT_MS) == -1) {
 		supervisor_shutdown(&s);
-		rc = EXIT_INTERNAL_ERROR;
+		rc = s.exit_code == EXIT_MISSING_KEY ? EXIT_MISSING_KEY :
+		    EXIT_INTERNAL_ERROR;
 		goto out;
 	}
+	have_key = public_key(&s, pk);
+	if (have_key)
+		edkey_encode(pk, b64);
 	log_info("task %s: run %u", r.task_id, r.run_id);
 	if (!run(&s, &r, def_fd))
 		taskrun_fail(&r, "internal-error");
 	if (!r.resolved)
 		taskrun_fail(&r, s.stop_signal ? "worker-shutdown" :
 		    "internal-error");
+	await_taskrunner(&s);
+	if (r.valid && r.started && (r.sum.features & TASK_FEAT_COT) &&
+	    !s.stopping) {
+		if (have_key && chain_of_trust(&s, &r, pk, err,
+		    sizeof(err)) == 0)
+			signed_cot = true;
+		else {
+			log_errorx("task %s: no chain of trust: %s", r.task_id,
+			    have_key ? err : "the keyholder has no key");
+			taskrun_override(&r, "internal-error");
+		}
+	}
 	supervisor_shutdown(&s);
 	cgroup_task_remove(&s.task.cg);
 	if (cfg->clean_up_task_dirs && s.task.taskdir[0] != '\0')
@@ -366,6 +579,9 @@ runtask_main(const struct sw_config *cfg, const struct runtask_opts *o)
 		    "public/logs/live_backing.log, %zu artifact%s)\n",
 		    r.task_id, task_state_name(r.state), r.reason, o->out_dir,
 		    r.narts, r.narts == 1 ? "" : "s");
+		if (signed_cot)
+			printf("chain of trust: public/chain-of-trust.json, "
+			    "signed with public key %s\n", b64);
 		rc = r.state == TASK_COMPLETED ? EXIT_OK :
 		    r.state == TASK_FAILED ? EXIT_TASK_FAILED :
 		    EXIT_TASK_EXCEPTION;

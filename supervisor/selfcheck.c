@@ -15,8 +15,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
+#include "common/chan_keyholder.h"
+#include "common/edkey.h"
+#include "common/memfd.h"
 #include "common/util.h"
+#include "supervisor/cot.h"
 #include "supervisor/exitcodes.h"
+#include "supervisor/keys.h"
 #include "supervisor/selfcheck.h"
 #include "supervisor/supervisor.h"
 
@@ -161,14 +168,70 @@ check_separation(struct supervisor *s, struct verdict *v)
 	}
 }
 
+/*
+ * With a signing key: the keyholder's public key, and one signature over
+ * a chain-of-trust document for a task named "selfcheck", checked here
+ * against that key.
+ */
+static void
+check_signing(struct supervisor *s, struct verdict *v)
+{
+	const struct cot_facts facts = { .task_id = "selfcheck", .run_id = 0,
+	    .worker_group = s->cfg->worker_group, .worker_id = "selfcheck",
+	    .public_ip = "", .private_ip = "", .instance_id = "",
+	    .instance_type = "", .region = "" };
+	uint8_t ann[4 + 4 + 16];
+	struct kh_answer pub, sig;
+	struct ipc_writer w;
+	char b64[EDKEY_B64_LEN + 1], *doc;
+	size_t len;
+	int fd;
+
+	if (*s->cfg->ed25519_signing_key_location == '\0') {
+		printf("  skip chain-of-trust signing: no "
+		    "ed25519SigningKeyLocation configured\n");
+		return;
+	}
+	if (supervisor_keyholder_call(s, KH_PUBKEY_REQ, NULL, 0, -1, 5000,
+	    &pub) != 0) {
+		check(v, false, "keyholder: public key (%s)", pub.reason);
+		return;
+	}
+	edkey_encode(pub.data, b64);
+	doc = cot_build(NULL, 0, "{}", 2, &facts, &len);
+	ipc_writer_init(&w, ann, sizeof(ann));
+	ipc_put_u32(&w, 0);
+	ipc_put_str(&w, "selfcheck", 9);
+	fd = memfd_sealed("selfcheck.json", doc, len);
+	if (fd == -1 || supervisor_keyholder_call(s, KH_ANNOUNCE, w.buf,
+	    w.len, -1, 5000, &sig) != 0 || supervisor_keyholder_call(s,
+	    KH_SIGN_REQ, NULL, 0, fd, 5000, &sig) != 0)
+		check(v, false, "keyholder: signing a test chain-of-trust "
+		    "document (%s)", sig.reason);
+	else
+		check(v, crypto_sign_verify_detached(sig.data,
+		    (unsigned char *)doc, len, pub.data) == 0, "keyholder "
+		    "signed a test chain-of-trust document; it verifies with "
+		    "public key %s", b64);
+	if (fd >= 0)
+		close(fd);
+	free(doc);
+}
+
 int
 selfcheck_run(const struct sw_config *cfg, bool hold)
 {
 	struct supervisor s;
 	struct verdict v = { 0 };
-	char err[256], how[256];
+	char err[512], how[256];
 	bool clean;
 
+	if (*cfg->ed25519_signing_key_location != '\0' &&
+	    secret_file_problem(cfg, cfg->ed25519_signing_key_location,
+	    cfg->keyholder_uid, err, sizeof(err)) != NULL) {
+		log_errorx("ed25519SigningKeyLocation: %s", err);
+		return EXIT_MISSING_KEY;
+	}
 	if (supervisor_init(&s, cfg, err, sizeof(err)) == -1) {
 		log_errorx("%s", err);
 		return EXIT_INTERNAL_ERROR;
@@ -187,6 +250,7 @@ selfcheck_run(const struct sw_config *cfg, bool hold)
 	    "proxyd and taskrunner\n", (long)getpid());
 	check_separation(&s, &v);
 	check(&v, true, "every child answered a PING on its control socket");
+	check_signing(&s, &v);
 	fflush(stdout);
 	if (hold) {
 		log_info("holding until SIGTERM or SIGINT");

@@ -106,11 +106,45 @@ on_result(void *arg, struct ipc_msg *m)
 	return 0;
 }
 
+/* The keyholder's answers: only to the request being waited for. */
+static int
+on_kh_answer(void *arg, struct ipc_msg *m)
+{
+	struct dispatch_ctx *d = arg;
+	struct kh_answer *a = &d->s->kh;
+
+	if (a->id == 0 || m->hdr.id != a->id || a->done)
+		return -1;
+	a->type = m->hdr.type;
+	if (m->hdr.type == KH_REFUSED) {
+		struct ipc_reader r;
+		const char *why;
+		size_t len;
+
+		ipc_reader_init(&r, m);
+		why = ipc_get_str(&r, sizeof(a->reason) - 1, &len);
+		if (why == NULL || !ipc_get_end(&r))
+			return -1;
+		memcpy(a->reason, why, len);
+		a->reason[len] = '\0';
+	} else {
+		memcpy(a->data, m->payload, m->payload_len);
+		a->len = m->payload_len;
+	}
+	a->done = true;
+	return 0;
+}
+
 #define COMMON_HANDLERS							\
 	{ MSG_READY, CHILD_STARTING, on_ready },			\
 	{ MSG_PONG, CHILD_READY | CHILD_TASK, on_pong }
 
-static const struct ipc_handler keyholder_handlers[] = { COMMON_HANDLERS };
+static const struct ipc_handler keyholder_handlers[] = {
+	COMMON_HANDLERS,
+	{ KH_PUBKEY, CHILD_READY, on_kh_answer },
+	{ KH_SIGNATURE, CHILD_READY, on_kh_answer },
+	{ KH_REFUSED, CHILD_READY, on_kh_answer },
+};
 static const struct ipc_handler proxyd_handlers[] = { COMMON_HANDLERS };
 static const struct ipc_handler taskrunner_handlers[] = {
 	COMMON_HANDLERS,
@@ -216,7 +250,7 @@ supervisor_spawn(struct supervisor *s, enum role role)
 	struct child *k = &s->kids[role];
 	char uid[16], ppid[16];
 	char *argv[] = { (char *)k->name, "--uid", uid, "--gid", uid,
-	    "--ppid", ppid, NULL, NULL, NULL, NULL };
+	    "--ppid", ppid, NULL, NULL, NULL, NULL, NULL };
 	int argc = 7;
 	struct spawn_spec spec;
 	int sv[2], lp[2];
@@ -234,6 +268,11 @@ supervisor_spawn(struct supervisor *s, enum role role)
 	if (role == ROLE_TASKRUNNER && s->cfg->allow_task_ptrace_ns) {
 		argv[argc++] = "--task-debug-ns";
 		argv[argc++] = "1";
+	}
+	/* The keyholder opens its key itself; only the path passes here. */
+	if (role == ROLE_KEYHOLDER && *s->cfg->ed25519_signing_key_location) {
+		argv[argc++] = "--key-file";
+		argv[argc++] = s->cfg->ed25519_signing_key_location;
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_warn("socketpair");
@@ -383,6 +422,9 @@ child_describe_end(const struct child *k, char *buf, size_t len)
 		    k->exit_code == CHILD_EXIT_VIOLATION ?
 		    " (it received a message it does not accept)" :
 		    k->exit_code == CHILD_EXIT_USAGE ? " (bad start-up)" :
+		    k->role == ROLE_KEYHOLDER &&
+		    k->exit_code == KEYHOLDER_EXIT_KEY ?
+		    " (its signing key could not be loaded)" :
 		    k->exit_code == 127 ? " (could not be executed)" : "");
 		return;
 	}
@@ -422,7 +464,9 @@ reap_child(struct supervisor *s, struct child *k, bool block)
 	if (k->state != CHILD_STOPPING && !s->stopping) {
 		log_errorx("%s (pid %ld) %s; stopping sepworker", k->name,
 		    (long)k->pid, how);
-		begin_stop(s, EXIT_INTERNAL_ERROR);
+		begin_stop(s, k->role == ROLE_KEYHOLDER &&
+		    k->exit_signal == 0 && k->exit_code == KEYHOLDER_EXIT_KEY ?
+		    EXIT_MISSING_KEY : EXIT_INTERNAL_ERROR);
 	} else
 		log_debug("%s (pid %ld) %s", k->name, (long)k->pid, how);
 	k->state = CHILD_NONE;
@@ -560,6 +604,37 @@ supervisor_ping_all(struct supervisor *s, unsigned timeout_ms)
 		supervisor_poll(s, remaining_ms(deadline));
 	}
 	return s->stopping ? -1 : 0;
+}
+
+int
+supervisor_keyholder_call(struct supervisor *s, uint32_t type,
+    const void *payload, size_t len, int fd, unsigned timeout_ms,
+    struct kh_answer *a)
+{
+	struct child *k = &s->kids[ROLE_KEYHOLDER];
+	uint64_t deadline = now_ms() + timeout_ms;
+
+	if (k->state != CHILD_READY)
+		return -1;
+	memset(&s->kh, 0, sizeof(s->kh));
+	s->kh.id = k->conn.next_id++;
+	if (ipc_send(&k->conn, type, s->kh.id, payload, len, fd) == -1) {
+		child_violation(s, k, "not reading its socket");
+		return -1;
+	}
+	/* An announcement has no answer. */
+	if (type == KH_ANNOUNCE) {
+		s->kh.id = 0;
+		return 0;
+	}
+	while (!s->kh.done && k->state == CHILD_READY &&
+	    remaining_ms(deadline) > 0)
+		supervisor_poll(s, remaining_ms(deadline));
+	*a = s->kh;
+	s->kh.id = 0;
+	if (!a->done)
+		return -1;
+	return a->type == KH_REFUSED ? 1 : 0;
 }
 
 void

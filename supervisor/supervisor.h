@@ -49,6 +49,16 @@ struct child {
 	int			 exit_signal;	/* killed or dumped: signal */
 };
 
+/* The answer to a request to the keyholder, as it comes in. */
+struct kh_answer {
+	uint32_t	id;		/* of the request waited for; 0: none */
+	bool		done;
+	uint32_t	type;		/* KH_PUBKEY, KH_SIGNATURE or KH_REFUSED */
+	uint8_t		data[96];
+	size_t		len;
+	char		reason[256 + 1];
+};
+
 struct supervisor {
 	const struct sw_config	*cfg;
 	int			 binfd[NROLES];
@@ -57,6 +67,7 @@ struct supervisor {
 	struct child		 kids[NROLES];
 	struct privop_task	 task;
 	struct task_run		*run;		/* the task being run, if any */
+	struct kh_answer	 kh;
 	bool			 stopping;	/* shutting everything down */
 	int			 stop_signal;	/* signal that asked for it */
 	int			 exit_code;	/* 0, or why we are stopping */
@@ -75,6 +86,14 @@ int	supervisor_wait_ready(struct supervisor *s, unsigned timeout_ms);
 int	supervisor_ping_all(struct supervisor *s, unsigned timeout_ms);
 /* Wait up to timeout_ms (-1: forever) for one round of events. */
 void	supervisor_poll(struct supervisor *s, int timeout_ms);
+/*
+ * Ask the keyholder and wait for its answer (up to timeout_ms): 0 with
+ * the answer in *a (a->type KH_PUBKEY or KH_SIGNATURE), 1 if it refused
+ * (a->reason says why), -1 if it could not answer (dead, stopping, late).
+ */
+int	supervisor_keyholder_call(struct supervisor *s, uint32_t type,
+	    const void *payload, size_t len, int fd, unsigned timeout_ms,
+	    struct kh_answer *a);
 /* Serve events until a stop is requested (signal or a child's death). */
 void	supervisor_run(struct supervisor *s);
 /* Stop every child: SHUTDOWN, then SIGKILL after a grace period; reap all.

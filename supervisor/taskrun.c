@@ -112,6 +112,23 @@ taskrun_on_command_done(struct task_run *r, struct ipc_msg *m)
 }
 
 void
+taskrun_add_artifact(struct task_run *r, const char *name, const char *type,
+    const char *encoding, int64_t expires_ms, uint64_t bytes,
+    const char *sha256_hex)
+{
+	struct artifact_rec *a;
+
+	r->arts = realloc(r->arts, (r->narts + 1) * sizeof(*r->arts));
+	if (r->arts == NULL)
+		fatalx("out of memory");
+	a = &r->arts[r->narts++];
+	*a = (struct artifact_rec){ .name = xstrdup(name),
+	    .content_type = xstrdup(type), .content_encoding = xstrdup(encoding),
+	    .expires_ms = expires_ms, .bytes = bytes };
+	snprintf(a->sha256, sizeof(a->sha256), "%s", sha256_hex);
+}
+
+void
 taskrun_add_error(struct task_run *r, const char *name, const char *reason,
     const char *message)
 {
@@ -185,17 +202,10 @@ taskrun_on_artifact(struct task_run *r, struct ipc_msg *m)
 		goto out;
 	}
 	close(out);
-	r->arts = realloc(r->arts, (r->narts + 1) * sizeof(*r->arts));
-	if (r->arts == NULL)
-		fatalx("out of memory");
-	r->arts[r->narts] = (struct artifact_rec){ .name = name,
-	    .content_type = type, .content_encoding = enc,
-	    .expires_ms = meta.expires_ms, .bytes = res.bytes };
-	memcpy(r->arts[r->narts].sha256, res.sha256_hex, 65);
-	r->narts++;
+	taskrun_add_artifact(r, name, type, enc, meta.expires_ms, res.bytes,
+	    res.sha256_hex);
 	log_info("task %s: artifact %s written: %llu bytes, sha256 %s",
 	    r->task_id, name, (unsigned long long)res.bytes, res.sha256_hex);
-	return 0;
 out:
 	free(name);
 	free(type);
@@ -268,6 +278,13 @@ taskrun_on_result(struct task_run *r, struct ipc_msg *m)
 	r->resolved = true;
 	r->resolved_ms = time_now_ms();
 	return 0;
+}
+
+void
+taskrun_override(struct task_run *r, const char *reason)
+{
+	r->state = TASK_EXCEPTION;
+	snprintf(r->reason, sizeof(r->reason), "%s", reason);
 }
 
 void
@@ -366,5 +383,7 @@ taskrun_free(struct task_run *r)
 	free(r->exit_codes);
 	if (r->def_fd >= 0)
 		close(r->def_fd);
-	r->def_fd = -1;
+	if (r->log_fd >= 0)
+		close(r->log_fd);
+	r->def_fd = r->log_fd = -1;
 }

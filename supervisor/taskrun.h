@@ -34,6 +34,7 @@ struct task_run {
 	uint32_t		 run_id;
 	uint32_t		 uid;
 	int			 outdir_fd;	/* where artifacts are written */
+	int			 log_fd;	/* the backing log, ours */
 	int			 def_fd;	/* re-encoded definition */
 	struct task_summary	 sum;
 	bool			 valid;
@@ -59,11 +60,18 @@ int	taskrun_on_artifact(struct task_run *r, struct ipc_msg *m);
 int	taskrun_on_artifact_error(struct task_run *r, struct ipc_msg *m);
 int	taskrun_on_result(struct task_run *r, struct ipc_msg *m);
 
+/* Record an artifact the supervisor wrote itself (certified.log, the
+ * chain-of-trust files). */
+void	taskrun_add_artifact(struct task_run *r, const char *name,
+	    const char *type, const char *encoding, int64_t expires_ms,
+	    uint64_t bytes, const char *sha256_hex);
 /* Record an error the supervisor itself found (e.g. a name it refused). */
 void	taskrun_add_error(struct task_run *r, const char *name,
 	    const char *reason, const char *message);
 /* Resolve as exception/reason unless already resolved. */
 void	taskrun_fail(struct task_run *r, const char *reason);
+/* After the fact: what the worker could not do (sign) overrides. */
+void	taskrun_override(struct task_run *r, const char *reason);
 
 const char *task_state_name(enum task_state s);
 /* result.json: taskId, runId, state, reasonResolved, exitCodes, started,

@@ -606,20 +606,19 @@ feature(struct json_object *features, const char *name, bool dflt)
 	return dflt;
 }
 
-/* A feature the worker may offer: the config can turn it off, and it may
- * not be written yet. */
+/* A feature the worker may offer: the config can turn it off, and the
+ * worker may have a reason not to offer it (refusal, NULL if none). */
 static void
 check_offered(struct parse *p, const char *name, bool wanted, bool enabled,
-    const char *config_key, bool available, const char *what)
+    const char *config_key, const char *refusal, const char *what)
 {
 	if (!wanted)
 		return;
 	if (!enabled)
 		problem(p, "payload.features.%s: this worker's configuration "
 		    "disables %s (%s)", name, what, config_key);
-	else if (!available)
-		problem(p, "payload.features.%s: sepworker does not implement "
-		    "%s yet", name, what);
+	else if (refusal != NULL)
+		problem(p, "payload.features.%s: %s", name, refusal);
 }
 
 static void
@@ -653,10 +652,12 @@ read_features(struct parse *p, struct json_object *pl)
 	f->backing_log = feature(given, "backingLog", true);
 	check_offered(p, "chainOfTrust", f->chain_of_trust,
 	    ctx->enable_chain_of_trust, "enableChainOfTrust",
-	    ctx->chain_of_trust_available, "chain of trust");
+	    ctx->chain_of_trust_refusal, "chain of trust");
 	check_offered(p, "taskclusterProxy", f->taskcluster_proxy,
 	    ctx->enable_taskcluster_proxy, "enableTaskclusterProxy",
-	    ctx->taskcluster_proxy_available, "the taskcluster proxy");
+	    ctx->taskcluster_proxy_available ? NULL :
+	    "sepworker does not implement the taskcluster proxy yet",
+	    "the taskcluster proxy");
 	for (i = 0; i < nitems(never); i++)
 		if (feature(given, never[i].name, false))
 			problem(p, "payload.features.%s: %s", never[i].name,

@@ -77,7 +77,9 @@ struct payload_ctx {
 	uint32_t	 max_task_run_time;	/* config maxTaskRunTime */
 	bool		 enable_chain_of_trust;	/* config enable* switches */
 	bool		 enable_taskcluster_proxy;
-	bool		 chain_of_trust_available;	/* implemented yet? */
+	/* Why this worker cannot sign chain of trust now (no key, a weakened
+	 * sandbox, an exposed key), NULL if it can. */
+	const char	*chain_of_trust_refusal;
 	bool		 taskcluster_proxy_available;
 };
 

@@ -22,6 +22,7 @@
 #include "common/child.h"
 #include "common/log.h"
 #include "common/memfd.h"
+#include "common/reserved.h"
 #include "common/timefmt.h"
 #include "common/util.h"
 #include "taskrunner/chan_init.h"
@@ -131,6 +132,7 @@ task_assign(struct task *t, struct ipc_conn *sup, struct ipc_msg *m)
 	t->root_url = take_str(&r);
 	t->taskdir_path = take_str(&r);
 	t->read_only_paths = take_str(&r);
+	t->cot_refusal = take_str(&r);
 	if (!ipc_get_end(&r) || t->a.task_uid == 0)
 		return -1;
 	if (memfd_check_sealed(m->fd, PAYLOAD_MAX_BYTES, &size, err,
@@ -155,6 +157,8 @@ task_assign(struct task *t, struct ipc_conn *sup, struct ipc_msg *m)
 		.max_task_run_time = t->a.max_task_run_time,
 		.enable_chain_of_trust = t->a.flags & TASK_F_ENABLE_COT,
 		.enable_taskcluster_proxy = t->a.flags & TASK_F_ENABLE_PROXY,
+		.chain_of_trust_refusal = *t->cot_refusal ? t->cot_refusal :
+		    NULL,
 	};
 	if (payload_parse(buf, size, &ctx, &t->def, &errs) == -1) {
 		struct outcome o = { TASK_EXCEPTION, "malformed-payload" };
@@ -502,6 +506,29 @@ log_artifact_error(struct ipc_msg *m)
 	    (int)rl, reason);
 }
 
+/* The name an INIT_ARTIFACT carries (after its fixed part), in a static
+ * buffer; "" if it is malformed (the supervisor refuses it then). */
+static const char *
+artifact_name(struct ipc_msg *m)
+{
+	static char name[TASK_STRING_MAX + 1];
+	struct ipc_reader rd;
+	const char *s;
+	size_t len;
+
+	ipc_reader_init(&rd, m);
+	(void)ipc_get_bytes(&rd, sizeof(struct task_artifact_meta));
+	s = ipc_get_str(&rd, TASK_STRING_MAX, &len);
+	snprintf(name, sizeof(name), "%.*s", s ? (int)len : 0, s ? s : "");
+	return name;
+}
+
+static bool
+worker_writes(struct ipc_msg *m)
+{
+	return is_worker_artifact_name(artifact_name(m));
+}
+
 static void
 on_init_message(struct run *r, struct ipc_msg *m)
 {
@@ -534,6 +561,12 @@ on_init_message(struct run *r, struct ipc_msg *m)
 		outcome_set(&r->o, TASK_FAILED, "failed");
 		break;
 	case INIT_ARTIFACT:
+		if (worker_writes(m)) {
+			/* generic-worker's rule and wording. */
+			tasklog("Not uploading artifact %s since this will be "
+			    "uploaded later by the worker", artifact_name(m));
+			break;
+		}
 		if (ipc_send(r->sup, TR_ARTIFACT, 0, m->payload,
 		    m->payload_len, m->fd) == -1)
 			fatal("forwarding an artifact");

@@ -31,6 +31,7 @@ struct task {
 	char			*root_url;
 	char			*taskdir_path;	/* as the task sees it */
 	char			*read_only_paths; /* '\n'-separated, extra */
+	char			*cot_refusal;	/* "" if chain of trust is offered */
 	int			 log_fd;
 
 	struct task_def		 def;

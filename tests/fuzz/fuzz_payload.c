@@ -22,7 +22,7 @@ static const struct payload_ctx ctx = {
 	.max_task_run_time = 86400,
 	.enable_chain_of_trust = true,
 	.enable_taskcluster_proxy = true,
-	.chain_of_trust_available = true,
+	.chain_of_trust_refusal = NULL,
 	.taskcluster_proxy_available = true,
 };
 

@@ -180,18 +180,3 @@ mkdir -p "$TMP/full.out" && touch "$TMP/full.out/x"
 # Nothing of a task is left: its directory is removed.
 [ -z "$(ls -A "$TASKS/tasks")" ] && ok "every task directory was removed" ||
 	not_ok "every task directory was removed" "$(ls -A "$TASKS/tasks")"
-
-# make demo's task, end to end: result.json, the files, the log.
-run_task hello < examples/hello/task.json
-if expect_task hello completed completed 0 &&
-    [ "$(jget "$OUT/result.json" .exitCodes)" = "[0,0,0]" ] &&
-    [ "$(jget "$OUT/result.json" '.artifacts.map(a => a.name).join(" ")')" = \
-      "public/build/hello.txt public/build/out/kernel.txt public/build/out/reports/summary.txt" ] &&
-    [ "$(cat "$OUT/public/build/out/reports/summary.txt")" = "all good" ] &&
-    grep -q "running as task_$(task_uid) (uid $(task_uid))" "$LOG" &&
-    [ "$(jget "$OUT/result.json" '.artifacts[1].sha256')" = \
-      "$(sha256sum "$OUT/public/build/out/kernel.txt" | cut -d' ' -f1)" ]; then
-	ok "examples/hello: completed, both artifacts written and hashed"
-else
-	not_ok "examples/hello: completed, both artifacts written and hashed"
-fi

@@ -34,7 +34,7 @@ static const struct payload_ctx base_ctx = {
 	.max_task_run_time = 86400,
 	.enable_chain_of_trust = true,
 	.enable_taskcluster_proxy = true,
-	.chain_of_trust_available = true,
+	.chain_of_trust_refusal = NULL,
 	.taskcluster_proxy_available = true,
 };
 
@@ -523,9 +523,10 @@ test_features_the_worker_may_offer(void **state)
 	task_def_free(&t);
 
 	ctx = base_ctx;
-	ctx.chain_of_trust_available = ctx.taskcluster_proxy_available = false;
+	ctx.chain_of_trust_refusal = "this worker has no signing key";
+	ctx.taskcluster_proxy_available = false;
 	feature_refused("chainOfTrust", &ctx, "payload.features.chainOfTrust: "
-	    "sepworker does not implement chain of trust yet");
+	    "this worker has no signing key");
 	feature_refused("taskclusterProxy", &ctx,
 	    "payload.features.taskclusterProxy: sepworker does not implement "
 	    "the taskcluster proxy yet");

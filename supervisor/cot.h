@@ -1,0 +1,34 @@
+#ifndef SEPWORKER_COT_H
+#define SEPWORKER_COT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct cot_artifact {
+	const char	*name;
+	const char	*sha256;	/* lowercase hex */
+};
+
+/* What the worker asserts about the task and itself. */
+struct cot_facts {
+	const char	*task_id;
+	uint32_t	 run_id;
+	const char	*worker_group;
+	const char	*worker_id;
+	const char	*public_ip;	/* "" : omitted */
+	const char	*private_ip;
+	const char	*instance_id;
+	const char	*instance_type;
+	const char	*region;
+};
+
+/*
+ * The document (not NUL-counted in *len; malloc'd): chainOfTrustVersion,
+ * artifacts (sorted by name; arts is sorted in place), task (the
+ * re-encoded definition, which the caller has checked is one JSON
+ * object), taskId, runId, workerGroup, workerId, environment.
+ */
+char	*cot_build(struct cot_artifact *arts, size_t n, const char *task,
+	    size_t task_len, const struct cot_facts *f, size_t *len);
+
+#endif
