@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "utf8.h"
 #include "timefmt.h"
 
 enum log_mode {
@@ -93,45 +94,6 @@ codepoint_is_dangerous(unsigned cp)
 	    (cp >= 0x202a && cp <= 0x202e) ||	/* bidi embeddings/overrides */
 	    (cp >= 0x2066 && cp <= 0x2069) ||	/* bidi isolates */
 	    cp == 0xfeff;
-}
-
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t
-utf8_sequence(const unsigned char *s, size_t left, unsigned *cp)
-{
-	unsigned c = s[0];
-	size_t n, i;
-	unsigned lo = 0x80, hi = 0xbf;
-
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		*cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		*cp = c & 0x0f;
-		if (c == 0xe0)
-			lo = 0xa0;	/* overlong */
-		if (c == 0xed)
-			hi = 0x9f;	/* surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		*cp = c & 0x07;
-		if (c == 0xf0)
-			lo = 0x90;	/* overlong */
-		if (c == 0xf4)
-			hi = 0x8f;	/* above U+10FFFF */
-	} else
-		return 0;
-	if (left < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		unsigned b = s[i];
-
-		if (b < (i == 1 ? lo : 0x80) || b > (i == 1 ? hi : 0xbf))
-			return 0;
-		*cp = (*cp << 6) | (b & 0x3f);
-	}
-	return n;
 }
 
 size_t

@@ -13,6 +13,7 @@
 
 #include "common/chan_keyholder.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "common/util.h"
 #include "supervisor/cot.h"
 
@@ -67,13 +68,22 @@ put_string(struct buf *b, const char *s)
 			esc[4] = hex[*p >> 4];
 			esc[5] = hex[*p & 0xf];
 			put(b, esc, 6);
-		} else if (*p == 0xe2 && p[1] == 0x80 &&
-		    (p[2] == 0xa8 || p[2] == 0xa9)) {
-			/* U+2028, U+2029: Go escapes them for JavaScript. */
-			puts_(b, p[2] == 0xa8 ? "\\u2028" : "\\u2029");
-			p += 2;
-		} else
+		} else if (*p < 0x80)
 			put(b, (const char *)p, 1);
+		else {
+			unsigned cp;
+			size_t n = utf8_sequence(p, strlen((const char *)p), &cp);
+
+			/* Go's encoder: U+2028 and U+2029 escaped for
+			 * JavaScript, ill-formed bytes as U+FFFD. */
+			if (n == 0)
+				puts_(b, "\\ufffd");
+			else if (cp == 0x2028 || cp == 0x2029)
+				puts_(b, cp == 0x2028 ? "\\u2028" : "\\u2029");
+			else
+				put(b, (const char *)p, n);
+			p += n ? n - 1 : 0;
+		}
 	}
 	put(b, "\"", 1);
 }

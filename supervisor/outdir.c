@@ -13,6 +13,7 @@
 
 #include "common/util.h"
 #include "common/reserved.h"
+#include "common/utf8.h"
 #include "supervisor/outdir.h"
 
 /* 1 MiB: past 64 KiB the chunk size no longer matters to EVP, and fewer
@@ -126,42 +127,6 @@ outdir_open(const char *path, char *err, size_t errlen)
 	return fd;
 }
 
-/* Length of the well-formed UTF-8 sequence at s (whose first byte is at
- * least 0x80), or 0: overlong forms, UTF-16 surrogates and code points
- * above U+10FFFF are ill-formed. */
-static size_t
-utf8_sequence_len(const unsigned char *s, size_t left)
-{
-	unsigned lo = 0x80, hi = 0xbf;
-	size_t n, i;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (n > left)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if (s[i] < lo || s[i] > hi)
-			return 0;
-		lo = 0x80;
-		hi = 0xbf;
-	}
-	return n;
-}
-
 const char *
 artifact_name_problem(const char *name, size_t len)
 {
@@ -182,7 +147,7 @@ artifact_name_problem(const char *name, size_t len)
 			return "contains a backslash";
 		if (s[i] < 0x80)
 			continue;
-		if ((n = utf8_sequence_len(s + i, len - i)) == 0)
+		if ((n = utf8_sequence(s + i, len - i, NULL)) == 0)
 			return "is not valid UTF-8";
 		/* U+0080..U+009F: the C1 controls. */
 		if (s[i] == 0xc2 && s[i + 1] < 0xa0)

@@ -15,6 +15,10 @@ test_test_ipc_SRCS		:=
 test_test_log_SRCS		:=
 test_test_memfd_SRCS		:=
 test_test_secmem_PKGS		:= libsodium
+test_test_edkey_PKGS		:= libsodium
+test_test_cot_SRCS		:= supervisor/cot.c keyholder/sign.c \
+				   common/jsonscan.c common/json.c
+test_test_cot_PKGS		:= json-c
 test_test_sandbox_policy_SRCS	:= keyholder/policy.c proxyd/policy.c \
 				   taskrunner/policy.c
 test_test_sandbox_policy_PKGS	:= libseccomp libsodium
@@ -46,12 +50,13 @@ $(TEST_DIR)/$(1): $(call obj,$(filter %/$(1).c,$(TEST_SRCS)) $(test_$(1)_SRCS)) 
 endef
 $(foreach t,$(TEST_NAMES),$(eval $(call test_program,$(t))))
 
-helper_drive_child_SRCS		:= supervisor/spawn.c
+helper_drive_child_SRCS		:= supervisor/spawn.c supervisor/cot.c
+helper_drive_child_PKGS		:= libsodium
 
 define helper_program
 $(TEST_DIR)/helpers/$(1): $(call obj,tests/helpers/$(1).c $(helper_$(1)_SRCS)) $(COMMON_LIB)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $(if $(helper_$(1)_PKGS),$$(call libs,$(helper_$(1)_PKGS)))
 endef
 $(foreach h,$(notdir $(basename $(HELPER_SRCS))),$(eval $(call helper_program,$(h))))
 
@@ -67,18 +72,22 @@ FUZZ_CFLAGS	:= -std=gnu11 -g -O1 -D_GNU_SOURCE -I. \
 		   -fno-sanitize-recover=undefined \
 		   $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 fuzz_fuzz_ipc_SRCS		:= common/ipc.c common/util.c common/log.c \
-				   common/timefmt.c
+				   common/timefmt.c common/utf8.c
 fuzz_fuzz_logrelay_SRCS		:= supervisor/logrelay.c common/log.c \
-				   common/timefmt.c
+				   common/timefmt.c common/utf8.c
 fuzz_fuzz_jsonscan_SRCS		:= common/jsonscan.c
 fuzz_fuzz_jsonscan_PKGS		:= json-c
 fuzz_fuzz_json_SRCS		:= common/json.c common/jsonscan.c \
-				   common/util.c common/log.c common/timefmt.c
+				   common/util.c common/log.c common/timefmt.c \
+				   common/utf8.c
 fuzz_fuzz_json_PKGS		:= json-c
+fuzz_fuzz_cot_SRCS		:= supervisor/cot.c keyholder/sign.c \
+				   common/jsonscan.c common/util.c common/log.c \
+				   common/timefmt.c common/utf8.c
 fuzz_fuzz_payload_SRCS		:= taskrunner/payload.c taskrunner/schema.c \
 				   taskrunner/schema_blob.c common/json.c \
 				   common/jsonscan.c common/util.c common/log.c \
-				   common/timefmt.c
+				   common/timefmt.c common/utf8.c
 fuzz_fuzz_payload_PKGS		:= json-c
 
 define fuzz_program

@@ -1,0 +1,192 @@
+/* The chain-of-trust document (supervisor/cot.c) and the keyholder's
+ * structural check of it (keyholder/sign.c). */
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "tests/testutil.h"
+
+#include "common/jsonscan.h"
+#include "keyholder/sign.h"
+#include "supervisor/cot.h"
+
+static const struct cot_facts facts = {
+	.task_id = "Zc6kM0p9R0ucbdE0y2f0Fw", .run_id = 0,
+	.worker_group = "us-east1", .worker_id = "i-0123456789abcdef0",
+	.public_ip = "12.34.56.78", .private_ip = "10.0.0.5",
+	.instance_id = "i-0123456789abcdef0", .instance_type = "n2-standard-4",
+	.region = "us-east1",
+};
+
+/* The reference's example (§1.6), with a smaller task. */
+static void
+test_document_matches_generic_worker_layout(void **state)
+{
+	static const char want[] =
+	    "{\n"
+	    "  \"chainOfTrustVersion\": 1,\n"
+	    "  \"artifacts\": {\n"
+	    "    \"public/build/X.txt\": {\n"
+	    "      \"sha256\": \"8308d593eb56527137532595a60255a3fcfbe4b6b068e29b22d99742bad80f6f\"\n"
+	    "    },\n"
+	    "    \"public/logs/certified.log\": {\n"
+	    "      \"sha256\": \"9877e6e5c27a859eed2c8f5b2b17e01aea9d0187bd828e603e7fa77e58b70285\"\n"
+	    "    }\n"
+	    "  },\n"
+	    "  \"task\": {\n"
+	    "    \"created\":\"2026-01-05T10:00:00.000Z\",\n"
+	    "    \"payload\":{\n"
+	    "      \"maxRunTime\":3600\n"
+	    "    }\n"
+	    "  },\n"
+	    "  \"taskId\": \"Zc6kM0p9R0ucbdE0y2f0Fw\",\n"
+	    "  \"runId\": 0,\n"
+	    "  \"workerGroup\": \"us-east1\",\n"
+	    "  \"workerId\": \"i-0123456789abcdef0\",\n"
+	    "  \"environment\": {\n"
+	    "    \"publicIpAddress\": \"12.34.56.78\",\n"
+	    "    \"privateIpAddress\": \"10.0.0.5\",\n"
+	    "    \"instanceId\": \"i-0123456789abcdef0\",\n"
+	    "    \"instanceType\": \"n2-standard-4\",\n"
+	    "    \"region\": \"us-east1\"\n"
+	    "  }\n"
+	    "}";
+	static const char task[] = "{\n  \"created\":\"2026-01-05T10:00:00.000Z\","
+	    "\n  \"payload\":{\n    \"maxRunTime\":3600\n  }\n}\n";
+	/* Given out of order: the document sorts them, as Go sorts a map. */
+	struct cot_artifact arts[] = {
+		{ "public/logs/certified.log", "9877e6e5c27a859eed2c8f5b2b17e01"
+		    "aea9d0187bd828e603e7fa77e58b70285" },
+		{ "public/build/X.txt", "8308d593eb56527137532595a60255a3fcfbe4"
+		    "b6b068e29b22d99742bad80f6f" },
+	};
+	size_t len;
+	char *doc;
+
+	(void)state;
+	doc = cot_build(arts, 2, task, strlen(task), &facts, &len);
+	assert_int_equal(len, strlen(doc));
+	assert_string_equal(doc, want);
+	free(doc);
+}
+
+static void
+test_public_ip_omitted_when_unset(void **state)
+{
+	struct cot_facts f = facts;
+	size_t len;
+	char *doc;
+
+	(void)state;
+	f.public_ip = "";
+	doc = cot_build(NULL, 0, "{}", 2, &f, &len);
+	assert_null(strstr(doc, "publicIpAddress"));
+	assert_non_null(strstr(doc, "\"privateIpAddress\": \"10.0.0.5\""));
+	assert_non_null(strstr(doc, "\"artifacts\": {},\n"));
+	free(doc);
+}
+
+/* Names are the task's: whatever they hold, the document stays one
+ * object and says exactly those names. */
+static void
+test_names_escaped(void **state)
+{
+	static const char *const names[] = {
+		"a\"b", "c\\d", "<script>&amp;", "line\xe2\x80\xa8sep", "tab\t",
+	};
+	const struct jsonscan_opts opts = { .max_depth = 16,
+	    .require_object = true, .reject_duplicate_keys = true };
+	struct cot_artifact arts[5];
+	struct json_object *o, *a;
+	char err[160], *doc;
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < 5; i++)
+		arts[i] = (struct cot_artifact){ names[i], "00" };
+	doc = cot_build(arts, 5, "{}", 2, &facts, &len);
+	assert_int_equal(jsonscan_validate(doc, len, &opts, err, sizeof(err)),
+	    0);
+	/* Go's HTML-safe escapes. */
+	assert_non_null(strstr(doc, "\\u003cscript\\u003e\\u0026amp;"));
+	assert_non_null(strstr(doc, "line\\u2028sep"));
+	o = json_tokener_parse(doc);
+	assert_non_null(o);
+	assert_true(json_object_object_get_ex(o, "artifacts", &a));
+	assert_int_equal(json_object_object_length(a), 5);
+	for (size_t i = 0; i < 5; i++)
+		assert_true(json_object_object_get_ex(a, names[i], NULL));
+	json_object_put(o);
+	free(doc);
+}
+
+static void
+test_keyholder_accepts_the_document(void **state)
+{
+	size_t len;
+	char *doc;
+
+	(void)state;
+	doc = cot_build(NULL, 0, "{\n  \"a\":1\n}", 11, &facts, &len);
+	assert_null(cot_document_problem(doc, len, facts.task_id, 0));
+	free(doc);
+}
+
+static void
+test_keyholder_refuses(void **state)
+{
+	struct cot_facts f = facts;
+	size_t len;
+	char *doc, *copy;
+
+	(void)state;
+	doc = cot_build(NULL, 0, "{}", 2, &f, &len);
+	/* another task, another run */
+	assert_non_null(cot_document_problem(doc, len, "AAAAAAAAAAAAAAAAAAAAAA",
+	    0));
+	assert_non_null(cot_document_problem(doc, len, f.task_id, 1));
+	/* not our prefix; cut short; a NUL inside */
+	assert_non_null(cot_document_problem("{\"a\": 1}", 8, f.task_id, 0));
+	assert_non_null(cot_document_problem(doc, len - 1, f.task_id, 0));
+	copy = strdup(doc);
+	copy[len / 2] = '\0';
+	assert_non_null(cot_document_problem(copy, len, f.task_id, 0));
+	free(copy);
+	assert_non_null(cot_document_problem("", 0, f.task_id, 0));
+	free(doc);
+}
+
+/*
+ * The definition is the taskrunner's; a compromised one could lay it out
+ * with a fake top-level-looking taskId line inside.  The check looks at
+ * the last such line, which is the supervisor's.
+ */
+static void
+test_keyholder_sees_past_a_forged_line(void **state)
+{
+	static const char task[] = "{\n  \"x\": 1,\n\n  \"taskId\": \"evil\","
+	    "\n  \"runId\": 0,\n  \"y\": 2\n}";
+	size_t len;
+	char *doc;
+
+	(void)state;
+	doc = cot_build(NULL, 0, task, strlen(task), &facts, &len);
+	assert_null(cot_document_problem(doc, len, facts.task_id, 0));
+	assert_non_null(cot_document_problem(doc, len, "evil", 0));
+	free(doc);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_document_matches_generic_worker_layout),
+		cmocka_unit_test(test_public_ip_omitted_when_unset),
+		cmocka_unit_test(test_names_escaped),
+		cmocka_unit_test(test_keyholder_accepts_the_document),
+		cmocka_unit_test(test_keyholder_refuses),
+		cmocka_unit_test(test_keyholder_sees_past_a_forged_line),
+	};
+
+	return cmocka_run_group_tests_name("cot", tests, NULL, NULL);
+}
