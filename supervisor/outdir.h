@@ -42,10 +42,10 @@ struct copy_result {
 	char		sha256_hex[65];	/* lowercase, NUL-terminated */
 };
 
-/* Copy all of src, from offset 0 to EOF, to dst and hash it in the same
- * pass.  src is read with pread only: its file offset is left as it was.
- * Not reentrant (one static buffer).  0, or -1 with err saying what
- * failed. */
+/* Copy all of src, from offset 0 to EOF, to dst and hash what is written
+ * in the same pass (on a second thread for large files).  src is read
+ * with pread only: its file offset is left as it was.  Not reentrant
+ * (static buffers).  0, or -1 with err saying what failed. */
 int	copy_and_hash(int src, int dst, struct copy_result *r, char *err,
 	    size_t errlen);
 

@@ -98,3 +98,16 @@ endef
 $(foreach t,$(FUZZ_NAMES),$(eval $(call fuzz_program,$(t))))
 
 fuzz-build: $(addprefix $(FUZZ_DIR)/,$(FUZZ_NAMES))
+
+# Benchmarks (make bench): tests/bench/*.c, each with what it measures.
+BENCH_DIR	:= $(BUILD)/bench
+
+$(BENCH_DIR)/bench_hash: $(call obj,tests/bench/bench_hash.c supervisor/outdir.c) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call libs,libcrypto)
+
+$(BENCH_DIR)/bench_sign: $(call obj,tests/bench/bench_sign.c supervisor/spawn.c supervisor/cot.c) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(call libs,libsodium)
+
+bench-build: $(BENCH_DIR)/bench_hash $(BENCH_DIR)/bench_sign
