@@ -30,6 +30,39 @@ static char		announced_id[KH_TASK_ID_MAX + 1];
 static uint32_t		announced_run;
 static bool		announced, signed_once;
 
+/*
+ * The runs signed so far, most recent last: announcing a run again does
+ * not buy a second signature for it.  A worker signs one document per
+ * run, so a few hundred remembered runs outlast any plausible replay.
+ */
+#define SIGNED_HISTORY	256
+static struct {
+	char		id[KH_TASK_ID_MAX + 1];
+	uint32_t	run;
+} signed_runs[SIGNED_HISTORY];
+static size_t		signed_next, signed_count;
+
+static bool
+was_signed(const char *id, uint32_t run)
+{
+	for (size_t i = 0; i < signed_count; i++)
+		if (signed_runs[i].run == run &&
+		    strcmp(signed_runs[i].id, id) == 0)
+			return true;
+	return false;
+}
+
+static void
+remember_signed(const char *id, uint32_t run)
+{
+	/* id is announced_id, which on_announce bounded. */
+	memcpy(signed_runs[signed_next].id, id, strlen(id) + 1);
+	signed_runs[signed_next].run = run;
+	signed_next = (signed_next + 1) % SIGNED_HISTORY;
+	if (signed_count < SIGNED_HISTORY)
+		signed_count++;
+}
+
 static int
 refuse(uint32_t id, const char *why)
 {
@@ -71,7 +104,7 @@ on_announce(void *ctx, struct ipc_msg *m)
 	memcpy(announced_id, id, len);
 	announced_id[len] = '\0';
 	announced = true;
-	signed_once = false;
+	signed_once = was_signed(announced_id, announced_run);
 	return 0;
 }
 
@@ -110,6 +143,7 @@ on_sign_req(void *ctx, struct ipc_msg *m)
 	crypto_hash_sha256(out + 64, doc, size);
 	free(doc);
 	signed_once = true;
+	remember_signed(announced_id, announced_run);
 	sodium_bin2hex(hex, sizeof(hex), out + 64, 32);
 	log_info("signed the chain-of-trust document of task %s run %u: "
 	    "%zu bytes, sha256 %s", announced_id, announced_run, size, hex);

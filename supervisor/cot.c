@@ -131,7 +131,8 @@ cot_build(struct cot_artifact *arts, size_t n, const char *task,
 	struct buf b = { 0 };
 	char num[16];
 
-	qsort(arts, n, sizeof(*arts), cmp_artifacts);
+	if (n > 1)
+		qsort(arts, n, sizeof(*arts), cmp_artifacts);
 	puts_(&b, COT_PREFIX);
 	for (size_t i = 0; i < n; i++) {
 		puts_(&b, i ? ",\n    " : "\n    ");
