@@ -186,10 +186,13 @@ main(int argc, char **argv)
 		}
 	}
 	free(line);
+	free(buf);
 	fclose(f);
 	close(mem);
-	for (size_t k = 0; k < npats; k++)
+	for (size_t k = 0; k < npats; k++) {
 		printf("%zu\n", pats[k].hits);
+		free(pats[k].bytes);
+	}
 	fprintf(stderr, "memscan: pid %s: %zu mappings, %" PRIu64 " bytes "
 	    "read, %zu pages refused, %zu mappings too large\n", argv[1], maps,
 	    total, skipped, big);
