@@ -1,16 +1,51 @@
 /*
- * supervisor <-> proxyd.  Task definitions and other large bodies travel
- * as sealed memfds; inline payloads stay under the control limit.
+ * supervisor <-> proxyd, the long-lived holder of credentials.
+ *
+ *	TASK_CREDS	supervisor -> proxyd: clientId, accessToken,
+ *			certificate ("" for permanent credentials), as
+ *			u32-length strings: the credentials the next task
+ *			acts with (run-task: the config's).  The supervisor
+ *			wipes its copy once sent; proxyd keeps them in
+ *			locked memory.
+ *	FEED_TASKPROXY	supervisor -> proxyd, fd = proxyd's end of a
+ *			socketpair whose other end is a task proxy's fd 6
+ *			(common/chan_taskproxy.h, the credentials channel).
+ *			proxyd sends the task's credentials there, then
+ *			wipes its own copy of them: a task's credentials
+ *			live in that task's proxy and nowhere else.
+ *	DONE		proxyd -> supervisor: the request was carried out
+ *	FAILED		proxyd -> supervisor: why not (u32-length string)
+ *
+ * The supervisor never sees a task's credentials on the way to its
+ * proxy: it only connects the two ends.
  */
 #ifndef SEPWORKER_CHAN_PROXYD_H
 #define SEPWORKER_CHAN_PROXYD_H
 
 #include "chan_common.h"
 
-#define PROXYD_MAX_MSG	65536u
+#define PROXYD_MAX_MSG		65536u
+#define PX_CLIENT_ID_MAX	256u
+#define PX_TOKEN_MAX		256u
+#define PX_CERTIFICATE_MAX	16384u
+#define PX_REASON_MAX		256u
+
+enum {
+	PX_TASK_CREDS = CHAN_FIRST_OWN_TYPE,
+	PX_FEED_TASKPROXY,
+	PX_DONE,
+	PX_FAILED,
+};
 
 static const struct ipc_msgspec proxyd_msgs[] = {
 	CHAN_COMMON_MSGS,
+	{ PX_TASK_CREDS, "TASK_CREDS", IPC_TO_CHILD, 3 * 4 + 2,
+	    3 * 4 + PX_CLIENT_ID_MAX + PX_TOKEN_MAX + PX_CERTIFICATE_MAX,
+	    false },
+	{ PX_FEED_TASKPROXY, "FEED_TASKPROXY", IPC_TO_CHILD, 0, 0, true },
+	{ PX_DONE, "DONE", IPC_TO_SUPERVISOR, 0, 0, false },
+	{ PX_FAILED, "FAILED", IPC_TO_SUPERVISOR, 4, 4 + PX_REASON_MAX,
+	    false },
 };
 
 static const struct ipc_channel proxyd_channel __attribute__((unused)) = {

@@ -10,8 +10,6 @@
  *		uid -> uid (and gid -> gid) in that namespace.
  *	TASKDIR_REQ	taskrunner -> supervisor
  *		create the task directory, owned by the task uid
- *	LISTENER_REQ	taskrunner -> supervisor
- *		u32 port: a TCP listener on 127.0.0.1:port (host networking)
  *	CGROUP_REQ	taskrunner -> supervisor, fd = pidfd of the mapped init:
  *		put it in a cgroup of the task's own, with its limits
  *	CGROUP_DONE	supervisor -> taskrunner: string saying what was set
@@ -20,7 +18,6 @@
  *	PRIVOP_FAIL	supervisor -> taskrunner
  *		string: why the request was refused
  *	TASKDIR		supervisor -> taskrunner, fd = O_PATH of the directory
- *	LISTENER	supervisor -> taskrunner, fd = the listening socket
  *
  * One task, in order:
  *	TASK_LOG	supervisor -> taskrunner, fd = the backing log,
@@ -28,6 +25,13 @@
  *	TASK_ASSIGN	supervisor -> taskrunner, fd = sealed memfd with the
  *			task definition exactly as received; payload: the
  *			task's context (struct below, then strings)
+ *	TASK_SCOPES	taskrunner -> supervisor, before TASK_VALID when the
+ *			task asks for the proxy: fd = sealed memfd of the
+ *			task's scopes, '\n'-separated, for its proxy (the
+ *			supervisor passes the fd on without reading it)
+ *	PROXY_LISTENER	taskrunner -> supervisor, isolated networking: fd =
+ *			the proxy's listener, made by the task's init inside
+ *			the task's network namespace
  *	TASK_VALID	taskrunner -> supervisor, fd = sealed memfd with the
  *			definition as the taskrunner re-encoded it; payload:
  *			the typed summary
@@ -38,8 +42,10 @@
  *			task user; payload: metadata and its name
  *	ARTIFACT_ERROR	taskrunner -> supervisor: a declared artifact that
  *			could not be collected: name, reason, message
- *	TASK_ABORT	supervisor -> taskrunner: kill the task now (worker
- *			shutdown); it still answers with TASK_RESULT
+ *	TASK_ABORT	supervisor -> taskrunner: kill the task now; no
+ *			payload: the worker is shutting down (worker-shutdown);
+ *			a string: the worker fails the task, and why
+ *			(internal-error).  It still answers with TASK_RESULT
  *	TASK_RESULT	taskrunner -> supervisor: u32 state, reason string;
  *			the last message, then it exits.  A malformed task
  *			gets TASK_RESULT straight after TASK_ASSIGN.
@@ -57,13 +63,16 @@
 
 /* TASK_ASSIGN's fixed part; then taskId, provisionerId, workerType,
  * workerGroup, workerId, rootURL, taskdir path, the extra read-only paths
- * ('\n'-separated), and why chain of trust cannot be offered ("" if it
- * can) as u32-length strings. */
+ * ('\n'-separated), why chain of trust cannot be offered and why the
+ * proxy cannot ("" if it can) as u32-length strings. */
+#define TASK_ASSIGN_STRINGS	10
 struct task_assign {
 	uint32_t	run_id;
 	uint32_t	task_uid;
 	uint32_t	max_task_run_time;
 	uint32_t	flags;		/* TASK_F_* */
+	uint32_t	proxy_port;	/* taskclusterProxyPort */
+	uint32_t	unused;		/* zero: keeps what follows aligned */
 	uint64_t	max_processes;
 	uint64_t	max_memory_bytes;
 	uint64_t	max_open_files;
@@ -104,11 +113,9 @@ enum task_state {
 enum {
 	TR_USERNS_MAP_REQ = CHAN_FIRST_OWN_TYPE,
 	TR_TASKDIR_REQ,
-	TR_LISTENER_REQ,
 	TR_PRIVOP_OK,
 	TR_PRIVOP_FAIL,
 	TR_TASKDIR,
-	TR_LISTENER,
 	TR_TASK_LOG,
 	TR_TASK_ASSIGN,
 	TR_TASK_VALID,
@@ -120,22 +127,23 @@ enum {
 	TR_TASK_RESULT,
 	TR_CGROUP_REQ,
 	TR_CGROUP_DONE,
+	TR_TASK_SCOPES,
+	TR_PROXY_LISTENER,
 };
 
 static const struct ipc_msgspec taskrunner_msgs[] = {
 	CHAN_COMMON_MSGS,
 	{ TR_USERNS_MAP_REQ, "USERNS_MAP_REQ", IPC_TO_SUPERVISOR, 4, 4, true },
 	{ TR_TASKDIR_REQ, "TASKDIR_REQ", IPC_TO_SUPERVISOR, 0, 0, false },
-	{ TR_LISTENER_REQ, "LISTENER_REQ", IPC_TO_SUPERVISOR, 4, 4, false },
 	{ TR_PRIVOP_OK, "PRIVOP_OK", IPC_TO_CHILD, 0, 0, false },
 	{ TR_PRIVOP_FAIL, "PRIVOP_FAIL", IPC_TO_CHILD, 4,
 	    4 + PRIVOP_REASON_MAX, false },
 	{ TR_TASKDIR, "TASKDIR", IPC_TO_CHILD, 0, 0, true },
-	{ TR_LISTENER, "LISTENER", IPC_TO_CHILD, 0, 0, true },
 	{ TR_TASK_LOG, "TASK_LOG", IPC_TO_CHILD, 0, 0, true },
 	{ TR_TASK_ASSIGN, "TASK_ASSIGN", IPC_TO_CHILD,
-	    sizeof(struct task_assign) + 9 * 4,
-	    sizeof(struct task_assign) + 9 * (4 + TASK_STRING_MAX), true },
+	    sizeof(struct task_assign) + TASK_ASSIGN_STRINGS * 4,
+	    sizeof(struct task_assign) + TASK_ASSIGN_STRINGS *
+	    (4 + TASK_STRING_MAX), true },
 	{ TR_TASK_VALID, "TASK_VALID", IPC_TO_SUPERVISOR,
 	    sizeof(struct task_summary), sizeof(struct task_summary), true },
 	{ TR_TASK_START, "TASK_START", IPC_TO_CHILD, 0, 0, false },
@@ -146,11 +154,15 @@ static const struct ipc_msgspec taskrunner_msgs[] = {
 	    true },
 	{ TR_ARTIFACT_ERROR, "ARTIFACT_ERROR", IPC_TO_SUPERVISOR, 3 * 4,
 	    3 * (4 + TASK_STRING_MAX), false },
-	{ TR_TASK_ABORT, "TASK_ABORT", IPC_TO_CHILD, 0, 0, false },
+	{ TR_TASK_ABORT, "TASK_ABORT", IPC_TO_CHILD, 0, 4 + TASK_STRING_MAX,
+	    false },
 	{ TR_TASK_RESULT, "TASK_RESULT", IPC_TO_SUPERVISOR, 8,
 	    8 + TASK_STRING_MAX, false },
 	{ TR_CGROUP_REQ, "CGROUP_REQ", IPC_TO_SUPERVISOR, 0, 0, true },
 	{ TR_CGROUP_DONE, "CGROUP_DONE", IPC_TO_CHILD, 4, 4 + 256, false },
+	{ TR_TASK_SCOPES, "TASK_SCOPES", IPC_TO_SUPERVISOR, 0, 0, true },
+	{ TR_PROXY_LISTENER, "PROXY_LISTENER", IPC_TO_SUPERVISOR, 0, 0,
+	    true },
 };
 
 static const struct ipc_channel taskrunner_channel __attribute__((unused)) = {

@@ -216,7 +216,8 @@ apply_landlock(const struct sandbox_policy *p,
 	}
 	attr.handled_access_fs = landlock_fs_rights(abi);
 	if (abi >= 4 && p->landlock_net) {
-		attr.handled_access_net = LL_NET_BIND_TCP | LL_NET_CONNECT_TCP;
+		attr.handled_access_net = LL_NET_BIND_TCP |
+		    (p->landlock_connect_any ? 0 : LL_NET_CONNECT_TCP);
 		attr_size = offsetof(struct ll_ruleset_attr, scoped);
 	}
 	if (abi >= 6) {
@@ -229,7 +230,7 @@ apply_landlock(const struct sandbox_policy *p,
 	for (size_t i = 0; p->landlock_read_files &&
 	    p->landlock_read_files[i]; i++)
 		landlock_add_read_file(ruleset, p->landlock_read_files[i]);
-	for (size_t i = 0; attr.handled_access_net &&
+	for (size_t i = 0; (attr.handled_access_net & LL_NET_CONNECT_TCP) &&
 	    i < params->nconnect_ports; i++) {
 		struct ll_net_port_attr np = {
 			.allowed_access = LL_NET_CONNECT_TCP,

@@ -80,6 +80,9 @@ struct sandbox_policy {
 	size_t				 nrlimits;
 	bool				 landlock;	/* enter a domain */
 	bool				 landlock_net;	/* TCP rules too */
+	/* With landlock_net: handle only binding, so TCP connects to any
+	 * port stay allowed (a proxy's upstreams) and no bind is. */
+	bool				 landlock_connect_any;
 	const char *const		*landlock_read_files; /* NULL-ended */
 };
 

@@ -1,28 +1,244 @@
 /*
- * proxyd: holds the Taskcluster credentials and makes the requests that
- * need them.  Started by the supervisor; locks itself down before it
- * serves its channel (common/chan_proxyd.h).
+ * proxyd: holds the Taskcluster credentials and hands each task's to that
+ * task's own proxy.  Started by the supervisor; locks itself down before
+ * it serves its channel (common/chan_proxyd.h).  It never parses HTTP
+ * from a task: that is the task proxy's job (taskproxy.c), the same
+ * binary exec'd afresh per task as "taskproxy".
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sodium.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include "common/chan_proxyd.h"
+#include "common/chan_taskproxy.h"
 #include "common/child.h"
 #include "common/log.h"
+#include "common/secmem.h"
+#include "common/util.h"
 #include "proxyd/proxyd.h"
+
+/* How long a task proxy has to take its credentials. */
+#define FEED_TIMEOUT_MS	10000
+
+static struct ipc_conn	conn;
+static uint32_t		state = CHILD_ST_SERVING;
+
+/* The next task's credentials, in locked memory; NULL when none. */
+static struct {
+	char	*client_id;
+	char	*access_token;
+	char	*certificate;	/* "" for permanent credentials */
+} task_creds;
+
+static void
+forget_task_creds(void)
+{
+	secmem_free(task_creds.client_id);
+	secmem_free(task_creds.access_token);
+	secmem_free(task_creds.certificate);
+	memset(&task_creds, 0, sizeof(task_creds));
+}
+
+static int
+answer_failed(uint32_t id, const char *why)
+{
+	uint8_t buf[4 + PX_REASON_MAX];
+	struct ipc_writer w;
+
+	log_warnx("%s", why);
+	ipc_writer_init(&w, buf, sizeof(buf));
+	ipc_put_str(&w, why, strnlen(why, PX_REASON_MAX));
+	if (ipc_send(&conn, PX_FAILED, id, w.buf, w.len, -1) == -1)
+		fatal("sending FAILED");
+	return 0;
+}
+
+/* Credentials are printable ASCII: anything else is refused, never
+ * passed on. */
+static bool
+printable(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] < 0x20 || s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+static int
+on_task_creds(void *ctx, struct ipc_msg *m)
+{
+	const char *id, *token, *cert;
+	size_t idlen, toklen, certlen;
+	struct ipc_reader r;
+	int rc = 0;
+
+	(void)ctx;
+	ipc_reader_init(&r, m);
+	id = ipc_get_str(&r, PX_CLIENT_ID_MAX, &idlen);
+	token = ipc_get_str(&r, PX_TOKEN_MAX, &toklen);
+	cert = ipc_get_str(&r, PX_CERTIFICATE_MAX, &certlen);
+	if (!ipc_get_end(&r) || idlen == 0 || toklen == 0)
+		rc = -1;
+	else if (!printable(id, idlen) || !printable(token, toklen) ||
+	    !printable(cert, certlen))
+		rc = answer_failed(m->hdr.id, "credentials must be printable "
+		    "ASCII");
+	else {
+		forget_task_creds();
+		task_creds.client_id = secmem_strndup(id, idlen);
+		task_creds.access_token = secmem_strndup(token, toklen);
+		task_creds.certificate = secmem_strndup(cert, certlen);
+		log_info("holding credentials of client %s for the next task",
+		    task_creds.client_id);
+		if (ipc_send(&conn, PX_DONE, m->hdr.id, NULL, 0, -1) == -1)
+			fatal("sending DONE");
+	}
+	/* The message itself held the token. */
+	sodium_memzero(conn.buf, conn.chan->max_msg);
+	return rc;
+}
+
+/* Append s to the JSON being built in buf, as a string body. */
+static size_t
+put_json_string(char *buf, size_t at, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			buf[at++] = '\\';
+		buf[at++] = *s;
+	}
+	return at;
+}
+
+/*
+ * {"clientId":"…","accessToken":"…","certificate":"…"} in locked memory.
+ * Every character is printable ASCII, so escaping " and \ is all JSON
+ * needs; the worst case doubles each string.
+ */
+static char *
+creds_json(size_t *len)
+{
+	size_t cap = 64 + 2 * (strlen(task_creds.client_id) +
+	    strlen(task_creds.access_token) + strlen(task_creds.certificate));
+	char *buf = secmem_alloc(cap);
+	size_t at = 0;
+
+#define LIT(s)	(memcpy(buf + at, s, sizeof(s) - 1), at += sizeof(s) - 1)
+	LIT("{\"clientId\":\"");
+	at = put_json_string(buf, at, task_creds.client_id);
+	LIT("\",\"accessToken\":\"");
+	at = put_json_string(buf, at, task_creds.access_token);
+	LIT("\",\"certificate\":\"");
+	at = put_json_string(buf, at, task_creds.certificate);
+	LIT("\"}");
+#undef LIT
+	*len = at;
+	return buf;
+}
+
+/* Send the credentials on fd TASKPROXY_FEED_FD and wait for the verdict;
+ * NULL if accepted, else why not. */
+static const char *
+feed(char *why, size_t whylen)
+{
+	struct ipc_conn tp;
+	struct pollfd pfd = { .fd = PROXYD_FEED_FD, .events = POLLIN };
+	char err[IPC_ERR_MAX];
+	struct ipc_msg m;
+	size_t len;
+	char *json = creds_json(&len);
+	int rc;
+
+	ipc_conn_init(&tp, PROXYD_FEED_FD, &taskcreds_channel,
+	    IPC_TO_SUPERVISOR);
+	rc = ipc_send(&tp, TPC_CREDENTIALS, 1, json, len, -1);
+	secmem_free(json);
+	if (rc == -1) {
+		snprintf(why, whylen, "the task proxy's channel: %s",
+		    strerror(errno));
+		goto out;
+	}
+	if (poll(&pfd, 1, FEED_TIMEOUT_MS) != 1) {
+		snprintf(why, whylen, "the task proxy did not take its "
+		    "credentials within %d ms", FEED_TIMEOUT_MS);
+		goto out;
+	}
+	rc = ipc_recv(&tp, &m, err, sizeof(err));
+	if (rc != 1) {
+		snprintf(why, whylen, "the task proxy's answer: %s", rc == 0 ?
+		    "it closed its channel" : err);
+		goto out;
+	}
+	if (m.hdr.type == TPC_REJECTED) {
+		struct ipc_reader r;
+		const char *s;
+		size_t n;
+
+		ipc_reader_init(&r, &m);
+		s = ipc_get_str(&r, TPC_REASON_MAX, &n);
+		snprintf(why, whylen, "the task proxy rejected its "
+		    "credentials: %.*s", s != NULL ? (int)n : 0,
+		    s != NULL ? s : "");
+		goto out;
+	}
+	why[0] = '\0';
+out:
+	ipc_conn_free(&tp);
+	close(PROXYD_FEED_FD);
+	return why[0] == '\0' ? NULL : why;
+}
+
+static int
+on_feed(void *ctx, struct ipc_msg *m)
+{
+	char why[PX_REASON_MAX];
+
+	(void)ctx;
+	if (task_creds.client_id == NULL)
+		return answer_failed(m->hdr.id, "proxyd holds no task "
+		    "credentials");
+	/* A fixed fd number, so the filter can name the one socket this
+	 * process may write credentials to. */
+	if (m->fd != PROXYD_FEED_FD) {
+		if (dup3(m->fd, PROXYD_FEED_FD, O_CLOEXEC) == -1)
+			fatal("dup3");
+		close(m->fd);
+	}
+	m->fd = -1;
+	if (feed(why, sizeof(why)) != NULL) {
+		forget_task_creds();
+		return answer_failed(m->hdr.id, why);
+	}
+	log_info("handed the credentials of client %s to the task's proxy; "
+	    "proxyd keeps no copy", task_creds.client_id);
+	forget_task_creds();
+	if (ipc_send(&conn, PX_DONE, m->hdr.id, NULL, 0, -1) == -1)
+		fatal("sending DONE");
+	return 0;
+}
+
+static const struct ipc_handler handlers[] = {
+	{ PX_TASK_CREDS, CHILD_ST_SERVING, on_task_creds },
+	{ PX_FEED_TASKPROXY, CHILD_ST_SERVING, on_feed },
+};
 
 int
 main(int argc, char **argv)
 {
 	struct child_args args;
-	struct ipc_conn conn;
-	uint32_t state = CHILD_ST_SERVING;
 
 	sandbox_early(true);
+	if (strcmp(argv[0], "taskproxy") == 0)
+		return taskproxy_main(argc, argv);
 	child_start(argc, argv, "proxyd", NULL, NULL, &args);
 	if (sodium_init() < 0)
 		fatalx("sodium_init failed");
 	child_lockdown(&proxyd_policy, &args);
 	ipc_conn_init(&conn, CHILD_CONTROL_FD, &proxyd_channel, IPC_TO_CHILD);
-	child_serve(&conn, NULL, 0, &state, NULL);
+	child_serve(&conn, handlers, nitems(handlers), &state, NULL);
 }

@@ -1,19 +1,60 @@
 /*
- * proxyd's sandbox.  It serves its control channel and logs; it opens no
- * files and starts nothing.  Anything not listed kills it.
+ * proxyd's two sandboxes.  Anything not listed kills the process.
+ *
+ * proxyd (long-lived) serves its control channel, holds credentials and
+ * writes them to one socket at a time: the task proxy end it was handed,
+ * moved to fd PROXYD_FEED_FD so the filter can name it.  No network, no
+ * files.
+ *
+ * taskproxy (one per task) speaks HTTP both ways: it accepts the task's
+ * connections on its listener, resolves and connects to upstream hosts,
+ * and runs threads (a thread per connection, libcurl's resolver).  The
+ * filter is installed before any thread starts, so every thread has it.
+ * Files: Landlock lets it read the resolver's configuration and nothing
+ * else; an open for writing is answered EACCES here.  Libraries that open
+ * files lazily (OpenSSL's configuration, time zones) get EACCES from
+ * Landlock rather than death, as OpenSSH's sandbox answers them.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+
+#include "common/chan_taskproxy.h"
 #include "common/policy_base.h"
 #include "common/util.h"
 #include "proxyd/proxyd.h"
 
+#define NOARGS		0, { { 0 } }, 0
+/* Credentials arrive after lockdown, into sodium_malloc'd memory. */
+#define SECMEM_SYSCALLS							\
+	{ SCMP_SYS(mlock), SCMP_ACT_ALLOW, NOARGS,			\
+	    "sodium_malloc: credentials never swapped" },		\
+	{ SCMP_SYS(munlock), SCMP_ACT_ALLOW, NOARGS, "sodium_free" }
+#define ARG0_IS(v)	1, { SB_ARG(0, SCMP_CMP_EQ, (v), 0) }, 0
+#define ALLOW		SCMP_ACT_ALLOW
+
 static const struct sandbox_syscall proxyd_syscalls[] = {
 	CHILD_BASE_SYSCALLS,
+	{ SCMP_SYS(dup3), ALLOW, 1,
+	    { SB_ARG(1, SCMP_CMP_EQ, PROXYD_FEED_FD, 0) }, 0,
+	    "move a task proxy's channel to its fixed fd" },
+	{ SCMP_SYS(sendmsg), ALLOW, ARG0_IS(PROXYD_FEED_FD),
+	    "send a task proxy its credentials" },
+	{ SCMP_SYS(recvmsg), ALLOW, ARG0_IS(PROXYD_FEED_FD),
+	    "the task proxy's answer" },
+	{ SCMP_SYS(poll), ALLOW, NOARGS,
+	    "wait for that answer, with a time limit" },
+	SECMEM_SYSCALLS,
 };
 
 static const struct sandbox_rlimit proxyd_rlimits[] = {
-	{ RLIMIT_NOFILE, 256, 256, false,
-	    "control fds plus client and upstream connections" },
+	{ RLIMIT_NOFILE, 32, 32, false, "control fds and one task channel" },
 	{ RLIMIT_FSIZE, 0, 0, false, "writes no files; logs go to a pipe" },
+	{ RLIMIT_NPROC, 0, 0, false, "starts nothing" },
 };
 
 const struct sandbox_policy proxyd_policy = {
@@ -28,4 +69,111 @@ const struct sandbox_policy proxyd_policy = {
 	.landlock = true,
 	.landlock_net = true,
 	.landlock_read_files = NULL,
+};
+
+#define WRITE_FLAGS	(O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND)
+
+static const struct sandbox_syscall taskproxy_syscalls[] = {
+	CHILD_BASE_SYSCALLS,
+	/* Sockets: TCP both ways, the resolver's UDP, netlink for
+	 * getaddrinfo's address check and for peer lookups. */
+	{ SCMP_SYS(socket), ALLOW, ARG0_IS(AF_INET), "upstream, DNS" },
+	{ SCMP_SYS(socket), ALLOW, ARG0_IS(AF_INET6), "upstream, DNS" },
+	{ SCMP_SYS(socket), ALLOW, 2, {
+	    SB_ARG(0, SCMP_CMP_EQ, AF_NETLINK, 0),
+	    SB_ARG(2, SCMP_CMP_EQ, NETLINK_ROUTE, 0) }, 0,
+	    "getaddrinfo's AI_ADDRCONFIG asks which addresses exist" },
+	{ SCMP_SYS(socket), SCMP_ACT_ERRNO(EACCES), ARG0_IS(AF_UNIX),
+	    "glibc tries nscd; there is none to talk to" },
+	{ SCMP_SYS(socketpair), ALLOW, ARG0_IS(AF_UNIX),
+	    "libcurl's wake-up pair" },
+	{ SCMP_SYS(connect), ALLOW, NOARGS, "upstream and DNS servers" },
+	{ SCMP_SYS(bind), ALLOW, NOARGS,
+	    "a netlink socket's address; Landlock refuses TCP binds" },
+	{ SCMP_SYS(accept4), ALLOW, ARG0_IS(TASKPROXY_LISTEN_FD),
+	    "the task's connections, on the listener we were handed" },
+	{ SCMP_SYS(accept), ALLOW, ARG0_IS(TASKPROXY_LISTEN_FD),
+	    "the same, where libmicrohttpd uses accept" },
+	{ SCMP_SYS(getsockname), ALLOW, NOARGS, "socket addresses" },
+	{ SCMP_SYS(getpeername), ALLOW, NOARGS, "socket addresses" },
+	{ SCMP_SYS(getsockopt), ALLOW, NOARGS, "connect results, options" },
+	{ SCMP_SYS(setsockopt), ALLOW, NOARGS, "TCP_NODELAY, keepalive" },
+	{ SCMP_SYS(shutdown), ALLOW, NOARGS, "closing connections" },
+	{ SCMP_SYS(sendto), ALLOW, NOARGS, "HTTP, DNS, netlink" },
+	{ SCMP_SYS(recvfrom), ALLOW, NOARGS, "HTTP, DNS, netlink" },
+	{ SCMP_SYS(sendmsg), ALLOW, NOARGS, "HTTP, DNS, channels" },
+	{ SCMP_SYS(recvmsg), ALLOW, NOARGS, "HTTP, DNS, channels" },
+	{ SCMP_SYS(sendmmsg), ALLOW, NOARGS, "the resolver's A+AAAA pair" },
+	/* Waiting. */
+	{ SCMP_SYS(poll), ALLOW, NOARGS, "event loops" },
+	{ SCMP_SYS(ppoll), ALLOW, NOARGS, "event loops" },
+	{ SCMP_SYS(epoll_create1), ALLOW, NOARGS, "event loops" },
+	{ SCMP_SYS(epoll_ctl), ALLOW, NOARGS, "event loops" },
+	{ SCMP_SYS(epoll_wait), ALLOW, NOARGS, "event loops" },
+	{ SCMP_SYS(epoll_pwait), ALLOW, NOARGS, "event loops" },
+	{ SCMP_SYS(eventfd2), ALLOW, NOARGS, "libmicrohttpd's wake-ups" },
+	{ SCMP_SYS(pipe2), ALLOW, NOARGS, "wake-ups" },
+	{ SCMP_SYS(nanosleep), ALLOW, NOARGS, "backoff between attempts" },
+	{ SCMP_SYS(clock_nanosleep), ALLOW, NOARGS, "backoff" },
+	{ SCMP_SYS(sched_yield), ALLOW, NOARGS, "locks" },
+	/* I/O on the fds it has. */
+	{ SCMP_SYS(read), ALLOW, NOARGS, "sockets, the resolver's files" },
+	{ SCMP_SYS(write), ALLOW, NOARGS, "sockets, wake-ups" },
+	{ SCMP_SYS(readv), ALLOW, NOARGS, "sockets" },
+	{ SCMP_SYS(writev), ALLOW, NOARGS, "sockets" },
+	{ SCMP_SYS(pread64), ALLOW, NOARGS, "reading a sealed memfd" },
+	{ SCMP_SYS(lseek), ALLOW, NOARGS, "stdio on the resolver's files" },
+	{ SCMP_SYS(fcntl), ALLOW, NOARGS, "non-blocking sockets, seals" },
+	{ SCMP_SYS(ioctl), ALLOW, 1, { SB_ARG(1, SCMP_CMP_EQ, FIONREAD, 0) },
+	    0, "bytes waiting on a socket" },
+	{ SCMP_SYS(ioctl), ALLOW, 1, { SB_ARG(1, SCMP_CMP_EQ, FIONBIO, 0) },
+	    0, "non-blocking sockets" },
+	{ SCMP_SYS(newfstatat), ALLOW, NOARGS,
+	    "the resolver checks whether its files changed" },
+	{ SCMP_SYS(fstat), ALLOW, NOARGS, "stdio" },
+	{ SCMP_SYS(statx), ALLOW, NOARGS, "the same, newer libc paths" },
+	{ SCMP_SYS(openat), ALLOW, 1,
+	    { SB_ARG(2, SCMP_CMP_MASKED_EQ, WRITE_FLAGS, 0) }, 0,
+	    "read the resolver's files (Landlock says which)" },
+	{ SCMP_SYS(openat), SCMP_ACT_ERRNO(EACCES), NOARGS,
+	    "opening for writing: refused, not fatal" },
+	/* Threads: clone for threads only.  clone3's flags sit in memory
+	 * the filter cannot read, so glibc is told it does not exist and
+	 * falls back to clone. */
+	{ SCMP_SYS(clone), ALLOW, 1,
+	    { SB_ARG(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD) }, 0,
+	    "a thread per connection, the resolver's thread" },
+	{ SCMP_SYS(clone3), SCMP_ACT_ERRNO(ENOSYS), NOARGS,
+	    "no clone3: glibc falls back to clone" },
+	{ SCMP_SYS(set_robust_list), ALLOW, NOARGS, "new threads" },
+	{ SCMP_SYS(rseq), ALLOW, NOARGS, "new threads" },
+	{ SCMP_SYS(prctl), ALLOW, ARG0_IS(PR_SET_NAME),
+	    "threads naming themselves" },
+	{ SCMP_SYS(sched_getaffinity), ALLOW, NOARGS, "thread pools size" },
+	{ SCMP_SYS(uname), ALLOW, NOARGS, "library version checks" },
+	SECMEM_SYSCALLS,
+};
+
+static const char *const taskproxy_read_files[] = {
+	"/etc/hosts", "/etc/resolv.conf", "/etc/nsswitch.conf",
+	"/etc/gai.conf", "/etc/host.conf", NULL,
+};
+
+static const struct sandbox_rlimit taskproxy_rlimits[] = {
+	{ RLIMIT_NOFILE, 512, 512, false,
+	    "listener, channels, client and upstream connections" },
+	{ RLIMIT_FSIZE, 0, 0, false, "writes no files; logs go to a pipe" },
+};
+
+const struct sandbox_policy taskproxy_policy = {
+	.role = "taskproxy",
+	.default_action = SCMP_ACT_KILL_PROCESS,
+	.syscalls = taskproxy_syscalls,
+	.nsyscalls = nitems(taskproxy_syscalls),
+	.rlimits = taskproxy_rlimits,
+	.nrlimits = nitems(taskproxy_rlimits),
+	.landlock = true,
+	.landlock_net = true,
+	.landlock_connect_any = true,
+	.landlock_read_files = taskproxy_read_files,
 };

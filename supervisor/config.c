@@ -267,6 +267,17 @@ static const struct key_spec config_keys[] = {
 	  STORED(taskrunner_uid),
 	  .doc = "Numeric uid, and gid, the taskrunner runs as (no passwd "
 	  "entry needed)." },
+	{ "taskProxyUid", SW, UINT(1, UID_MAX_VALID, 64504),
+	  STORED(taskproxy_uid),
+	  .doc = "Numeric uid, and gid, each task's own proxy runs as (no "
+	  "passwd entry needed): not proxyd's, so a task that broke its "
+	  "proxy could not signal or read the long-lived proxyd." },
+	{ "proxyRetrySeconds", SW, UINT(0, 3600, 900),
+	  STORED(proxy_retry_seconds),
+	  .doc = "How long the task proxy keeps retrying a request that "
+	  "fails with a network error or a 5xx (exponential backoff with "
+	  "jitter, as the Taskcluster clients; 900 s is the Go client's "
+	  "budget). 0 makes one attempt." },
 	{ "taskUidFirst", SW, UINT(1, UID_MAX_VALID, 64600),
 	  STORED(task_uid_first),
 	  .doc = "First uid of the task range: each task runs as a fresh "
@@ -705,10 +716,10 @@ check_child_uids(struct load *l, const struct sw_config *c)
 {
 	static const char *const names[] = {
 		"sepworker.keyholderUid", "sepworker.proxydUid",
-		"sepworker.taskrunnerUid",
+		"sepworker.taskrunnerUid", "sepworker.taskProxyUid",
 	};
 	const uint32_t uids[] = { c->keyholder_uid, c->proxyd_uid,
-	    c->taskrunner_uid };
+	    c->taskrunner_uid, c->taskproxy_uid };
 
 	for (size_t i = 0; i < nitems(uids); i++) {
 		/* nobody owns files of other services (NFS, overflow ids). */
@@ -1074,7 +1085,7 @@ config_print_reference(FILE *out)
 	    "\n"
 	    "These go inside the top-level `\"sepworker\"` object, for "
 	    "example\n"
-	    "`\"sepworker\": {\"taskNetwork\": \"isolated\"}`. The three "
+	    "`\"sepworker\": {\"taskNetwork\": \"isolated\"}`. The four "
 	    "child uids and the task\n"
 	    "uid range must be distinct, none may be 0 or 65534 (nobody), "
 	    "and the limits\n"

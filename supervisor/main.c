@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 
 #include "common/log.h"
+#include "common/version.h"
 #include "supervisor/config.h"
 #include "common/util.h"
 #include "supervisor/exitcodes.h"
@@ -19,7 +20,6 @@
 #include "supervisor/verify.h"
 #include "taskrunner/payload.h"
 
-#define SEPWORKER_VERSION	"0.1.0"
 
 static void
 usage(FILE *out)

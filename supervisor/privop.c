@@ -320,12 +320,6 @@ privop_handle(struct privop_task *t, struct ipc_conn *c, struct ipc_msg *m)
 				rc = -2;
 		}
 		break;
-	case TR_LISTENER_REQ:
-		rc = privop_listener(t, arg, &fd, err, sizeof(err));
-		if (rc == 0 && ipc_send(c, TR_LISTENER, m->hdr.id, NULL, 0, fd)
-		    == -1)
-			rc = -2;
-		break;
 	case 0:
 		break;
 	default:

@@ -14,15 +14,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/chan_taskrunner.h"
 #include "common/log.h"
 #include "common/memfd.h"
+#include "common/secmem.h"
 #include "common/timefmt.h"
 #include "common/util.h"
 #include "common/chan_keyholder.h"
+#include "common/chan_proxyd.h"
+#include "common/chan_taskproxy.h"
 #include "common/edkey.h"
 #include "supervisor/cot.h"
 #include "supervisor/exitcodes.h"
@@ -36,6 +40,9 @@
 #define READY_TIMEOUT_MS	10000
 /* After an abort, how long the taskrunner has to report. */
 #define ABORT_GRACE_MS		10000
+/* How long a task proxy has to start serving, and to stop. */
+#define TASKPROXY_START_MS	10000
+#define TASKPROXY_STOP_MS	2000
 
 /* Taskcluster's taskId pattern: a v4 UUID in URL-safe base64. */
 #define SLUGID_PATTERN	"^[A-Za-z0-9_-]{8}[Q-T][A-Za-z0-9_-]" \
@@ -155,13 +162,14 @@ cot_refusal(const struct sw_config *cfg, char *buf, size_t len)
 
 static int
 send_assign(struct supervisor *s, struct task_run *run, int def_fd,
-    const char *taskdir)
+    const char *taskdir, const char *proxy_refusal)
 {
 	const struct sw_config *cfg = s->cfg;
 	struct task_assign a = {
 		.run_id = run->run_id,
 		.task_uid = run->uid,
 		.max_task_run_time = cfg->max_task_run_time,
+		.proxy_port = cfg->taskcluster_proxy_port,
 		.flags = (cfg->enable_chain_of_trust ? TASK_F_ENABLE_COT : 0) |
 		    (cfg->enable_taskcluster_proxy ? TASK_F_ENABLE_PROXY : 0) |
 		    (cfg->task_network == TASK_NET_ISOLATED ?
@@ -174,7 +182,8 @@ send_assign(struct supervisor *s, struct task_run *run, int def_fd,
 		.max_file_size_bytes = cfg->task_max_file_size_bytes,
 		.now_ms = time_now_ms(),
 	};
-	static uint8_t buf[sizeof(a) + 9 * (4 + TASK_STRING_MAX)];
+	static uint8_t buf[sizeof(a) + TASK_ASSIGN_STRINGS *
+	    (4 + TASK_STRING_MAX)];
 	char refusal[1024];
 	struct child *k = &s->kids[ROLE_TASKRUNNER];
 	struct ipc_writer w;
@@ -195,6 +204,7 @@ send_assign(struct supervisor *s, struct task_run *run, int def_fd,
 	put_str(&w, cfg->task_read_only_paths);
 	cot_refusal(cfg, refusal, sizeof(refusal));
 	put_str(&w, refusal);
+	put_str(&w, proxy_refusal);
 	return w.overflow ? -1 : ipc_send(&k->conn, TR_TASK_ASSIGN,
 	    k->conn.next_id++, w.buf, w.len, def_fd);
 }
@@ -291,12 +301,166 @@ prepare(const struct sw_config *cfg, const struct runtask_opts *o,
 	return EXIT_OK;
 }
 
-/* Run the task through the taskrunner; false if it could not start. */
-static bool
-run(struct supervisor *s, struct task_run *r, int def_fd)
+/* Fail the task from the worker's side; the taskrunner logs why. */
+static void
+abort_task(struct supervisor *s, struct task_run *r, const char *why)
 {
 	struct child *k = &s->kids[ROLE_TASKRUNNER];
-	char err[512], *taskdir;
+	uint8_t buf[4 + TASK_STRING_MAX];
+	struct ipc_writer w;
+
+	log_errorx("task %s: %s", r->task_id, why);
+	ipc_writer_init(&w, buf, sizeof(buf));
+	put_str(&w, why);
+	r->abort_sent = true;
+	if (k->state != CHILD_TASK || ipc_send(&k->conn, TR_TASK_ABORT,
+	    k->conn.next_id++, w.buf, w.len, -1) == -1)
+		taskrun_fail(r, "internal-error");
+}
+
+/*
+ * The task's own proxy: proxyd exec'd afresh, with the listener, the
+ * task's scopes (passed on unread) and, over a socketpair whose other
+ * end goes to proxyd, the task's credentials.  0 once it serves, or -1
+ * with why.
+ */
+static int
+start_task_proxy(struct supervisor *s, struct task_run *r, int listen_fd,
+    char *why, size_t whylen)
+{
+	const struct sw_config *cfg = s->cfg;
+	struct child *k = &s->kids[ROLE_TASKPROXY];
+	bool host = cfg->task_network == TASK_NET_HOST;
+	char run_id[16], uid[16], retry[16], reason[PX_REASON_MAX + 1];
+	char *opts[] = { "--task-id", r->task_id, "--run-id", run_id,
+	    "--root-url", cfg->root_url, "--retry-seconds", retry,
+	    "--artifact-scope", "0", host ? "--allowed-uid" : NULL, uid,
+	    NULL };
+	uint64_t deadline;
+	int cp[2], rc = -1;
+
+	snprintf(run_id, sizeof(run_id), "%u", r->run_id);
+	snprintf(uid, sizeof(uid), "%u", r->uid);
+	snprintf(retry, sizeof(retry), "%u", cfg->proxy_retry_seconds);
+	r->proxy_started = true;
+	if (r->scopes_fd < 0) {
+		snprintf(why, whylen, "the taskrunner sent no scopes for it");
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, cp) == -1) {
+		snprintf(why, whylen, "socketpair: %s", strerror(errno));
+		return -1;
+	}
+	if (supervisor_spawn_taskproxy(s, listen_fd, cp[1], opts) == -1) {
+		snprintf(why, whylen, "it could not be started");
+		goto out;
+	}
+	close(cp[1]);
+	cp[1] = -1;
+	if (supervisor_wait_ready(s, TASKPROXY_START_MS) == -1 ||
+	    k->state != CHILD_READY) {
+		snprintf(why, whylen, "it did not start: %s", r->proxy_died ?
+		    r->proxy_end : "it did not become ready");
+		goto out;
+	}
+	if (ipc_send(&k->conn, TP_SCOPES, k->conn.next_id++, NULL, 0,
+	    r->scopes_fd) == -1) {
+		snprintf(why, whylen, "it did not take its scopes");
+		goto out;
+	}
+	close(r->scopes_fd);
+	r->scopes_fd = -1;
+	if (supervisor_proxyd_call(s, PX_FEED_TASKPROXY, NULL, 0, cp[0],
+	    TASKPROXY_START_MS, reason, sizeof(reason)) != 0) {
+		snprintf(why, whylen, "it did not get the task's credentials: "
+		    "%s", reason);
+		goto out;
+	}
+	deadline = now_ms() + TASKPROXY_START_MS;
+	while (!s->taskproxy_serving && k->state == CHILD_READY &&
+	    !s->stopping && now_ms() < deadline)
+		supervisor_poll(s, 100);
+	if (!s->taskproxy_serving) {
+		snprintf(why, whylen, "it did not start serving: %s",
+		    r->proxy_died ? r->proxy_end : "no word from it");
+		goto out;
+	}
+	log_info("task %s: its proxy (pid %ld) serves on %s, as uid %u",
+	    r->task_id, (long)k->pid, host ? "127.0.0.1" :
+	    "127.0.0.1 of the task's network namespace", cfg->taskproxy_uid);
+	rc = 0;
+out:
+	close(cp[0]);
+	if (cp[1] != -1)
+		close(cp[1]);
+	return rc;
+}
+
+static bool
+resolved_or_proxy_event(const struct task_run *r)
+{
+	return r->resolved || (r->proxy_listener_fd >= 0 &&
+	    !r->proxy_started) || (r->proxy_died && !r->proxy_reported);
+}
+
+/* Serve the running task until it resolves, starting its proxy when
+ * its listener arrives (isolated networking) and failing it if the
+ * proxy dies under it. */
+static void
+serve_task(struct supervisor *s, struct task_run *r)
+{
+	char why[512], msg[640];
+
+	for (;;) {
+		serve_until(s, r, resolved_or_proxy_event);
+		if (r->resolved || s->stopping)
+			return;
+		if (r->proxy_died && !r->proxy_reported) {
+			r->proxy_reported = true;
+			snprintf(msg, sizeof(msg), "the task's taskcluster proxy "
+			    "died: %s", r->proxy_end);
+			abort_task(s, r, msg);
+		} else if (r->proxy_listener_fd >= 0 && !r->proxy_started) {
+			int fd = r->proxy_listener_fd;
+
+			r->proxy_listener_fd = -1;
+			if (start_task_proxy(s, r, fd, why, sizeof(why)) == -1) {
+				snprintf(msg, sizeof(msg), "the taskcluster "
+				    "proxy could not be started: %s", why);
+				abort_task(s, r, msg);
+			}
+			close(fd);
+		}
+	}
+}
+
+/* Host networking: the proxy listens on the host's loopback, before the
+ * task starts.  0, or -1 with why. */
+static int
+start_host_proxy(struct supervisor *s, struct task_run *r, char *why,
+    size_t whylen)
+{
+	char err[256];
+	int fd, rc;
+
+	if (privop_listener(&s->task, s->cfg->taskcluster_proxy_port, &fd,
+	    err, sizeof(err)) == -1) {
+		r->proxy_started = true;
+		snprintf(why, whylen, "%s", err);
+		return -1;
+	}
+	rc = start_task_proxy(s, r, fd, why, whylen);
+	close(fd);
+	return rc;
+}
+
+/* Run the task through the taskrunner; false if it could not start. */
+static bool
+run(struct supervisor *s, struct task_run *r, int def_fd,
+    const char *proxy_refusal)
+{
+	struct child *k = &s->kids[ROLE_TASKRUNNER];
+	char err[512], msg[640], *taskdir;
 	int logfd;
 
 	logfd = outdir_create(r->outdir_fd, "public/logs/live_backing.log",
@@ -314,13 +478,23 @@ run(struct supervisor *s, struct task_run *r, int def_fd)
 	taskdir = xasprintf("%s/%s", s->cfg->tasks_dir, s->task.taskdir);
 	r->log_fd = logfd;
 	if (ipc_send(&k->conn, TR_TASK_LOG, k->conn.next_id++, NULL, 0,
-	    logfd) == -1 || send_assign(s, r, def_fd, taskdir) == -1) {
+	    logfd) == -1 || send_assign(s, r, def_fd, taskdir,
+	    proxy_refusal) == -1) {
 		log_errorx("cannot hand the task to the taskrunner");
 		free(taskdir);
 		return false;
 	}
 	k->state = CHILD_TASK;
 	serve_until(s, r, validated);
+	if (r->valid && !r->resolved && !s->stopping &&
+	    (r->sum.features & TASK_FEAT_PROXY) &&
+	    s->cfg->task_network == TASK_NET_HOST &&
+	    start_host_proxy(s, r, err, sizeof(err)) == -1) {
+		snprintf(msg, sizeof(msg), "the taskcluster proxy could not be "
+		    "started: %s", err);
+		abort_task(s, r, msg);
+		serve_until(s, r, resolved);
+	}
 	if (r->valid && !r->resolved && !s->stopping) {
 		r->started = true;
 		r->started_ms = time_now_ms();
@@ -329,8 +503,11 @@ run(struct supervisor *s, struct task_run *r, int def_fd)
 			log_warn("starting the task");
 		log_info("task %s started: uid %u, directory %s", r->task_id,
 		    r->uid, taskdir);
-		serve_until(s, r, resolved);
+		serve_task(s, r);
 	}
+	/* The proxy ends with its task: its port closes, its credentials go
+	 * with it. */
+	supervisor_stop_child(s, ROLE_TASKPROXY, TASKPROXY_STOP_MS);
 	free(taskdir);
 	return true;
 }
@@ -511,13 +688,70 @@ await_taskrunner(struct supervisor *s)
 		supervisor_poll(s, 100);
 }
 
-int
-runtask_main(const struct sw_config *cfg, const struct runtask_opts *o)
+/*
+ * run-task's proxy signs with the config's credentials: hand them to
+ * proxyd now and wipe them here, whatever happens.  refusal says why a
+ * task cannot have the proxy ("" if it can).
+ */
+static void
+hand_over_credentials(struct supervisor *s, struct sw_config *cfg,
+    char *refusal, size_t len)
 {
-	struct task_run r = { .outdir_fd = -1, .def_fd = -1, .log_fd = -1 };
+	const char *cert = cfg->certificate ? cfg->certificate : "";
+	char missing[64] = "", why[PX_REASON_MAX + 1];
+	size_t cap = 3 * 4 + PX_CLIENT_ID_MAX + PX_TOKEN_MAX +
+	    PX_CERTIFICATE_MAX;
+	struct ipc_writer w;
+	uint8_t *buf;
+
+	refusal[0] = '\0';
+	if (!cfg->enable_taskcluster_proxy)
+		goto out;
+	if (*cfg->root_url == '\0')
+		strcat(missing, ", rootURL");
+	if (*cfg->client_id == '\0')
+		strcat(missing, ", clientId");
+	if (cfg->access_token == NULL)
+		strcat(missing, ", accessToken");
+	if (missing[0] != '\0') {
+		snprintf(refusal, len, "this worker has no credentials to "
+		    "sign the task's requests with: the --config file lacks %s "
+		    "(run-task's proxy uses its rootURL, clientId, accessToken "
+		    "and, for temporary credentials, certificate)", missing + 2);
+		goto out;
+	}
+	if (strlen(cfg->client_id) > PX_CLIENT_ID_MAX ||
+	    strlen(cfg->access_token) > PX_TOKEN_MAX ||
+	    strlen(cert) > PX_CERTIFICATE_MAX) {
+		snprintf(refusal, len, "the config's credentials are longer "
+		    "than proxyd takes (clientId %u, accessToken %u, "
+		    "certificate %u bytes)", PX_CLIENT_ID_MAX, PX_TOKEN_MAX,
+		    PX_CERTIFICATE_MAX);
+		goto out;
+	}
+	/* The message holds the token: locked memory, wiped when freed. */
+	buf = secmem_alloc(cap);
+	ipc_writer_init(&w, buf, cap);
+	put_str(&w, cfg->client_id);
+	ipc_put_str(&w, cfg->access_token, strlen(cfg->access_token));
+	ipc_put_str(&w, cert, strlen(cert));
+	if (supervisor_proxyd_call(s, PX_TASK_CREDS, w.buf, w.len, -1, 5000,
+	    why, sizeof(why)) != 0)
+		snprintf(refusal, len, "proxyd did not take the config's "
+		    "credentials: %s", why);
+	secmem_free(buf);
+out:
+	config_wipe_secrets(cfg);
+}
+
+int
+runtask_main(struct sw_config *cfg, const struct runtask_opts *o)
+{
+	struct task_run r = { .outdir_fd = -1, .def_fd = -1, .log_fd = -1,
+	    .scopes_fd = -1, .proxy_listener_fd = -1 };
 	unsigned char pk[32];
 	struct supervisor s;
-	char err[512], b64[EDKEY_B64_LEN + 1] = "";
+	char err[512], b64[EDKEY_B64_LEN + 1] = "", proxy_refusal[512];
 	bool have_key, signed_cot = false;
 	int def_fd = -1, rc;
 
@@ -536,7 +770,7 @@ runtask_main(const struct sw_config *cfg, const struct runtask_opts *o)
 		rc = EXIT_INTERNAL_ERROR;
 		goto out;
 	}
-	for (int i = 0; i < NROLES; i++)
+	for (int i = 0; i < NSTANDING; i++)
 		if (supervisor_spawn(&s, (enum role)i) == -1)
 			s.stopping = true;
 	if (s.stopping || supervisor_wait_ready(&s, READY_TIMEOUT_MS) == -1) {
@@ -548,8 +782,9 @@ runtask_main(const struct sw_config *cfg, const struct runtask_opts *o)
 	have_key = public_key(&s, pk);
 	if (have_key)
 		edkey_encode(pk, b64);
+	hand_over_credentials(&s, cfg, proxy_refusal, sizeof(proxy_refusal));
 	log_info("task %s: run %u", r.task_id, r.run_id);
-	if (!run(&s, &r, def_fd))
+	if (!run(&s, &r, def_fd, proxy_refusal))
 		taskrun_fail(&r, "internal-error");
 	if (!r.resolved)
 		taskrun_fail(&r, s.stop_signal ? "worker-shutdown" :

@@ -17,6 +17,7 @@ struct runtask_opts {
 bool	runtask_valid_task_id(const char *id);
 /* Run the task; the process exit status (0 completed, 1 failed,
  * 2 exception, 64 bad usage, 69 internal error). */
-int	runtask_main(const struct sw_config *cfg, const struct runtask_opts *o);
+/* cfg's credentials are handed to proxyd and wiped from it. */
+int	runtask_main(struct sw_config *cfg, const struct runtask_opts *o);
 
 #endif

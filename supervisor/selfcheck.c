@@ -125,7 +125,7 @@ check(struct verdict *v, bool ok, const char *fmt, ...)
 static void
 check_separation(struct supervisor *s, struct verdict *v)
 {
-	struct proc_facts f[NROLES], self;
+	struct proc_facts f[NSTANDING], self;
 	bool root = geteuid() == 0;
 
 	printf("\n  %-11s %-7s %-7s %-11s %-8s %-16s %-16s %s\n", "process",
@@ -133,18 +133,18 @@ check_separation(struct supervisor *s, struct verdict *v)
 	    "dumpable");
 	proc_facts_read(getpid(), &self);
 	print_facts("supervisor", &self);
-	for (int i = 0; i < NROLES; i++) {
+	for (int i = 0; i < NSTANDING; i++) {
 		if (proc_facts_read(s->kids[i].pid, &f[i]) == -1)
 			fatal("reading /proc of %s", s->kids[i].name);
 		print_facts(s->kids[i].name, &f[i]);
 	}
 	printf("\n");
 	if (root) {
-		const uint32_t want[NROLES] = { s->cfg->keyholder_uid,
+		const uint32_t want[NSTANDING] = { s->cfg->keyholder_uid,
 		    s->cfg->proxyd_uid, s->cfg->taskrunner_uid };
 		bool ok = true;
 
-		for (int i = 0; i < NROLES; i++)
+		for (int i = 0; i < NSTANDING; i++)
 			for (int j = 0; j < 4; j++)
 				if (f[i].uid[j] != want[i] ||
 				    f[i].gid[j] != want[i])
@@ -156,7 +156,7 @@ check_separation(struct supervisor *s, struct verdict *v)
 	} else
 		printf("  skip uid separation: not started as root, so the "
 		    "children keep uid %u\n", geteuid());
-	for (int i = 0; i < NROLES; i++) {
+	for (int i = 0; i < NSTANDING; i++) {
 		bool nocaps = f[i].cap[0] == 0 && f[i].cap[1] == 0 &&
 		    f[i].cap[2] == 0 && f[i].cap[4] == 0 &&
 		    (!root || f[i].cap[3] == 0);
@@ -236,7 +236,7 @@ selfcheck_run(const struct sw_config *cfg, bool hold)
 		log_errorx("%s", err);
 		return EXIT_INTERNAL_ERROR;
 	}
-	for (int i = 0; i < NROLES; i++)
+	for (int i = 0; i < NSTANDING; i++)
 		if (supervisor_spawn(&s, (enum role)i) == -1) {
 			supervisor_shutdown(&s);
 			return EXIT_INTERNAL_ERROR;
@@ -258,7 +258,7 @@ selfcheck_run(const struct sw_config *cfg, bool hold)
 	}
 	clean = supervisor_shutdown(&s);
 	printf("\nshutdown:\n");
-	for (int i = 0; i < NROLES; i++) {
+	for (int i = 0; i < NSTANDING; i++) {
 		child_describe_end(&s.kids[i], how, sizeof(how));
 		check(&v, s.kids[i].reaped && s.kids[i].exit_signal == 0 &&
 		    s.kids[i].exit_code == 0, "%s (pid %ld) %s",

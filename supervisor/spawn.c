@@ -13,7 +13,7 @@
 #include "common/util.h"
 #include "supervisor/spawn.h"
 
-#define BINFD_IN_CHILD	5
+#define SPAWN_EXTRA_MAX	4
 
 /* In the forked child: only syscalls from here to execveat. */
 static void __attribute__((noreturn))
@@ -22,7 +22,8 @@ child_exec(const struct spawn_spec *s, pid_t parent)
 	static char *const empty_env[] = { NULL };
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t none;
-	int sock, logw, devnull, bin;
+	int sock, logw, devnull, bin, extra[SPAWN_EXTRA_MAX];
+	int binfd_in_child = CHILD_LOG_FD + 1 + s->nextra;
 	char msg[160];
 	int n;
 
@@ -43,15 +44,23 @@ child_exec(const struct spawn_spec *s, pid_t parent)
 	logw = fcntl(s->logw, F_DUPFD_CLOEXEC, 10);
 	devnull = fcntl(s->devnull, F_DUPFD_CLOEXEC, 10);
 	bin = fcntl(s->binfd, F_DUPFD_CLOEXEC, 10);
+	if (s->nextra < 0 || s->nextra > SPAWN_EXTRA_MAX)
+		_exit(127);
+	for (int i = 0; i < s->nextra; i++)
+		if ((extra[i] = fcntl(s->extra[i], F_DUPFD_CLOEXEC, 10)) == -1)
+			_exit(127);
 	if (sock == -1 || logw == -1 || devnull == -1 || bin == -1 ||
 	    dup2(devnull, 0) == -1 || dup2(devnull, 1) == -1 ||
 	    dup2(logw, 2) == -1 || dup2(sock, CHILD_CONTROL_FD) == -1 ||
-	    dup2(logw, CHILD_LOG_FD) == -1 ||
-	    dup3(bin, BINFD_IN_CHILD, O_CLOEXEC) == -1)
+	    dup2(logw, CHILD_LOG_FD) == -1)
 		_exit(127);
-	if (close_range(BINFD_IN_CHILD + 1, ~0u, 0) == -1)
+	for (int i = 0; i < s->nextra; i++)
+		if (dup2(extra[i], CHILD_LOG_FD + 1 + i) == -1)
+			_exit(127);
+	if (dup3(bin, binfd_in_child, O_CLOEXEC) == -1 ||
+	    close_range((unsigned)binfd_in_child + 1, ~0u, 0) == -1)
 		_exit(127);
-	syscall(SYS_execveat, BINFD_IN_CHILD, "", s->argv, empty_env,
+	syscall(SYS_execveat, binfd_in_child, "", s->argv, empty_env,
 	    AT_EMPTY_PATH);
 	n = snprintf(msg, sizeof(msg), "Eexec %s: %s\n", s->argv[0],
 	    strerror(errno));

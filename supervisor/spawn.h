@@ -11,12 +11,14 @@ struct spawn_spec {
 	int		  sock;		/* becomes fd 3 */
 	int		  logw;		/* becomes fd 4, and fd 2 */
 	int		  devnull;	/* becomes fd 0 and 1 */
+	const int	 *extra;	/* become fds 5, 6, ... */
+	int		  nextra;
 };
 
 /*
  * fork+exec the child with an empty environment, default signal state,
- * its own session, PR_SET_PDEATHSIG(SIGKILL), fds 0-4 as above and every
- * other fd closed.  Returns its pid and a pidfd for it, or -1.
+ * its own session, PR_SET_PDEATHSIG(SIGKILL), fds 0-4 as above, the extra
+ * fds from 5 on, and every other fd closed.  Returns its pid and a pidfd for it, or -1.
  */
 pid_t	spawn_child(const struct spawn_spec *s, int *pidfd);
 

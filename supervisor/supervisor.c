@@ -16,6 +16,7 @@
 
 #include "common/chan_keyholder.h"
 #include "common/chan_proxyd.h"
+#include "common/chan_taskproxy.h"
 #include "common/chan_taskrunner.h"
 #include "common/child.h"
 #include "common/util.h"
@@ -30,12 +31,22 @@ static const char *const role_names[NROLES] = {
 	[ROLE_KEYHOLDER] = "keyholder",
 	[ROLE_PROXYD] = "proxyd",
 	[ROLE_TASKRUNNER] = "taskrunner",
+	[ROLE_TASKPROXY] = "taskproxy",
+};
+
+/* The binary each role runs: a task proxy is proxyd, exec'd afresh. */
+static const char *const role_binaries[NROLES] = {
+	[ROLE_KEYHOLDER] = "keyholder",
+	[ROLE_PROXYD] = "proxyd",
+	[ROLE_TASKRUNNER] = "taskrunner",
+	[ROLE_TASKPROXY] = "proxyd",
 };
 
 static const struct ipc_channel *const role_channels[NROLES] = {
 	[ROLE_KEYHOLDER] = &keyholder_channel,
 	[ROLE_PROXYD] = &proxyd_channel,
 	[ROLE_TASKRUNNER] = &taskrunner_channel,
+	[ROLE_TASKPROXY] = &taskproxy_channel,
 };
 
 /* What a handler gets: the supervisor and the child that spoke. */
@@ -90,6 +101,8 @@ on_##fn(void *arg, struct ipc_msg *m)					\
 }
 
 TASK_HANDLER(valid)
+TASK_HANDLER(scopes)
+TASK_HANDLER(proxy_listener)
 TASK_HANDLER(command_done)
 TASK_HANDLER(artifact)
 TASK_HANDLER(artifact_error)
@@ -135,6 +148,44 @@ on_kh_answer(void *arg, struct ipc_msg *m)
 	return 0;
 }
 
+/* proxyd's answers: only to the request being waited for. */
+static int
+on_px_answer(void *arg, struct ipc_msg *m)
+{
+	struct dispatch_ctx *d = arg;
+	struct px_answer *a = &d->s->px;
+
+	if (a->id == 0 || m->hdr.id != a->id || a->done)
+		return -1;
+	if (m->hdr.type == PX_FAILED) {
+		struct ipc_reader r;
+		const char *why;
+		size_t len;
+
+		ipc_reader_init(&r, m);
+		why = ipc_get_str(&r, sizeof(a->reason) - 1, &len);
+		if (why == NULL || !ipc_get_end(&r))
+			return -1;
+		memcpy(a->reason, why, len);
+		a->reason[len] = '\0';
+		a->failed = true;
+	}
+	a->done = true;
+	return 0;
+}
+
+static int
+on_tp_serving(void *arg, struct ipc_msg *m)
+{
+	struct dispatch_ctx *d = arg;
+
+	(void)m;
+	if (d->s->taskproxy_serving)
+		return -1;
+	d->s->taskproxy_serving = true;
+	return 0;
+}
+
 #define COMMON_HANDLERS							\
 	{ MSG_READY, CHILD_STARTING, on_ready },			\
 	{ MSG_PONG, CHILD_READY | CHILD_TASK, on_pong }
@@ -145,14 +196,23 @@ static const struct ipc_handler keyholder_handlers[] = {
 	{ KH_SIGNATURE, CHILD_READY, on_kh_answer },
 	{ KH_REFUSED, CHILD_READY, on_kh_answer },
 };
-static const struct ipc_handler proxyd_handlers[] = { COMMON_HANDLERS };
+static const struct ipc_handler proxyd_handlers[] = {
+	COMMON_HANDLERS,
+	{ PX_DONE, CHILD_READY, on_px_answer },
+	{ PX_FAILED, CHILD_READY, on_px_answer },
+};
+static const struct ipc_handler taskproxy_handlers[] = {
+	COMMON_HANDLERS,
+	{ TP_SERVING, CHILD_READY, on_tp_serving },
+};
 static const struct ipc_handler taskrunner_handlers[] = {
 	COMMON_HANDLERS,
 	/* Privileged steps only while it is building a task's sandbox. */
 	{ TR_USERNS_MAP_REQ, CHILD_TASK, on_privop },
 	{ TR_TASKDIR_REQ, CHILD_TASK, on_privop },
-	{ TR_LISTENER_REQ, CHILD_TASK, on_privop },
 	{ TR_CGROUP_REQ, CHILD_TASK, on_privop },
+	{ TR_TASK_SCOPES, CHILD_TASK, on_scopes },
+	{ TR_PROXY_LISTENER, CHILD_TASK, on_proxy_listener },
 	{ TR_TASK_VALID, CHILD_TASK, on_valid },
 	{ TR_COMMAND_DONE, CHILD_TASK, on_command_done },
 	{ TR_ARTIFACT, CHILD_TASK, on_artifact },
@@ -168,6 +228,7 @@ static const struct {
 	[ROLE_PROXYD] = { proxyd_handlers, nitems(proxyd_handlers) },
 	[ROLE_TASKRUNNER] = { taskrunner_handlers,
 	    nitems(taskrunner_handlers) },
+	[ROLE_TASKPROXY] = { taskproxy_handlers, nitems(taskproxy_handlers) },
 };
 
 static uint32_t
@@ -178,6 +239,8 @@ role_uid(const struct sw_config *cfg, enum role role)
 		return cfg->keyholder_uid;
 	case ROLE_PROXYD:
 		return cfg->proxyd_uid;
+	case ROLE_TASKPROXY:
+		return cfg->taskproxy_uid;
 	case ROLE_TASKRUNNER:
 	case NROLES:
 		break;
@@ -220,8 +283,8 @@ supervisor_init(struct supervisor *s, const struct sw_config *cfg, char *err,
 	exe[n] = '\0';
 	dir = dirname(exe);
 	for (int i = 0; i < NROLES; i++)
-		if ((s->binfd[i] = spawn_open_binary(dir, role_names[i], err,
-		    errlen)) == -1)
+		if ((s->binfd[i] = spawn_open_binary(dir, role_binaries[i],
+		    err, errlen)) == -1)
 			return -1;
 	if ((s->devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1) {
 		snprintf(err, errlen, "/dev/null: %s", strerror(errno));
@@ -244,13 +307,16 @@ supervisor_init(struct supervisor *s, const struct sw_config *cfg, char *err,
 	return 0;
 }
 
-int
-supervisor_spawn(struct supervisor *s, enum role role)
+#define SPAWN_OPTS_MAX	16
+
+static int
+spawn_role(struct supervisor *s, enum role role, const int *extra,
+    int nextra, char *const *opts)
 {
 	struct child *k = &s->kids[role];
 	char uid[16], ppid[16];
-	char *argv[] = { (char *)k->name, "--uid", uid, "--gid", uid,
-	    "--ppid", ppid, NULL, NULL, NULL, NULL, NULL };
+	char *argv[7 + 5 + SPAWN_OPTS_MAX + 1] = { (char *)k->name, "--uid",
+	    uid, "--gid", uid, "--ppid", ppid };
 	int argc = 7;
 	struct spawn_spec spec;
 	int sv[2], lp[2];
@@ -274,6 +340,11 @@ supervisor_spawn(struct supervisor *s, enum role role)
 		argv[argc++] = "--key-file";
 		argv[argc++] = s->cfg->ed25519_signing_key_location;
 	}
+	for (int i = 0; opts != NULL && opts[i] != NULL; i++) {
+		if (i == SPAWN_OPTS_MAX)
+			fatalx("too many options for %s", k->name);
+		argv[argc++] = opts[i];
+	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
 		log_warn("socketpair");
 		return -1;
@@ -285,7 +356,8 @@ supervisor_spawn(struct supervisor *s, enum role role)
 		return -1;
 	}
 	spec = (struct spawn_spec){ .binfd = s->binfd[role], .argv = argv,
-	    .sock = sv[1], .logw = lp[1], .devnull = s->devnull };
+	    .sock = sv[1], .logw = lp[1], .devnull = s->devnull,
+	    .extra = extra, .nextra = nextra };
 	k->pid = spawn_child(&spec, &k->pidfd);
 	close(sv[1]);
 	close(lp[1]);
@@ -312,6 +384,24 @@ supervisor_spawn(struct supervisor *s, enum role role)
 	}
 	log_debug("started %s (pid %ld)", k->name, (long)k->pid);
 	return 0;
+}
+
+int
+supervisor_spawn(struct supervisor *s, enum role role)
+{
+	if (role == ROLE_TASKPROXY)
+		fatalx("a task proxy starts with supervisor_spawn_taskproxy");
+	return spawn_role(s, role, NULL, 0, NULL);
+}
+
+int
+supervisor_spawn_taskproxy(struct supervisor *s, int listen_fd,
+    int creds_fd, char *const *opts)
+{
+	const int extra[2] = { listen_fd, creds_fd };
+
+	s->taskproxy_serving = false;
+	return spawn_role(s, ROLE_TASKPROXY, extra, 2, opts);
 }
 
 static void
@@ -461,7 +551,16 @@ reap_child(struct supervisor *s, struct child *k, bool block)
 		read_child_log(k);
 	ipc_conn_free(&k->conn);
 	child_describe_end(k, how, sizeof(how));
-	if (k->state != CHILD_STOPPING && !s->stopping) {
+	if (k->role == ROLE_TASKPROXY && k->state != CHILD_STOPPING &&
+	    !s->stopping) {
+		/* Its task fails; the worker carries on. */
+		log_errorx("%s (pid %ld) %s", k->name, (long)k->pid, how);
+		if (s->run != NULL) {
+			s->run->proxy_died = true;
+			snprintf(s->run->proxy_end, sizeof(s->run->proxy_end),
+			    "%s", how);
+		}
+	} else if (k->state != CHILD_STOPPING && !s->stopping) {
 		log_errorx("%s (pid %ld) %s; stopping sepworker", k->name,
 		    (long)k->pid, how);
 		begin_stop(s, k->role == ROLE_KEYHOLDER &&
@@ -635,6 +734,61 @@ supervisor_keyholder_call(struct supervisor *s, uint32_t type,
 	if (!a->done)
 		return -1;
 	return a->type == KH_REFUSED ? 1 : 0;
+}
+
+int
+supervisor_proxyd_call(struct supervisor *s, uint32_t type,
+    const void *payload, size_t len, int fd, unsigned timeout_ms,
+    char *reason, size_t reasonlen)
+{
+	struct child *k = &s->kids[ROLE_PROXYD];
+	uint64_t deadline = now_ms() + timeout_ms;
+	struct px_answer *a = &s->px;
+	int rc;
+
+	snprintf(reason, reasonlen, "proxyd did not answer");
+	if (k->state != CHILD_READY)
+		return -1;
+	memset(a, 0, sizeof(*a));
+	a->id = k->conn.next_id++;
+	if (ipc_send(&k->conn, type, a->id, payload, len, fd) == -1) {
+		child_violation(s, k, "not reading its socket");
+		return -1;
+	}
+	while (!a->done && k->state == CHILD_READY &&
+	    remaining_ms(deadline) > 0)
+		supervisor_poll(s, remaining_ms(deadline));
+	a->id = 0;
+	if (!a->done)
+		return -1;
+	rc = a->failed ? 1 : 0;
+	if (a->failed)
+		snprintf(reason, reasonlen, "%s", a->reason);
+	return rc;
+}
+
+void
+supervisor_stop_child(struct supervisor *s, enum role role,
+    unsigned grace_ms)
+{
+	struct child *k = &s->kids[role];
+	uint64_t deadline = now_ms() + grace_ms;
+
+	if (k->state == CHILD_NONE)
+		return;
+	if (k->state != CHILD_STOPPING && (k->conn.sock < 0 ||
+	    ipc_send(&k->conn, MSG_SHUTDOWN, k->conn.next_id++, NULL, 0, -1) ==
+	    -1))
+		kill_child(k);
+	k->state = CHILD_STOPPING;
+	while (k->state != CHILD_NONE && remaining_ms(deadline) > 0)
+		supervisor_poll(s, remaining_ms(deadline));
+	if (k->state != CHILD_NONE) {
+		log_warnx("%s (pid %ld) did not stop within %u ms; killing it",
+		    k->name, (long)k->pid, grace_ms);
+		kill_child(k);
+		reap_child(s, k, true);
+	}
 }
 
 void

@@ -20,6 +20,8 @@ enum role {
 	ROLE_KEYHOLDER,
 	ROLE_PROXYD,
 	ROLE_TASKRUNNER,
+	NSTANDING,		/* the three started with the supervisor */
+	ROLE_TASKPROXY = NSTANDING, /* one task's proxy, started per task */
 	NROLES,
 };
 
@@ -59,6 +61,14 @@ struct kh_answer {
 	char		reason[256 + 1];
 };
 
+/* proxyd's answer to a request, as it comes in. */
+struct px_answer {
+	uint32_t	id;		/* of the request waited for; 0: none */
+	bool		done;
+	bool		failed;
+	char		reason[256 + 1];
+};
+
 struct supervisor {
 	const struct sw_config	*cfg;
 	int			 binfd[NROLES];
@@ -68,6 +78,8 @@ struct supervisor {
 	struct privop_task	 task;
 	struct task_run		*run;		/* the task being run, if any */
 	struct kh_answer	 kh;
+	struct px_answer	 px;
+	bool			 taskproxy_serving;
 	bool			 stopping;	/* shutting everything down */
 	int			 stop_signal;	/* signal that asked for it */
 	int			 exit_code;	/* 0, or why we are stopping */
@@ -79,6 +91,13 @@ int	supervisor_init(struct supervisor *s, const struct sw_config *cfg,
 	    char *err, size_t errlen);
 /* Start a child; it is CHILD_STARTING until it says READY. */
 int	supervisor_spawn(struct supervisor *s, enum role role);
+/* Start the task proxy for the task being run, with its listener and its
+ * end of the credentials channel (fds 5 and 6) and its role options. */
+int	supervisor_spawn_taskproxy(struct supervisor *s, int listen_fd,
+	    int creds_fd, char *const *opts);
+/* Stop one child: SHUTDOWN, SIGKILL after grace_ms; reaped on return. */
+void	supervisor_stop_child(struct supervisor *s, enum role role,
+	    unsigned grace_ms);
 /* Serve events until every started child is READY, or timeout_ms passes,
  * or something fails.  0 when all are ready. */
 int	supervisor_wait_ready(struct supervisor *s, unsigned timeout_ms);
@@ -94,6 +113,13 @@ void	supervisor_poll(struct supervisor *s, int timeout_ms);
 int	supervisor_keyholder_call(struct supervisor *s, uint32_t type,
 	    const void *payload, size_t len, int fd, unsigned timeout_ms,
 	    struct kh_answer *a);
+/*
+ * Ask proxyd and wait for its answer (up to timeout_ms): 0 when done, 1
+ * if it failed (why in reason), -1 if it could not answer.
+ */
+int	supervisor_proxyd_call(struct supervisor *s, uint32_t type,
+	    const void *payload, size_t len, int fd, unsigned timeout_ms,
+	    char *reason, size_t reasonlen);
 /* Serve events until a stop is requested (signal or a child's death). */
 void	supervisor_run(struct supervisor *s);
 /* Stop every child: SHUTDOWN, then SIGKILL after a grace period; reap all.

@@ -84,6 +84,29 @@ taskrun_on_valid(struct task_run *r, struct ipc_msg *m)
 	return 0;
 }
 
+/* The task's scopes for its proxy: kept unread, passed on as they are
+ * (the supervisor parses nothing a task wrote). */
+int
+taskrun_on_scopes(struct task_run *r, struct ipc_msg *m)
+{
+	if (r->valid || r->scopes_fd >= 0)
+		return -1;
+	r->scopes_fd = m->fd;
+	m->fd = -1;
+	return 0;
+}
+
+int
+taskrun_on_proxy_listener(struct task_run *r, struct ipc_msg *m)
+{
+	if (!r->started || !(r->sum.features & TASK_FEAT_PROXY) ||
+	    r->proxy_listener_fd >= 0 || r->proxy_started)
+		return -1;
+	r->proxy_listener_fd = m->fd;
+	m->fd = -1;
+	return 0;
+}
+
 int
 taskrun_on_command_done(struct task_run *r, struct ipc_msg *m)
 {
@@ -258,14 +281,22 @@ taskrun_on_result(struct task_run *r, struct ipc_msg *m)
 	ipc_reader_init(&rd, m);
 	state = ipc_get_u32(&rd);
 	reason = dup_str(&rd);
-	/* A state and reason that go together, from a list we know. */
-	if (!ipc_get_end(&rd) || r->resolved || reason == NULL ||
+	/* A state and reason that go together, from a list we know; once,
+	 * unless the worker resolved the task first (then the taskrunner's
+	 * word comes late and changes nothing). */
+	if (!ipc_get_end(&rd) || (r->resolved && !r->resolved_by_worker) ||
+	    r->result_seen || reason == NULL ||
 	    !reason_known(reason) || (state == TASK_COMPLETED) !=
 	    (strcmp(reason, "completed") == 0) || (state == TASK_FAILED) !=
 	    (strcmp(reason, "failed") == 0) || state < TASK_COMPLETED ||
 	    state > TASK_EXCEPTION) {
 		free(reason);
 		return -1;
+	}
+	r->result_seen = true;
+	if (r->resolved) {
+		free(reason);
+		return 0;
 	}
 	r->state = (enum task_state)state;
 	snprintf(r->reason, sizeof(r->reason), "%s", reason);
@@ -295,6 +326,7 @@ taskrun_fail(struct task_run *r, const char *reason)
 	r->state = TASK_EXCEPTION;
 	snprintf(r->reason, sizeof(r->reason), "%s", reason);
 	r->resolved = true;
+	r->resolved_by_worker = true;
 	r->resolved_ms = time_now_ms();
 }
 
@@ -385,5 +417,9 @@ taskrun_free(struct task_run *r)
 		close(r->def_fd);
 	if (r->log_fd >= 0)
 		close(r->log_fd);
-	r->def_fd = r->log_fd = -1;
+	if (r->scopes_fd >= 0)
+		close(r->scopes_fd);
+	if (r->proxy_listener_fd >= 0)
+		close(r->proxy_listener_fd);
+	r->def_fd = r->log_fd = r->scopes_fd = r->proxy_listener_fd = -1;
 }

@@ -36,11 +36,19 @@ struct task_run {
 	int			 outdir_fd;	/* where artifacts are written */
 	int			 log_fd;	/* the backing log, ours */
 	int			 def_fd;	/* re-encoded definition */
+	int			 scopes_fd;	/* for the task's proxy */
+	int			 proxy_listener_fd; /* isolated: the init's */
+	bool			 proxy_started;	/* tried, at least */
+	bool			 proxy_died;	/* while the task ran */
+	bool			 proxy_reported;
+	char			 proxy_end[256];
 	struct task_summary	 sum;
 	bool			 valid;
 	bool			 started;
 	bool			 abort_sent;
 	bool			 resolved;
+	bool			 resolved_by_worker;	/* taskrun_fail() */
+	bool			 result_seen;	/* the taskrunner's TASK_RESULT */
 	enum task_state		 state;
 	char			 reason[64];
 	int64_t			 started_ms;
@@ -55,6 +63,8 @@ struct task_run {
 
 /* Handlers for the taskrunner's task messages; -1 is a violation. */
 int	taskrun_on_valid(struct task_run *r, struct ipc_msg *m);
+int	taskrun_on_scopes(struct task_run *r, struct ipc_msg *m);
+int	taskrun_on_proxy_listener(struct task_run *r, struct ipc_msg *m);
 int	taskrun_on_command_done(struct task_run *r, struct ipc_msg *m);
 int	taskrun_on_artifact(struct task_run *r, struct ipc_msg *m);
 int	taskrun_on_artifact_error(struct task_run *r, struct ipc_msg *m);

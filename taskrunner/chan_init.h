@@ -14,6 +14,9 @@
  *			process was killed
  *	ARTIFACT	init -> taskrunner, fd: as TR_ARTIFACT
  *	ARTIFACT_ERROR	init -> taskrunner: as TR_ARTIFACT_ERROR
+ *	LISTENER	init -> taskrunner, fd: the proxy's listener, made
+ *			inside the task's network namespace (isolated
+ *			networking, a task that asked for the proxy)
  *	NOTE		init -> taskrunner: a line for the task log
  *	DONE		init -> taskrunner: nothing of the task is left
  */
@@ -40,6 +43,7 @@ enum {
 	INIT_ARTIFACT_ERROR,
 	INIT_NOTE,
 	INIT_DONE,
+	INIT_LISTENER,
 };
 
 static const struct ipc_msgspec init_msgs[] = {
@@ -59,6 +63,7 @@ static const struct ipc_msgspec init_msgs[] = {
 	{ INIT_NOTE, "INIT_NOTE", IPC_TO_SUPERVISOR, 4, 4 + TASK_STRING_MAX,
 	    false },
 	{ INIT_DONE, "INIT_DONE", IPC_TO_SUPERVISOR, 0, 0, false },
+	{ INIT_LISTENER, "INIT_LISTENER", IPC_TO_SUPERVISOR, 0, 0, true },
 };
 
 static const struct ipc_channel init_channel __attribute__((unused)) = {

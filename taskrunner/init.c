@@ -24,12 +24,14 @@
  *      forbids what only setup needed (mounts, new namespaces); it stacks
  *      on the taskrunner's, which every task process inherits too.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <linux/capability.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -279,6 +281,27 @@ loopback_up(void)
 	if (ioctl(s, SIOCSIFFLAGS, &ifr) == -1)
 		setup_failed("bringing lo up");
 	close(s);
+}
+
+/*
+ * The proxy's listener, isolated networking: made here, inside the
+ * task's network namespace (we hold CAP_NET_BIND_SERVICE over it until
+ * the capabilities are dropped), and handed out; the task proxy serves
+ * it from outside.  It is the task's only way out of the namespace.
+ */
+static int
+proxy_listener(const struct task *t)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+	    .sin_port = htons((uint16_t)t->a.proxy_port),
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (s == -1 || bind(s, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    listen(s, 128) == -1)
+		setup_failed("the proxy's listener on 127.0.0.1:%u",
+		    t->a.proxy_port);
+	return s;
 }
 
 static void
@@ -604,6 +627,7 @@ void
 init_main(struct task *t)
 {
 	uint32_t ready[2] = { 0, 0 };
+	int listener = -1;
 
 	/* Die with the taskrunner; the uid change below clears this, and it
 	 * is armed again there. */
@@ -612,6 +636,9 @@ init_main(struct task *t)
 	wait_for_go();
 	take_task_ids(t);
 	build_mounts(t);
+	if ((t->a.flags & TASK_F_NET_ISOLATED) &&
+	    t->def.features.taskcluster_proxy)
+		listener = proxy_listener(t);
 	enter_taskdir(t);
 	set_limits(t);
 	ready[0] = (uint32_t)task_landlock(t);
@@ -623,6 +650,10 @@ init_main(struct task *t)
 	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	if (t->a.flags & TASK_F_NET_ISOLATED)
 		ready[1] |= INIT_READY_NETNS;
+	if (listener != -1) {
+		ipc_send(&init_conn, INIT_LISTENER, 0, NULL, 0, listener);
+		close(listener);
+	}
 	ipc_send(&init_conn, INIT_READY, 0, ready, sizeof(ready), -1);
 	run_commands(t);
 	collect_artifacts(t, &init_conn);

@@ -57,8 +57,7 @@ static int
 on_task_abort(void *ctx, struct ipc_msg *m)
 {
 	(void)ctx;
-	(void)m;
-	task_abort_before_start(&task, &conn);
+	task_abort_before_start(&task, &conn, m);
 }
 
 static const struct ipc_handler handlers[] = {

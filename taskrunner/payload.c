@@ -655,9 +655,7 @@ read_features(struct parse *p, struct json_object *pl)
 	    ctx->chain_of_trust_refusal, "chain of trust");
 	check_offered(p, "taskclusterProxy", f->taskcluster_proxy,
 	    ctx->enable_taskcluster_proxy, "enableTaskclusterProxy",
-	    ctx->taskcluster_proxy_available ? NULL :
-	    "sepworker does not implement the taskcluster proxy yet",
-	    "the taskcluster proxy");
+	    ctx->taskcluster_proxy_refusal, "the taskcluster proxy");
 	for (i = 0; i < nitems(never); i++)
 		if (feature(given, never[i].name, false))
 			problem(p, "payload.features.%s: %s", never[i].name,
@@ -789,6 +787,13 @@ read_definition(struct parse *p, struct json_object *in)
 	def_strings(p, in, def, "routes", NULL, NULL);
 	def_string(p, in, def, "schedulerId", "-", &t->scheduler_id);
 	def_strings(p, in, def, "scopes", &t->scopes, &t->nscopes);
+	for (size_t i = 0; i < t->nscopes; i++)
+		for (const char *c = t->scopes[i]; *c != '\0'; c++)
+			if (*c < 0x20 || *c > 0x7e) {
+				problem(p, "task.scopes[%zu]: must be printable "
+				    "ASCII, as the Queue requires", i);
+				break;
+			}
 	def_object(p, in, def, "tags", true);
 	def_string(p, in, def, "taskGroupId", or_empty(ctx->task_id),
 	    &t->task_group_id);

@@ -80,7 +80,9 @@ struct payload_ctx {
 	/* Why this worker cannot sign chain of trust now (no key, a weakened
 	 * sandbox, an exposed key), NULL if it can. */
 	const char	*chain_of_trust_refusal;
-	bool		 taskcluster_proxy_available;
+	/* Why this worker cannot give the task a proxy (no credentials),
+	 * NULL if it can. */
+	const char	*taskcluster_proxy_refusal;
 };
 
 struct task_def {

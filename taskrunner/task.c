@@ -108,6 +108,30 @@ log_malformed(const struct task *t, const struct strlist *errs)
 		tasklog("- %s", errs->v[i]);
 }
 
+/* The task's scopes for its proxy, one per line (validation made sure
+ * none holds a newline). */
+static void
+send_scopes(const struct task *t, struct ipc_conn *sup)
+{
+	size_t len = 0;
+	char *buf;
+	int fd;
+
+	for (size_t i = 0; i < t->def.nscopes; i++)
+		len += strlen(t->def.scopes[i]) + 1;
+	buf = xmalloc(len + 1);
+	len = 0;
+	for (size_t i = 0; i < t->def.nscopes; i++)
+		len += (size_t)sprintf(buf + len, "%s\n", t->def.scopes[i]);
+	fd = memfd_sealed("task-scopes", buf, len);
+	free(buf);
+	if (fd == -1)
+		fatal("sealing the task's scopes");
+	if (ipc_send(sup, TR_TASK_SCOPES, 0, NULL, 0, fd) == -1)
+		fatal("sending TASK_SCOPES");
+	close(fd);
+}
+
 int
 task_assign(struct task *t, struct ipc_conn *sup, struct ipc_msg *m)
 {
@@ -133,6 +157,7 @@ task_assign(struct task *t, struct ipc_conn *sup, struct ipc_msg *m)
 	t->taskdir_path = take_str(&r);
 	t->read_only_paths = take_str(&r);
 	t->cot_refusal = take_str(&r);
+	t->proxy_refusal = take_str(&r);
 	if (!ipc_get_end(&r) || t->a.task_uid == 0)
 		return -1;
 	if (memfd_check_sealed(m->fd, PAYLOAD_MAX_BYTES, &size, err,
@@ -159,6 +184,8 @@ task_assign(struct task *t, struct ipc_conn *sup, struct ipc_msg *m)
 		.enable_taskcluster_proxy = t->a.flags & TASK_F_ENABLE_PROXY,
 		.chain_of_trust_refusal = *t->cot_refusal ? t->cot_refusal :
 		    NULL,
+		.taskcluster_proxy_refusal = *t->proxy_refusal ?
+		    t->proxy_refusal : NULL,
 	};
 	if (payload_parse(buf, size, &ctx, &t->def, &errs) == -1) {
 		struct outcome o = { TASK_EXCEPTION, "malformed-payload" };
@@ -174,6 +201,8 @@ task_assign(struct task *t, struct ipc_conn *sup, struct ipc_msg *m)
 	    t->def.ncommands == 1 ? "" : "s", t->def.max_run_time,
 	    t->def.nartifacts, t->def.nartifacts == 1 ? "" : "s");
 
+	if (t->def.features.taskcluster_proxy)
+		send_scopes(t, sup);
 	buf = payload_reencode(&t->def, &len);
 	fd = memfd_sealed("task-definition", buf, len);
 	free(buf);
@@ -195,13 +224,45 @@ task_assign(struct task *t, struct ipc_conn *sup, struct ipc_msg *m)
 	return 0;
 }
 
-void
-task_abort_before_start(struct task *t, struct ipc_conn *sup)
+/*
+ * Why the supervisor aborts the task: an empty TASK_ABORT is the worker
+ * shutting down; one with a reason is the worker failing the task
+ * (its proxy could not be started, say).
+ */
+static char	abort_why[TASK_STRING_MAX + 1];
+
+static void
+take_abort(const struct ipc_msg *m, struct outcome *o)
 {
-	struct outcome o = { TASK_EXCEPTION, "worker-shutdown" };
+	struct ipc_reader r;
+	const char *s;
+	size_t len;
+
+	abort_why[0] = '\0';
+	if (m->payload_len > 0) {
+		ipc_reader_init(&r, m);
+		s = ipc_get_str(&r, TASK_STRING_MAX, &len);
+		if (s != NULL && ipc_get_end(&r))
+			snprintf(abort_why, sizeof(abort_why), "%.*s", (int)len,
+			    s);
+	}
+	if (abort_why[0] == '\0') {
+		snprintf(abort_why, sizeof(abort_why), "the worker is shutting "
+		    "down");
+		outcome_set(o, TASK_EXCEPTION, "worker-shutdown");
+	} else
+		outcome_set(o, TASK_EXCEPTION, "internal-error");
+}
+
+void
+task_abort_before_start(struct task *t, struct ipc_conn *sup,
+    const struct ipc_msg *m)
+{
+	struct outcome o = { TASK_COMPLETED, "completed" };
 
 	(void)t;
-	tasklog("Task aborted before it started: the worker is shutting down");
+	take_abort(m, &o);
+	tasklog("Task aborted before it started: %s", abort_why);
 	finish(sup, &o);
 }
 
@@ -257,6 +318,12 @@ build_env(struct task *t)
 	kv = xasprintf("TASKCLUSTER_ROOT_URL=%s", t->root_url);
 	env_set(&env, &n, kv);
 	free(kv);
+	if (t->def.features.taskcluster_proxy) {
+		kv = xasprintf("TASKCLUSTER_PROXY_URL=http://127.0.0.1:%u",
+		    t->a.proxy_port);
+		env_set(&env, &n, kv);
+		free(kv);
+	}
 	t->envp = env;
 }
 
@@ -317,6 +384,9 @@ build_identity(struct task *t)
 
 /* --- privileged steps, asked of the supervisor --- */
 
+/* How an abort received while asking ends the task. */
+static struct outcome	abort_outcome = { TASK_COMPLETED, "completed" };
+
 /* A request and its answer.  While waiting, the supervisor may only
  * PING or abort; anything else is a protocol violation. */
 static int
@@ -341,6 +411,7 @@ privop_call(struct ipc_conn *sup, uint32_t type, const void *arg, size_t len,
 		}
 		if (m.hdr.type == TR_TASK_ABORT) {
 			*aborted = true;
+			take_abort(&m, &abort_outcome);
 			continue;
 		}
 		if (m.hdr.type == MSG_PING) {
@@ -587,6 +658,14 @@ on_init_message(struct run *r, struct ipc_msg *m)
 	case INIT_DONE:
 		r->done = true;
 		break;
+	case INIT_LISTENER:
+		if (r->ready || !(r->t->a.flags & TASK_F_NET_ISOLATED) ||
+		    !r->t->def.features.taskcluster_proxy)
+			fatalx("a proxy listener from the init, unasked");
+		if (ipc_send(r->sup, TR_PROXY_LISTENER, 0, NULL, 0, m->fd) ==
+		    -1)
+			fatal("forwarding the proxy's listener");
+		break;
 	default:
 		fatalx("unexpected %s from the init", m->spec->name);
 	}
@@ -630,8 +709,8 @@ read_supervisor(struct run *r)
 	}
 	switch (m.hdr.type) {
 	case TR_TASK_ABORT:
-		tasklog("Task aborted: the worker is shutting down");
-		outcome_set(&r->o, TASK_EXCEPTION, "worker-shutdown");
+		take_abort(&m, &r->o);
+		tasklog("Task aborted: %s", abort_why);
 		pidfd_send_signal(r->t->init_pidfd, SIGKILL, NULL, 0);
 		break;
 	case MSG_PING:
@@ -791,8 +870,8 @@ task_run(struct task *t, struct ipc_conn *sup)
 		outcome_set(&r.o, TASK_EXCEPTION, "internal-error");
 		pidfd_send_signal(t->init_pidfd, SIGKILL, NULL, 0);
 	} else if (aborted) {
-		tasklog("Task aborted: the worker is shutting down");
-		outcome_set(&r.o, TASK_EXCEPTION, "worker-shutdown");
+		tasklog("Task aborted: %s", abort_why);
+		outcome_set(&r.o, abort_outcome.state, abort_outcome.reason);
 		pidfd_send_signal(t->init_pidfd, SIGKILL, NULL, 0);
 	}
 	ipc_conn_init(&r.init, t->init_sock[0], &init_channel,
@@ -812,6 +891,13 @@ task_run(struct task *t, struct ipc_conn *sup)
 		    "%s; %s", t->a.max_processes, limit_text(t->a.max_open_files,
 		    lim1, sizeof(lim1)), limit_text(t->a.max_memory_bytes, lim2,
 		    sizeof(lim2)), why);
+	if (t->def.features.taskcluster_proxy)
+		tasklog("Taskcluster proxy: TASKCLUSTER_PROXY_URL=http://"
+		    "127.0.0.1:%u%s; requests through it are signed with the "
+		    "task's credentials, restricted to its %zu scope%s",
+		    t->a.proxy_port, (t->a.flags & TASK_F_NET_ISOLATED) ?
+		    " (the task's only way out of its network namespace)" : "",
+		    t->def.nscopes, t->def.nscopes == 1 ? "" : "s");
 	tasklog("=== Task Starting ===");
 	arm_backstop(&r);
 	run_loop(&r);

@@ -32,6 +32,7 @@ struct task {
 	char			*taskdir_path;	/* as the task sees it */
 	char			*read_only_paths; /* '\n'-separated, extra */
 	char			*cot_refusal;	/* "" if chain of trust is offered */
+	char			*proxy_refusal;	/* "" if the proxy is offered */
 	int			 log_fd;
 
 	struct task_def		 def;
@@ -72,7 +73,7 @@ void	init_note(struct ipc_conn *c, const char *fmt, ...)
 int	task_assign(struct task *t, struct ipc_conn *sup, struct ipc_msg *m);
 void	task_run(struct task *t, struct ipc_conn *sup)
 	    __attribute__((noreturn));
-void	task_abort_before_start(struct task *t, struct ipc_conn *sup)
-	    __attribute__((noreturn));
+void	task_abort_before_start(struct task *t, struct ipc_conn *sup,
+	    const struct ipc_msg *m) __attribute__((noreturn));
 
 #endif

@@ -23,7 +23,6 @@ static const struct payload_ctx ctx = {
 	.enable_chain_of_trust = true,
 	.enable_taskcluster_proxy = true,
 	.chain_of_trust_refusal = NULL,
-	.taskcluster_proxy_available = true,
 };
 
 /* Touch every string, so ASan sees any that is not whole. */

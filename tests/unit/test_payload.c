@@ -35,7 +35,6 @@ static const struct payload_ctx base_ctx = {
 	.enable_chain_of_trust = true,
 	.enable_taskcluster_proxy = true,
 	.chain_of_trust_refusal = NULL,
-	.taskcluster_proxy_available = true,
 };
 
 /* A definition as the Queue hands it out, around payload. */
@@ -524,12 +523,12 @@ test_features_the_worker_may_offer(void **state)
 
 	ctx = base_ctx;
 	ctx.chain_of_trust_refusal = "this worker has no signing key";
-	ctx.taskcluster_proxy_available = false;
+	ctx.taskcluster_proxy_refusal = "this worker has no credentials";
 	feature_refused("chainOfTrust", &ctx, "payload.features.chainOfTrust: "
 	    "this worker has no signing key");
 	feature_refused("taskclusterProxy", &ctx,
-	    "payload.features.taskclusterProxy: sepworker does not implement "
-	    "the taskcluster proxy yet");
+	    "payload.features.taskclusterProxy: this worker has no "
+	    "credentials");
 }
 
 static void
@@ -759,6 +758,11 @@ test_definition_fields_checked(void **state)
 	REFUSED("{\"schedulerId\": \"a\\u0000\", \"payload\": "
 	    "{\"maxRunTime\": 1, \"command\": [[\"true\"]]}}",
 	    "task.schedulerId: must not contain a NUL character");
+	/* A scope holds a line of the proxy's scope list: no newline. */
+	REFUSED("{\"scopes\": [\"ok\", \"a\\nb\", \"\\u00e9\"], "
+	    "\"payload\": {\"maxRunTime\": 1, \"command\": [[\"true\"]]}}",
+	    "task.scopes[1]: must be printable ASCII",
+	    "task.scopes[2]: must be printable ASCII");
 }
 
 static void

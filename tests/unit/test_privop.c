@@ -369,11 +369,11 @@ test_listener_only_on_configured_port(void **state)
 	uint16_t port = free_port();
 
 	f->cfg.taskcluster_proxy_port = port;
-	assert_int_equal(request(f, TR_LISTENER_REQ, port + 1u, true, -1,
-	    NULL, reason, sizeof(reason)), TR_PRIVOP_FAIL);
+	assert_int_equal(privop_listener(&f->t, port + 1u, &fd, reason,
+	    sizeof(reason)), -1);
 	assert_non_null(strstr(reason, "is not taskclusterProxyPort"));
-	assert_int_equal(request(f, TR_LISTENER_REQ, port, true, -1, &fd,
-	    NULL, 0), TR_LISTENER);
+	assert_int_equal(privop_listener(&f->t, port, &fd, reason,
+	    sizeof(reason)), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
 	assert_int_equal(ntohs(sin.sin_port), port);
 	assert_int_equal(ntohl(sin.sin_addr.s_addr), INADDR_LOOPBACK);
@@ -382,6 +382,10 @@ test_listener_only_on_configured_port(void **state)
 	    &len), 0);
 	assert_true(listening);
 	close(fd);
+	/* One listener per task. */
+	assert_int_equal(privop_listener(&f->t, port, &fd, reason,
+	    sizeof(reason)), -1);
+	assert_non_null(strstr(reason, "already created"));
 }
 
 static void
@@ -390,10 +394,11 @@ test_listener_refused_with_isolated_networking(void **state)
 	struct fixture *f = *state;
 	char reason[PRIVOP_REASON_MAX + 1];
 
+	int fd = -1;
+
 	f->cfg.task_network = TASK_NET_ISOLATED;
-	assert_int_equal(request(f, TR_LISTENER_REQ,
-	    f->cfg.taskcluster_proxy_port, true, -1, NULL, reason,
-	    sizeof(reason)), TR_PRIVOP_FAIL);
+	assert_int_equal(privop_listener(&f->t, f->cfg.taskcluster_proxy_port,
+	    &fd, reason, sizeof(reason)), -1);
 	assert_non_null(strstr(reason, "inside the task's network namespace"));
 }
 

@@ -1,0 +1,381 @@
+/*
+ * Upstream requests with libcurl: one easy handle per attempt, driven by
+ * its own multi handle so the caller can pull the body at its own pace
+ * (the client's connection thread asks for bytes; curl is paused while
+ * it has not taken what is buffered).
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "proxyd/forward.h"
+
+/* The Go client's backoff (reference §4.5): 500 ms, x1.5, +-50 %, at
+ * most 60 s between attempts. */
+#define BACKOFF_FIRST_MS	500.0
+#define BACKOFF_FACTOR		1.5
+#define BACKOFF_MAX_MS		60000.0
+/* Buffered body bytes beyond which curl is paused until they are read. */
+#define BUFFER_HIGH		(1u << 20)
+#define CONNECT_TIMEOUT_S	30L
+
+struct upstream {
+	CURLM			*multi;
+	CURL			*easy;
+	struct curl_slist	*headers;
+	char			*auth;		/* "Authorization: Hawk ..." */
+	char			 errbuf[CURL_ERROR_SIZE];
+	long			 status;
+	bool			 head_done;	/* final header block is in */
+	bool			 done;
+	CURLcode		 result;
+	bool			 paused;
+	char			**hdr;		/* "Name: value", in order */
+	size_t			 nhdr;
+	char			*buf;		/* body not yet read */
+	size_t			 len, off, cap;
+	unsigned		 attempts;
+};
+
+bool
+hop_by_hop(const char *name, size_t len)
+{
+	static const char *const names[] = {
+		"connection", "keep-alive", "proxy-connection",
+		"proxy-authenticate", "proxy-authorization", "te", "trailer",
+		"transfer-encoding", "upgrade", "host", "content-length",
+		"expect", "authorization",
+	};
+
+	for (size_t i = 0; i < nitems(names); i++)
+		if (strlen(names[i]) == len &&
+		    strncasecmp(names[i], name, len) == 0)
+			return true;
+	return false;
+}
+
+static void
+clear_headers(struct upstream *u)
+{
+	for (size_t i = 0; i < u->nhdr; i++)
+		free(u->hdr[i]);
+	free(u->hdr);
+	u->hdr = NULL;
+	u->nhdr = 0;
+}
+
+static size_t
+on_header(char *data, size_t size, size_t n, void *arg)
+{
+	struct upstream *u = arg;
+	size_t len = size * n, trim = len;
+	char **grown;
+
+	while (trim > 0 && (data[trim - 1] == '\n' || data[trim - 1] == '\r'))
+		trim--;
+	if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
+		/* A new header block: an interim 1xx's came before. */
+		clear_headers(u);
+		u->head_done = false;
+		return len;
+	}
+	if (u->head_done)
+		return len;	/* trailers: not relayed */
+	if (trim == 0) {
+		curl_easy_getinfo(u->easy, CURLINFO_RESPONSE_CODE, &u->status);
+		if (u->status >= 200)
+			u->head_done = true;
+		return len;
+	}
+	if ((grown = realloc(u->hdr, (u->nhdr + 1) * sizeof(*u->hdr))) ==
+	    NULL)
+		return 0;
+	u->hdr = grown;
+	u->hdr[u->nhdr++] = xasprintf("%.*s", (int)trim, data);
+	return len;
+}
+
+static size_t
+on_body(char *data, size_t size, size_t n, void *arg)
+{
+	struct upstream *u = arg;
+	size_t len = size * n;
+
+	if (u->len - u->off >= BUFFER_HIGH) {
+		u->paused = true;
+		return CURL_WRITEFUNC_PAUSE;
+	}
+	if (u->off > 0 && u->off == u->len)
+		u->off = u->len = 0;
+	if (u->len + len > u->cap) {
+		size_t cap = u->cap ? u->cap : 65536;
+
+		while (cap < u->len + len)
+			cap *= 2;
+		if ((u->buf = realloc(u->buf, cap)) == NULL)
+			return 0;
+		u->cap = cap;
+	}
+	memcpy(u->buf + u->len, data, len);
+	u->len += len;
+	return len;
+}
+
+/* One round of the transfer: wait up to timeout_ms for progress. */
+static void
+pump(struct upstream *u, int timeout_ms)
+{
+	CURLMsg *msg;
+	int running, left;
+
+	curl_multi_perform(u->multi, &running);
+	while ((msg = curl_multi_info_read(u->multi, &left)) != NULL)
+		if (msg->msg == CURLMSG_DONE) {
+			u->done = true;
+			u->result = msg->data.result;
+		}
+	if (!u->done && running)
+		curl_multi_poll(u->multi, NULL, 0, timeout_ms, NULL);
+}
+
+static void
+end_attempt(struct upstream *u)
+{
+	if (u->easy != NULL) {
+		curl_multi_remove_handle(u->multi, u->easy);
+		curl_easy_cleanup(u->easy);
+		u->easy = NULL;
+	}
+	curl_slist_free_all(u->headers);
+	u->headers = NULL;
+	free(u->auth);
+	u->auth = NULL;
+	clear_headers(u);
+	u->len = u->off = 0;
+	u->status = 0;
+	u->head_done = u->done = u->paused = false;
+}
+
+static int
+start_attempt(struct upstream *u, const struct fwd_request *rq, char *err,
+    size_t errlen)
+{
+	struct taskproxy *tp = rq->tp;
+	struct curl_slist *l = NULL;
+	char *sig;
+	bool post;
+	CURL *e;
+
+	sig = taskproxy_authorization(tp, rq->method, rq->url, err, errlen);
+	if (sig == NULL)
+		return -1;
+	u->auth = xasprintf("Authorization: %s", sig);
+	free(sig);
+	for (const struct curl_slist *h = rq->headers; h; h = h->next)
+		l = curl_slist_append(l, h->data);
+	l = curl_slist_append(l, u->auth);
+	/* Nothing the task did not send: curl's own defaults off. */
+	l = curl_slist_append(l, "Expect:");
+	if (!rq->sent_accept)
+		l = curl_slist_append(l, "Accept:");
+	post = rq->body_len > 0 || strcmp(rq->method, "POST") == 0 ||
+	    strcmp(rq->method, "PUT") == 0 || strcmp(rq->method, "PATCH") == 0;
+	if (post && !rq->sent_content_type)
+		l = curl_slist_append(l, "Content-Type:");
+	u->headers = l;
+
+	if ((e = u->easy = curl_easy_init()) == NULL) {
+		snprintf(err, errlen, "curl_easy_init failed");
+		return -1;
+	}
+	u->errbuf[0] = '\0';
+	curl_easy_setopt(e, CURLOPT_URL, rq->url);
+	/* The target exactly as the task sent it: no "/../" squashing. */
+	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, l);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, u);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, u);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, u->errbuf);
+	curl_easy_setopt(e, CURLOPT_CAPATH, NULL);
+	if (tp->ca_pem != NULL) {
+		struct curl_blob ca = { tp->ca_pem, tp->ca_len,
+		    CURL_BLOB_NOCOPY };
+
+		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &ca);
+	}
+	if (strcmp(rq->method, "HEAD") == 0)
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	else if (post) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, rq->body);
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+		    (curl_off_t)rq->body_len);
+		if (strcmp(rq->method, "POST") != 0)
+			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, rq->method);
+	} else if (strcmp(rq->method, "GET") != 0)
+		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, rq->method);
+	if (curl_multi_add_handle(u->multi, e) != CURLM_OK) {
+		snprintf(err, errlen, "curl_multi_add_handle failed");
+		return -1;
+	}
+	u->attempts++;
+	return 0;
+}
+
+static uint64_t
+backoff_ms(unsigned attempt)
+{
+	double d = BACKOFF_FIRST_MS * pow(BACKOFF_FACTOR, attempt - 1);
+	double jitter = 0.5 + (double)randombytes_uniform(1000001) / 1e6;
+
+	if (d > BACKOFF_MAX_MS)
+		d = BACKOFF_MAX_MS;
+	return (uint64_t)(d * jitter);
+}
+
+static void
+sleep_ms(uint64_t ms)
+{
+	struct timespec ts = { (time_t)(ms / 1000),
+	    (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+struct upstream *
+forward(const struct fwd_request *rq, char *err, size_t errlen)
+{
+	uint64_t deadline = now_ms() + (uint64_t)rq->tp->retry_seconds * 1000;
+	struct upstream *u = xcalloc(1, sizeof(*u));
+
+	if ((u->multi = curl_multi_init()) == NULL) {
+		snprintf(err, errlen, "curl_multi_init failed");
+		goto fail;
+	}
+	for (;;) {
+		uint64_t wait;
+		bool retryable;
+
+		if (start_attempt(u, rq, err, errlen) == -1)
+			goto fail;
+		while (!u->head_done && !u->done)
+			pump(u, 1000);
+		retryable = u->head_done ? u->status >= 500 :
+		    u->result != CURLE_OK;
+		if (!retryable)
+			break;
+		wait = backoff_ms(u->attempts);
+		if (now_ms() + wait > deadline) {
+			if (u->head_done)
+				break;	/* the last 5xx is the answer */
+			snprintf(err, errlen, "%s", u->errbuf[0] ? u->errbuf :
+			    curl_easy_strerror(u->result));
+			goto fail;
+		}
+		log_info("%s %s: attempt %u %s; retrying in %llu ms",
+		    rq->method, rq->url, u->attempts, u->head_done ?
+		    "answered a server error" : "failed", (unsigned long long)
+		    wait);
+		end_attempt(u);
+		sleep_ms(wait);
+	}
+	if (!u->head_done) {
+		/* Finished without a final header block: a success with no
+		 * HTTP at all cannot happen; say what curl saw. */
+		snprintf(err, errlen, "%s", u->errbuf[0] ? u->errbuf :
+		    "no response");
+		goto fail;
+	}
+	return u;
+fail:
+	upstream_free(u);
+	return NULL;
+}
+
+long
+upstream_status(const struct upstream *u)
+{
+	return u->status;
+}
+
+unsigned
+upstream_attempts(const struct upstream *u)
+{
+	return u->attempts;
+}
+
+int64_t
+upstream_length(const struct upstream *u)
+{
+	curl_off_t n = -1;
+
+	if (curl_easy_getinfo(u->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T,
+	    &n) != CURLE_OK)
+		return -1;
+	return n;
+}
+
+void
+upstream_headers(const struct upstream *u,
+    void (*fn)(void *arg, const char *name, const char *value), void *arg)
+{
+	for (size_t i = 0; i < u->nhdr; i++) {
+		char *line = u->hdr[i], *colon = strchr(line, ':'), *v;
+
+		if (colon == NULL || colon == line ||
+		    hop_by_hop(line, (size_t)(colon - line)))
+			continue;
+		*colon = '\0';
+		for (v = colon + 1; *v == ' ' || *v == '\t'; v++)
+			;
+		fn(arg, line, v);
+		*colon = ':';
+	}
+}
+
+ssize_t
+upstream_read(struct upstream *u, char *buf, size_t max)
+{
+	size_t n;
+
+	while (u->len == u->off && !u->done) {
+		if (u->paused) {
+			u->paused = false;
+			curl_easy_pause(u->easy, CURLPAUSE_CONT);
+			continue;
+		}
+		pump(u, 1000);
+	}
+	if (u->len == u->off)
+		return u->result == CURLE_OK ? 0 : -1;
+	n = u->len - u->off < max ? u->len - u->off : max;
+	memcpy(buf, u->buf + u->off, n);
+	u->off += n;
+	return (ssize_t)n;
+}
+
+void
+upstream_free(struct upstream *u)
+{
+	if (u == NULL)
+		return;
+	end_attempt(u);
+	if (u->multi != NULL)
+		curl_multi_cleanup(u->multi);
+	free(u->buf);
+	free(u);
+}

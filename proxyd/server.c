@@ -1,0 +1,374 @@
+/*
+ * The task's side: HTTP/1.1 from libmicrohttpd, a thread per connection
+ * (each may wait on upstream for as long as retries take, and pulls the
+ * response body at the client's pace).
+ *
+ * libmicrohttpd decodes the URL before the request handler sees it; the
+ * target is taken raw from the URI log callback instead, so "%2F", "//"
+ * and the query reach upstream, and the Hawk MAC, byte for byte.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <microhttpd.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "common/version.h"
+#include "proxyd/forward.h"
+#include "proxyd/route.h"
+#include "proxyd/taskproxy.h"
+
+#define CONNECTION_LIMIT	64
+/* Seconds a connection may sit idle between requests. */
+#define IDLE_TIMEOUT_S		300
+
+/* One request, from its first line to its response's end. */
+struct request {
+	char			*target;	/* raw, as on the request line */
+	bool			 begun;
+	struct route		 route;
+	bool			 routed;
+	char			*body;
+	size_t			 len, cap;
+	bool			 too_big;
+	struct curl_slist	*headers;	/* the task's, to pass on */
+	const char		*connection;	/* its Connection header */
+	bool			 sent_accept;
+	bool			 sent_content_type;
+};
+
+static struct taskproxy *tp;
+
+static void *
+on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct request *rq = xcalloc(1, sizeof(*rq));
+
+	(void)cls;
+	(void)c;
+	rq->target = xstrdup(uri);
+	return rq;
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode why)
+{
+	struct request *rq = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)why;
+	if (rq == NULL)
+		return;
+	free(rq->target);
+	if (rq->routed)
+		route_free(&rq->route);
+	free(rq->body);
+	curl_slist_free_all(rq->headers);
+	free(rq);
+	*con_cls = NULL;
+}
+
+/* Listed in the task's Connection header: a hop-by-hop header too. */
+static bool
+named_in_connection(const struct request *rq, const char *name)
+{
+	const char *p = rq->connection;
+	size_t n = strlen(name);
+
+	while (p != NULL && *p != '\0') {
+		size_t tok;
+
+		p += strspn(p, " \t,");
+		tok = strcspn(p, " \t,");
+		if (tok == n && strncasecmp(p, name, n) == 0)
+			return true;
+		p += tok;
+	}
+	return false;
+}
+
+static enum MHD_Result
+keep_header(void *cls, enum MHD_ValueKind kind, const char *name,
+    const char *value)
+{
+	struct request *rq = cls;
+	char *line;
+
+	(void)kind;
+	if (hop_by_hop(name, strlen(name)) || named_in_connection(rq, name))
+		return MHD_YES;
+	if (strcasecmp(name, "Accept") == 0)
+		rq->sent_accept = true;
+	if (strcasecmp(name, "Content-Type") == 0)
+		rq->sent_content_type = true;
+	/* "Name;" is how curl is told to send a header with no value. */
+	line = *value == '\0' ? xasprintf("%s;", name) :
+	    xasprintf("%s: %s", name, value);
+	rq->headers = curl_slist_append(rq->headers, line);
+	free(line);
+	return MHD_YES;
+}
+
+/* --- responses --- */
+
+static void
+add_header(void *arg, const char *name, const char *value)
+{
+	if (MHD_add_response_header(arg, name, value) == MHD_NO)
+		log_warnx("response header %s could not be added", name);
+}
+
+/* The headers taskcluster-proxy puts on every response. */
+static void
+common_headers(struct MHD_Response *r)
+{
+	add_header(r, "X-Taskcluster-Proxy-Version", SEPWORKER_VERSION);
+	add_header(r, "X-Taskcluster-Proxy-Revision", SEPWORKER_REVISION);
+	taskproxy_identity_headers(tp, add_header, r);
+	add_header(r, "X-Taskcluster-Authorized-Scopes", tp->scopes_json);
+}
+
+static enum MHD_Result
+answer(struct MHD_Connection *c, unsigned status, const char *location,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static enum MHD_Result
+answer(struct MHD_Connection *c, unsigned status, const char *location,
+    const char *fmt, ...)
+{
+	struct MHD_Response *r;
+	enum MHD_Result rc;
+	va_list ap;
+	char *body;
+
+	va_start(ap, fmt);
+	if (vasprintf(&body, fmt, ap) == -1)
+		fatalx("out of memory");
+	va_end(ap);
+	r = MHD_create_response_from_buffer(strlen(body), body,
+	    MHD_RESPMEM_MUST_FREE);
+	if (r == NULL) {
+		free(body);
+		return MHD_NO;
+	}
+	add_header(r, "Content-Type", "text/plain; charset=utf-8");
+	if (location != NULL)
+		add_header(r, "Location", location);
+	common_headers(r);
+	rc = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+static ssize_t
+read_body(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	ssize_t n = upstream_read(cls, buf, max);
+
+	(void)pos;
+	if (n > 0)
+		return n;
+	return n == 0 ? MHD_CONTENT_READER_END_OF_STREAM :
+	    MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void
+free_upstream(void *cls)
+{
+	upstream_free(cls);
+}
+
+static enum MHD_Result
+proxy(struct MHD_Connection *c, struct request *rq, const char *method)
+{
+	struct fwd_request f = {
+		.tp = tp, .method = method, .url = rq->route.url,
+		.body = rq->body ? rq->body : "", .body_len = rq->len,
+		.headers = rq->headers, .sent_accept = rq->sent_accept,
+		.sent_content_type = rq->sent_content_type,
+	};
+	struct MHD_Response *r;
+	struct upstream *u;
+	enum MHD_Result rc;
+	char err[CURL_ERROR_SIZE + 256];
+	int64_t len;
+
+	if ((u = forward(&f, err, sizeof(err))) == NULL) {
+		log_warnx("%s %s: %s", method, rq->route.url, err);
+		return answer(c, 500, NULL, "Failed during proxy request: %s",
+		    err);
+	}
+	len = upstream_length(u);
+	r = MHD_create_response_from_callback(len < 0 ? MHD_SIZE_UNKNOWN :
+	    (uint64_t)len, 64 * 1024, read_body, u, free_upstream);
+	if (r == NULL) {
+		upstream_free(u);
+		return MHD_NO;
+	}
+	upstream_headers(u, add_header, r);
+	common_headers(r);
+	add_header(r, "X-Taskcluster-Endpoint", rq->route.url);
+	log_info("%s %s -> %ld%s", method, rq->route.url, upstream_status(u),
+	    upstream_attempts(u) > 1 ? " (after retries)" : "");
+	rc = MHD_queue_response(c, (unsigned)upstream_status(u), r);
+	MHD_destroy_response(r);
+	return rc;
+}
+
+static enum MHD_Result
+respond(struct MHD_Connection *c, struct request *rq, const char *method)
+{
+	char err[512], *url;
+
+	if (rq->too_big)
+		return answer(c, 413, NULL, "the request body is larger than "
+		    "the %u bytes the proxy holds for a retry", TP_BODY_MAX);
+	switch (rq->route.kind) {
+	case ROUTE_NOT_FOUND:
+		return answer(c, 404, NULL, "%s", rq->route.body);
+	case ROUTE_CREDENTIALS:
+		return answer(c, 403, NULL, "sepworker's taskcluster proxy does "
+		    "not take credentials from the task: the worker passes the "
+		    "task's new credentials to it directly after each reclaim, "
+		    "so %s /credentials is refused", method);
+	case ROUTE_BEWIT:
+		url = taskproxy_bewit(tp, rq->body ? rq->body : "", rq->len,
+		    err, sizeof(err));
+		if (url == NULL)
+			return answer(c, 500, NULL, "%s", err);
+		{
+			enum MHD_Result rc = answer(c, 303, url, "%s", url);
+
+			free(url);
+			return rc;
+		}
+	case ROUTE_FORWARD:
+		return proxy(c, rq, method);
+	}
+	return MHD_NO;
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upload_size, void **con_cls)
+{
+	struct request *rq = *con_cls;
+
+	(void)cls;
+	(void)url;
+	(void)version;
+	if (rq == NULL)
+		return MHD_NO;
+	if (!rq->begun) {
+		const char *cl;
+
+		rq->begun = true;
+		if (route_target(tp->root_url, rq->target, &rq->route) == -1)
+			return answer(c, 400, NULL, "the request target must be "
+			    "a path of printable characters");
+		rq->routed = true;
+		rq->connection = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+		    "Connection");
+		if (rq->route.kind == ROUTE_FORWARD)
+			MHD_get_connection_values(c, MHD_HEADER_KIND,
+			    keep_header, rq);
+		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+		    "Content-Length");
+		if (cl != NULL && strtoull(cl, NULL, 10) > TP_BODY_MAX)
+			rq->too_big = true;
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		if (!rq->too_big && rq->len + *upload_size > TP_BODY_MAX)
+			rq->too_big = true;
+		if (!rq->too_big) {
+			if (rq->len + *upload_size > rq->cap) {
+				rq->cap = (rq->len + *upload_size) * 2;
+				if (rq->cap > TP_BODY_MAX)
+					rq->cap = TP_BODY_MAX;
+				rq->body = realloc(rq->body, rq->cap);
+				if (rq->body == NULL)
+					fatalx("out of memory");
+			}
+			memcpy(rq->body + rq->len, upload, *upload_size);
+			rq->len += *upload_size;
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	return respond(c, rq, method);
+}
+
+/* Only the task's uid may talk to its proxy (host networking). */
+static enum MHD_Result
+on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)addr;
+	char ip[INET_ADDRSTRLEN] = "?";
+	uint32_t uid;
+
+	(void)cls;
+	if (!tp->check_peer)
+		return MHD_YES;
+	if (addr->sa_family != AF_INET || len < sizeof(*sin)) {
+		log_warnx("refused a connection that is not IPv4");
+		return MHD_NO;
+	}
+	inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
+	if (peer_uid(tp->diag_fd, sin, &tp->listen_addr, &uid) == -1) {
+		log_warn("refused a connection from %s:%u: its owner cannot be "
+		    "found", ip, ntohs(sin->sin_port));
+		return MHD_NO;
+	}
+	if (uid != tp->allowed_uid) {
+		log_warnx("refused a connection from %s:%u: uid %u is not the "
+		    "task's (%u)", ip, ntohs(sin->sin_port), uid,
+		    tp->allowed_uid);
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+static void
+on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+
+	(void)cls;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	log_warnx("libmicrohttpd: %s", line);
+}
+
+int
+server_start(struct taskproxy *proxy, int listen_fd, char *err,
+    size_t errlen)
+{
+	struct MHD_Daemon *d;
+
+	tp = proxy;
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ERROR_LOG,
+	    0, on_accept, NULL, on_request, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
+	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
+	    MHD_OPTION_END);
+	if (d == NULL) {
+		snprintf(err, errlen, "libmicrohttpd could not start on the "
+		    "listener");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,421 @@
+/*
+ * The task proxy's start-up and its two channels.
+ *
+ * It is proxyd exec'd afresh for one task (argv[0] "taskproxy"), so it
+ * inherits nothing of any earlier task or of the long-lived proxyd.  It
+ * reads what must be read before the sandbox closes (the CA bundle),
+ * locks itself down, and waits for the two things it serves with: the
+ * task's scopes from the supervisor (fd 3) and the task's credentials
+ * from proxyd (fd 6).  Then it starts serving its listener (fd 5) and
+ * keeps taking new credentials on fd 6 until the supervisor stops it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "common/chan_taskproxy.h"
+#include "common/child.h"
+#include "common/log.h"
+#include "common/memfd.h"
+#include "common/util.h"
+#include "proxyd/creds.h"
+#include "proxyd/hawk.h"
+#include "proxyd/proxyd.h"
+#include "proxyd/taskproxy.h"
+#include "proxyd/url.h"
+
+#define CA_BUNDLE	"/etc/ssl/certs/ca-certificates.crt"
+#define CA_MAX		(8u << 20)
+#define SCOPES_MAX	(1u << 20)
+
+static struct taskproxy	proxy = { .diag_fd = -1 };
+
+/* --- what requests use, under the lock --- */
+
+char *
+taskproxy_authorization(struct taskproxy *tp, const char *method,
+    const char *url, char *err, size_t errlen)
+{
+	struct url_parts u;
+	struct hawk_target t;
+	char nonce[HAWK_NONCE_LEN + 1], *h = NULL;
+
+	if (url_split(url, &u, err, errlen) == -1)
+		return NULL;
+	t = (struct hawk_target){ method, u.target, u.host, u.port };
+	hawk_nonce(nonce);
+	pthread_rwlock_rdlock(&tp->lock);
+	if (tp->ext == NULL)
+		snprintf(err, errlen, "%s", tp->cert_error);
+	else if ((h = hawk_header(tp->creds.client_id,
+	    (const unsigned char *)tp->creds.access_token,
+	    strlen(tp->creds.access_token), (uint64_t)time(NULL), nonce, &t,
+	    tp->ext)) == NULL)
+		snprintf(err, errlen, "the request cannot be signed: its "
+		    "method or URL holds characters Hawk cannot carry");
+	pthread_rwlock_unlock(&tp->lock);
+	url_parts_free(&u);
+	return h;
+}
+
+char *
+taskproxy_bewit(struct taskproxy *tp, const char *body, size_t len,
+    char *err, size_t errlen)
+{
+	char *url = NULL;
+
+	pthread_rwlock_rdlock(&tp->lock);
+	if (tp->ext == NULL)
+		snprintf(err, errlen, "%s", tp->cert_error);
+	else
+		url = bewit_url(body, len, tp->creds.client_id,
+		    (const unsigned char *)tp->creds.access_token,
+		    strlen(tp->creds.access_token), tp->ext,
+		    (uint64_t)time(NULL), TP_BEWIT_TTL_S, err, errlen);
+	pthread_rwlock_unlock(&tp->lock);
+	return url;
+}
+
+void
+taskproxy_identity_headers(struct taskproxy *tp,
+    void (*add)(void *arg, const char *name, const char *value), void *arg)
+{
+	pthread_rwlock_rdlock(&tp->lock);
+	if (tp->creds.certificate == NULL)
+		add(arg, "X-Taskcluster-Proxy-Perm-ClientId",
+		    tp->creds.client_id);
+	else {
+		add(arg, "X-Taskcluster-Proxy-Temp-ClientId",
+		    tp->creds.client_id);
+		add(arg, "X-Taskcluster-Proxy-Temp-Scopes",
+		    tp->temp_scopes_json);
+	}
+	pthread_rwlock_unlock(&tp->lock);
+}
+
+/* --- the credentials channel --- */
+
+/*
+ * Put new credentials in use.  A certificate that is not JSON is taken
+ * (as taskcluster-proxy takes it), and every request then answers 500
+ * saying why: the task learns its credentials are broken, and nothing
+ * is ever sent without the authorized scopes.
+ */
+static void
+install_creds(struct taskproxy *tp, struct tc_creds *c)
+{
+	char err[200], *ext, *temp = NULL;
+	struct tc_cert cert;
+
+	ext = hawk_ext(c->certificate, (const char *const *)tp->scopes,
+	    tp->nscopes, true, err, sizeof(err));
+	if (c->certificate != NULL) {
+		if (cert_parse(c->certificate, &cert, NULL, 0) == 0) {
+			temp = scopes_json((const char *const *)cert.scopes,
+			    cert.nscopes);
+			cert_free(&cert);
+		} else
+			temp = xstrdup("[]");
+	}
+	pthread_rwlock_wrlock(&tp->lock);
+	if (tp->have_creds)
+		creds_free(&tp->creds);
+	tp->creds = *c;
+	tp->have_creds = true;
+	free(tp->ext);
+	tp->ext = ext;
+	if (ext == NULL)
+		snprintf(tp->cert_error, sizeof(tp->cert_error), "the task's "
+		    "credentials have a certificate that is not valid: %s",
+		    err);
+	free(tp->temp_scopes_json);
+	tp->temp_scopes_json = temp;
+	pthread_rwlock_unlock(&tp->lock);
+	memset(c, 0, sizeof(*c));
+}
+
+static void
+reply_creds(struct ipc_conn *cc, uint32_t id, const char *why)
+{
+	uint8_t buf[4 + TPC_REASON_MAX];
+	struct ipc_writer w;
+
+	if (why == NULL) {
+		ipc_send(cc, TPC_ACCEPTED, id, NULL, 0, -1);
+		return;
+	}
+	ipc_writer_init(&w, buf, sizeof(buf));
+	ipc_put_str(&w, why, strnlen(why, TPC_REASON_MAX));
+	ipc_send(cc, TPC_REJECTED, id, w.buf, w.len, -1);
+}
+
+/* One message on fd 6; false once the channel is closed. */
+static bool
+read_creds(struct ipc_conn *cc)
+{
+	char err[TPC_REASON_MAX];
+	struct tc_creds c;
+	struct ipc_msg m;
+	int rc = ipc_recv(cc, &m, err, sizeof(err));
+
+	if (rc == -2)
+		return true;
+	if (rc <= 0) {
+		if (rc == -1)
+			fatalx("credentials channel: %s", err);
+		/* proxyd has no more for us: the ones in use stay. */
+		return false;
+	}
+	if (creds_parse((const char *)m.payload, m.payload_len, &c, err,
+	    sizeof(err)) == -1) {
+		sodium_memzero(cc->buf, cc->chan->max_msg);
+		log_warnx("credentials refused: %s", err);
+		reply_creds(cc, m.hdr.id, err);
+		return true;
+	}
+	sodium_memzero(cc->buf, cc->chan->max_msg);
+	log_info("credentials of client %s in use%s", c.client_id,
+	    c.certificate != NULL ? " (temporary)" : "");
+	install_creds(&proxy, &c);
+	reply_creds(cc, m.hdr.id, NULL);
+	return true;
+}
+
+/* --- the supervisor's channel --- */
+
+static void
+take_scopes(struct taskproxy *tp, struct ipc_msg *m)
+{
+	char err[160], *buf, *extra;
+	size_t size;
+
+	if (tp->scopes != NULL)
+		fatalx("protocol violation: SCOPES twice");
+	if (memfd_check_sealed(m->fd, SCOPES_MAX, &size, err, sizeof(err)) ==
+	    -1)
+		fatalx("scopes: %s", err);
+	buf = xmalloc(size + 1);
+	if (memfd_read(m->fd, buf, size) == -1)
+		fatal("reading the scopes");
+	if (scopes_parse_lines(buf, size, &tp->scopes, &tp->nscopes, err,
+	    sizeof(err)) == -1)
+		fatalx("scopes: %s", err);
+	free(buf);
+	/* Worker mode: the task may upload artifacts to its own run, and
+	 * nothing else the claim's credentials allow (reclaim, resolve). */
+	if (tp->add_artifact_scope) {
+		extra = xasprintf("queue:create-artifact:%s/%u", tp->task_id,
+		    tp->run_id);
+		tp->scopes = realloc(tp->scopes, (tp->nscopes + 1) *
+		    sizeof(*tp->scopes));
+		if (tp->scopes == NULL)
+			fatalx("out of memory");
+		tp->scopes[tp->nscopes++] = extra;
+	}
+	tp->scopes_json = scopes_json((const char *const *)tp->scopes,
+	    tp->nscopes);
+	log_info("authorized scopes: %s", tp->scopes_json);
+}
+
+/* One message on fd 3; exits on SHUTDOWN, on EOF, on anything unexpected. */
+static void
+read_control(struct ipc_conn *c)
+{
+	char err[IPC_ERR_MAX];
+	struct ipc_msg m;
+	int rc = ipc_recv(c, &m, err, sizeof(err));
+
+	if (rc == -2)
+		return;
+	if (rc == 0) {
+		log_info("control socket closed, exiting");
+		exit(CHILD_EXIT_OK);
+	}
+	if (rc == -1) {
+		log_errorx("protocol violation: %s", err);
+		exit(CHILD_EXIT_VIOLATION);
+	}
+	switch (m.hdr.type) {
+	case MSG_PING:
+		if (ipc_send(c, MSG_PONG, m.hdr.id, m.payload, 8, -1) == -1)
+			fatal("sending PONG");
+		break;
+	case MSG_SHUTDOWN:
+		log_debug("shutting down on request");
+		exit(CHILD_EXIT_OK);
+	case TP_SCOPES:
+		take_scopes(&proxy, &m);
+		break;
+	default:
+		log_errorx("protocol violation: %s", m.spec->name);
+		exit(CHILD_EXIT_VIOLATION);
+	}
+	if (m.fd >= 0)
+		close(m.fd);
+}
+
+/* --- start-up --- */
+
+static int
+role_opt(const char *opt, const char *val, void *arg)
+{
+	struct taskproxy *tp = arg;
+	uint64_t n;
+
+	if (strcmp(opt, "--task-id") == 0 && *val != '\0')
+		tp->task_id = xstrdup(val);
+	else if (strcmp(opt, "--run-id") == 0 &&
+	    parse_u64(val, 0, UINT32_MAX, &n) == 0)
+		tp->run_id = (uint32_t)n;
+	else if (strcmp(opt, "--root-url") == 0 && *val != '\0')
+		tp->root_url = xstrdup(val);
+	else if (strcmp(opt, "--allowed-uid") == 0 &&
+	    parse_u64(val, 0, UINT32_MAX - 1, &n) == 0) {
+		tp->allowed_uid = (uint32_t)n;
+		tp->check_peer = true;
+	} else if (strcmp(opt, "--retry-seconds") == 0 &&
+	    parse_u64(val, 0, 3600, &n) == 0)
+		tp->retry_seconds = (uint32_t)n;
+	else if (strcmp(opt, "--artifact-scope") == 0 &&
+	    (strcmp(val, "0") == 0 || strcmp(val, "1") == 0))
+		tp->add_artifact_scope = *val == '1';
+	else
+		return -1;
+	return 0;
+}
+
+/* The CA bundle, read now: the sandbox keeps the file system shut. */
+static void
+load_ca(struct taskproxy *tp)
+{
+	int fd = open(CA_BUNDLE, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd == -1) {
+		log_warn("%s: https upstreams cannot be verified", CA_BUNDLE);
+		return;
+	}
+	tp->ca_pem = xmalloc(CA_MAX);
+	n = read_all(fd, tp->ca_pem, CA_MAX);
+	close(fd);
+	if (n <= 0 || (size_t)n == CA_MAX)
+		fatalx("%s: unreadable or larger than %u bytes", CA_BUNDLE,
+		    CA_MAX);
+	tp->ca_len = (size_t)n;
+}
+
+static void
+check_listener(struct taskproxy *tp)
+{
+	socklen_t len = sizeof(tp->listen_addr);
+	int type;
+	socklen_t tlen = sizeof(type);
+
+	if (getsockopt(TASKPROXY_LISTEN_FD, SOL_SOCKET, SO_TYPE, &type,
+	    &tlen) == -1 || type != SOCK_STREAM ||
+	    getsockname(TASKPROXY_LISTEN_FD, (struct sockaddr *)&tp->listen_addr,
+	    &len) == -1 || tp->listen_addr.sin_family != AF_INET)
+		fatalx("fd %d is not an IPv4 TCP listener", TASKPROXY_LISTEN_FD);
+	if (fcntl(TASKPROXY_CREDS_FD, F_GETFD) == -1)
+		fatalx("fd %d (the credentials channel) is not open",
+		    TASKPROXY_CREDS_FD);
+}
+
+static void *
+nothing(void *arg)
+{
+	return arg;
+}
+
+/*
+ * glibc installs its thread-control signal handlers when the first
+ * thread starts: start and join one now, so rt_sigaction need not be in
+ * the filter, and the uid change below still happens single-threaded.
+ */
+static void
+warm_up_threads(void)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, nothing, NULL) != 0 ||
+	    pthread_join(t, NULL) != 0)
+		fatalx("starting a thread");
+}
+
+int
+taskproxy_main(int argc, char **argv)
+{
+	struct ipc_conn ctl, cc;
+	struct child_args args;
+	struct taskproxy *tp = &proxy;
+	bool serving = false, creds_open = true;
+	char err[256];
+
+	prctl(PR_SET_NAME, "taskproxy", 0, 0, 0);
+	child_start(argc, argv, "taskproxy", role_opt, tp, &args);
+	if (tp->task_id == NULL || tp->root_url == NULL)
+		fatalx("taskproxy: --task-id and --root-url are required");
+	check_listener(tp);
+	if (sodium_init() < 0)
+		fatalx("sodium_init failed");
+	pthread_rwlock_init(&tp->lock, NULL);
+	/* Everything curl and OpenSSL load, they load now. */
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		fatalx("curl_global_init failed");
+	load_ca(tp);
+	if (tp->check_peer && (tp->diag_fd = peer_diag_socket()) == -1)
+		fatal("NETLINK_SOCK_DIAG socket");
+	signal(SIGPIPE, SIG_IGN);
+	warm_up_threads();
+	child_lockdown(&taskproxy_policy, &args);
+
+	ipc_conn_init(&ctl, CHILD_CONTROL_FD, &taskproxy_channel,
+	    IPC_TO_CHILD);
+	ipc_conn_init(&cc, TASKPROXY_CREDS_FD, &taskcreds_channel,
+	    IPC_TO_CHILD);
+	if (ipc_send(&ctl, MSG_READY, 0, NULL, 0, -1) == -1)
+		fatal("sending READY");
+	for (;;) {
+		struct pollfd pfd[2] = {
+			{ .fd = CHILD_CONTROL_FD, .events = POLLIN },
+			{ .fd = creds_open ? TASKPROXY_CREDS_FD : -1,
+			    .events = POLLIN },
+		};
+
+		if (poll(pfd, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("poll");
+		}
+		if (pfd[0].revents)
+			read_control(&ctl);
+		if (pfd[1].revents && !read_creds(&cc)) {
+			creds_open = false;
+			close(TASKPROXY_CREDS_FD);
+		}
+		if (!serving && tp->scopes != NULL && tp->have_creds) {
+			if (server_start(tp, TASKPROXY_LISTEN_FD, err,
+			    sizeof(err)) == -1)
+				fatalx("%s", err);
+			serving = true;
+			log_info("serving task %s run %u on %s:%u%s",
+			    tp->task_id, tp->run_id,
+			    inet_ntoa(tp->listen_addr.sin_addr),
+			    ntohs(tp->listen_addr.sin_port), tp->check_peer ?
+			    "" : " (its network namespace)");
+			if (ipc_send(&ctl, TP_SERVING, 0, NULL, 0, -1) == -1)
+				fatal("sending SERVING");
+		}
+	}
+}

@@ -1,0 +1,87 @@
+/*
+ * One task's proxy: serves the task's TASKCLUSTER_PROXY_URL on a
+ * listener it was handed (fd 5), signs each request with the task's
+ * credentials restricted to the task's scopes, and forwards it.
+ *
+ *	taskproxy.c	start-up, the control and credentials channels, the
+ *			credentials in use (behind a lock: a reclaim replaces
+ *			them while requests are in flight)
+ *	server.c	HTTP from the task (libmicrohttpd, a thread per
+ *			connection): admission, routes, /bewit, responses
+ *	forward.c	HTTP to upstream (libcurl): retries, streaming back
+ *	peer.c		who is on the other end of a loopback connection
+ */
+#ifndef SEPWORKER_TASKPROXY_H
+#define SEPWORKER_TASKPROXY_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <netinet/in.h>
+
+#include "proxyd/creds.h"
+
+/* Largest request body a task may send through the proxy (it is held in
+ * memory so that a retry can send it again). */
+#define TP_BODY_MAX		(64u << 20)
+/* How long a signed URL from /bewit is valid, as taskcluster-proxy. */
+#define TP_BEWIT_TTL_S		3600u
+
+struct taskproxy {
+	/* From the command line. */
+	char		*root_url;
+	char		*task_id;
+	uint32_t	 run_id;
+	bool		 check_peer;	/* host networking: check the uid */
+	uint32_t	 allowed_uid;
+	uint32_t	 retry_seconds;
+	bool		 add_artifact_scope;	/* worker mode */
+
+	/* Set once before serving, then read-only. */
+	char		**scopes;	/* authorizedScopes */
+	size_t		  nscopes;
+	char		 *scopes_json;	/* X-Taskcluster-Authorized-Scopes */
+	struct sockaddr_in listen_addr;
+	int		  diag_fd;	/* NETLINK_SOCK_DIAG, peer lookups */
+	void		 *ca_pem;	/* CA bundle, read before lockdown */
+	size_t		  ca_len;
+
+	/* The credentials in use, replaced by a reclaim's. */
+	pthread_rwlock_t lock;
+	struct tc_creds	 creds;
+	bool		 have_creds;
+	char		*ext;		/* Hawk ext; NULL: bad certificate */
+	char		 cert_error[320];
+	char		*temp_scopes_json; /* the certificate's; NULL: perm. */
+};
+
+/*
+ * A signature for one attempt: the Authorization header value for
+ * method/url made now with the credentials in use, or NULL with err set
+ * (a certificate that is not valid JSON: taskcluster-proxy answers 500).
+ */
+char	*taskproxy_authorization(struct taskproxy *tp, const char *method,
+	    const char *url, char *err, size_t errlen);
+/* A signed URL for /bewit's body, or NULL with err set. */
+char	*taskproxy_bewit(struct taskproxy *tp, const char *body, size_t len,
+	    char *err, size_t errlen);
+
+/* The X-Taskcluster-Proxy-* identity headers, as name/value pairs for
+ * add(); made under the lock, so one response names one client. */
+void	taskproxy_identity_headers(struct taskproxy *tp,
+	    void (*add)(void *arg, const char *name, const char *value),
+	    void *arg);
+
+/* server.c */
+int	server_start(struct taskproxy *tp, int listen_fd, char *err,
+	    size_t errlen);
+
+/* peer.c: the uid owning the client end of a loopback TCP connection
+ * from client to server; -1 with errno set if it cannot be found. */
+int	peer_uid(int diag_fd, const struct sockaddr_in *client,
+	    const struct sockaddr_in *server, uint32_t *uid);
+int	peer_diag_socket(void);
+
+#endif

@@ -1,0 +1,244 @@
+/*
+ * taskproxy BUILD_DIR UID ROOT_URL SCOPES CREDS_FILE [ALLOWED_UID|none]
+ *     [RETRY_SECONDS]
+ *
+ * Start a real task proxy (proxyd exec'd as "taskproxy", sandboxed,
+ * running as UID) the way the supervisor does, for tests that talk HTTP
+ * to it directly: a listener on a free 127.0.0.1 port, the scopes
+ * (comma-separated; "-" for none) as a sealed memfd, the credentials
+ * (a JSON file) on its credentials channel as proxyd sends them.
+ *
+ * Prints "port N" once it serves, then reads commands on stdin:
+ *	creds FILE	send the credentials in FILE; prints "accepted" or
+ *			"rejected: why"
+ *	pid		prints "pid N"
+ *	quit		SHUTDOWN, and wait for it to exit
+ * At end of input it quits too.  Its log goes to stderr.  Exits with the
+ * task proxy's exit status (or 128 + signal).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/chan_taskproxy.h"
+#include "common/memfd.h"
+#include "common/util.h"
+#include "supervisor/spawn.h"
+
+static int logfd = -1;
+
+static void
+drain_log(int timeout_ms)
+{
+	struct pollfd p = { .fd = logfd, .events = POLLIN };
+	char buf[4096];
+	ssize_t n;
+
+	while (logfd >= 0 && poll(&p, 1, timeout_ms) == 1) {
+		if ((n = read(logfd, buf, sizeof(buf))) <= 0) {
+			close(logfd);
+			logfd = -1;
+			return;
+		}
+		fwrite(buf, 1, (size_t)n, stderr);
+		timeout_ms = 0;
+	}
+}
+
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = xmalloc(65536);
+
+	if (f == NULL) {
+		fprintf(stderr, "taskproxy: %s: %s\n", path, strerror(errno));
+		exit(2);
+	}
+	*len = fread(buf, 1, 65535, f);
+	fclose(f);
+	while (*len > 0 && (buf[*len - 1] == '\n' || buf[*len - 1] == ' '))
+		(*len)--;
+	buf[*len] = '\0';
+	return buf;
+}
+
+/* Wait for a message on c, relaying the log meanwhile. */
+static int
+await(struct ipc_conn *c, struct ipc_msg *m, int timeout_ms)
+{
+	struct pollfd p[2] = { { .fd = c->sock, .events = POLLIN },
+	    { .fd = logfd, .events = POLLIN } };
+	char err[IPC_ERR_MAX];
+	uint64_t end = now_ms() + (uint64_t)timeout_ms;
+
+	while (now_ms() < end) {
+		p[1].fd = logfd;
+		if (poll(p, 2, 100) < 0)
+			return -1;
+		if (p[1].revents)
+			drain_log(0);
+		if (p[0].revents) {
+			if (ipc_recv(c, m, err, sizeof(err)) == 1)
+				return 0;
+			fprintf(stderr, "taskproxy: %s channel: %s\n",
+			    c->chan->name, err);
+			return -1;
+		}
+	}
+	fprintf(stderr, "taskproxy: no answer on the %s channel\n",
+	    c->chan->name);
+	return -1;
+}
+
+static int
+send_creds(struct ipc_conn *cc, const char *path)
+{
+	struct ipc_msg m;
+	size_t len;
+	char *json = slurp(path, &len);
+
+	if (ipc_send(cc, TPC_CREDENTIALS, 1, json, len, -1) == -1 ||
+	    await(cc, &m, 10000) == -1)
+		return -1;
+	free(json);
+	if (m.hdr.type == TPC_ACCEPTED)
+		printf("accepted\n");
+	else
+		printf("rejected: %.*s\n", (int)m.payload_len - 4,
+		    (const char *)m.payload + 4);
+	fflush(stdout);
+	return 0;
+}
+
+static int
+scopes_memfd(const char *list)
+{
+	char *lines = xstrdup(strcmp(list, "-") == 0 ? "" : list);
+	int fd;
+
+	for (char *p = lines; *p; p++)
+		if (*p == ',')
+			*p = '\n';
+	fd = memfd_sealed("scopes", lines, strlen(lines));
+	free(lines);
+	return fd;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t slen = sizeof(sin);
+	struct ipc_conn ctl, cc;
+	struct ipc_msg m;
+	char err[256], ppid[16], line[4096];
+	int sv[2], cp[2], lp[2], devnull, lfd, pidfd, status, sfd;
+	pid_t pid;
+
+	if (argc < 6 || argc > 8)
+		return 2;
+	signal(SIGPIPE, SIG_IGN);
+	snprintf(ppid, sizeof(ppid), "%ld", (long)getpid());
+	char *cargv[16] = { "taskproxy", "--uid", argv[2], "--gid", argv[2],
+	    "--ppid", ppid, "--task-id", "KTBKfEgxR5GdfIIREQIvFQ",
+	    "--run-id", "0", "--root-url", argv[3] };
+	int n = 13;
+	if (argc >= 7 && strcmp(argv[6], "none") != 0) {
+		cargv[n++] = "--allowed-uid";
+		cargv[n++] = argv[6];
+	}
+	if (argc >= 8) {
+		cargv[n++] = "--retry-seconds";
+		cargv[n++] = argv[7];
+	}
+	if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+	    listen(lfd, 128) == -1 ||
+	    getsockname(lfd, (struct sockaddr *)&sin, &slen) == -1 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1 ||
+	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, cp) == -1 ||
+	    pipe2(lp, O_CLOEXEC) == -1 ||
+	    (devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) == -1) {
+		perror("taskproxy: setting up");
+		return 2;
+	}
+	int extra[2] = { lfd, cp[1] };
+	struct spawn_spec spec = { .binfd = spawn_open_binary(argv[1],
+	    "proxyd", err, sizeof(err)), .argv = cargv, .sock = sv[1],
+	    .logw = lp[1], .devnull = devnull, .extra = extra, .nextra = 2 };
+	if (spec.binfd == -1) {
+		fprintf(stderr, "taskproxy: %s\n", err);
+		return 2;
+	}
+	if ((pid = spawn_child(&spec, &pidfd)) == -1) {
+		perror("taskproxy: spawn");
+		return 2;
+	}
+	close(sv[1]);
+	close(cp[1]);
+	close(lp[1]);
+	close(lfd);
+	logfd = lp[0];
+	ipc_conn_init(&ctl, sv[0], &taskproxy_channel, IPC_TO_SUPERVISOR);
+	ipc_conn_init(&cc, cp[0], &taskcreds_channel, IPC_TO_SUPERVISOR);
+	if (await(&ctl, &m, 10000) == -1 || m.hdr.type != MSG_READY)
+		goto dead;
+	if ((sfd = scopes_memfd(argv[4])) == -1 ||
+	    ipc_send(&ctl, TP_SCOPES, 1, NULL, 0, sfd) == -1)
+		goto dead;
+	close(sfd);
+	if (send_creds(&cc, argv[5]) == -1)
+		goto dead;
+	if (await(&ctl, &m, 10000) == -1 || m.hdr.type != TP_SERVING)
+		goto dead;
+	printf("port %u\n", ntohs(sin.sin_port));
+	fflush(stdout);
+	for (;;) {
+		struct pollfd p[2] = { { .fd = 0, .events = POLLIN },
+		    { .fd = logfd, .events = POLLIN } };
+
+		if (poll(p, 2, -1) < 0)
+			break;
+		if (p[1].revents)
+			drain_log(0);
+		if (!p[0].revents)
+			continue;
+		if (fgets(line, sizeof(line), stdin) == NULL)
+			break;
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "creds ", 6) == 0) {
+			if (send_creds(&cc, line + 6) == -1)
+				goto dead;
+		} else if (strcmp(line, "pid") == 0) {
+			printf("pid %ld\n", (long)pid);
+			fflush(stdout);
+		} else if (strcmp(line, "quit") == 0)
+			break;
+	}
+	ipc_send(&ctl, MSG_SHUTDOWN, 2, NULL, 0, -1);
+	if (0) {
+dead:
+		kill(pid, SIGKILL);
+	}
+	drain_log(200);
+	if (waitpid(pid, &status, 0) == -1)
+		return 2;
+	drain_log(0);
+	if (WIFSIGNALED(status)) {
+		fprintf(stderr, "taskproxy: killed by signal %d\n",
+		    WTERMSIG(status));
+		return 128 + WTERMSIG(status);
+	}
+	return WEXITSTATUS(status);
+}
