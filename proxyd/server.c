@@ -273,7 +273,8 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 		rq->begun = true;
 		if (route_target(tp->root_url, rq->target, &rq->route) == -1)
 			return answer(c, 400, NULL, "the request target must be "
-			    "a path of printable characters");
+			    "an absolute path of printable ASCII, properly "
+			    "percent-encoded, without a fragment");
 		rq->routed = true;
 		rq->connection = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 		    "Connection");

@@ -42,6 +42,14 @@ test_test_schema_SRCS		:= taskrunner/schema.c taskrunner/payload.c \
 test_test_schema_PKGS		:= json-c
 test_test_outdir_SRCS		:= supervisor/outdir.c
 test_test_outdir_PKGS		:= libcrypto
+test_test_route_SRCS		:= proxyd/route.c
+test_test_creds_SRCS		:= proxyd/creds.c common/json.c \
+				   common/jsonscan.c
+test_test_creds_PKGS		:= json-c libsodium
+test_test_hawk_SRCS		:= proxyd/hawk.c common/jsonscan.c
+test_test_hawk_PKGS		:= libsodium
+test_test_url_SRCS		:= proxyd/url.c proxyd/hawk.c common/jsonscan.c
+test_test_url_PKGS		:= libsodium
 
 define test_program
 $(TEST_DIR)/$(1): $(call obj,$(filter %/$(1).c,$(TEST_SRCS)) $(test_$(1)_SRCS)) $(COMMON_LIB)
@@ -52,6 +60,7 @@ $(foreach t,$(TEST_NAMES),$(eval $(call test_program,$(t))))
 
 helper_drive_child_SRCS		:= supervisor/spawn.c supervisor/cot.c
 helper_drive_child_PKGS		:= libsodium
+helper_taskproxy_SRCS		:= supervisor/spawn.c
 
 define helper_program
 $(TEST_DIR)/helpers/$(1): $(call obj,tests/helpers/$(1).c $(helper_$(1)_SRCS)) $(COMMON_LIB)
@@ -89,6 +98,20 @@ fuzz_fuzz_payload_SRCS		:= taskrunner/payload.c taskrunner/schema.c \
 				   common/jsonscan.c common/util.c common/log.c \
 				   common/timefmt.c common/utf8.c
 fuzz_fuzz_payload_PKGS		:= json-c
+fuzz_fuzz_route_SRCS		:= proxyd/route.c common/util.c common/log.c \
+				   common/timefmt.c common/utf8.c
+fuzz_fuzz_creds_SRCS		:= proxyd/creds.c common/json.c \
+				   common/jsonscan.c common/secmem.c \
+				   common/util.c common/log.c common/timefmt.c \
+				   common/utf8.c
+fuzz_fuzz_creds_PKGS		:= json-c libsodium
+fuzz_fuzz_hawk_SRCS		:= proxyd/hawk.c common/jsonscan.c common/util.c \
+				   common/log.c common/timefmt.c common/utf8.c
+fuzz_fuzz_hawk_PKGS		:= libsodium
+fuzz_fuzz_bewit_SRCS		:= proxyd/url.c proxyd/hawk.c common/jsonscan.c \
+				   common/util.c common/log.c common/timefmt.c \
+				   common/utf8.c
+fuzz_fuzz_bewit_PKGS		:= libsodium
 
 define fuzz_program
 $(FUZZ_DIR)/$(1): tests/fuzz/$(1).c $(fuzz_$(1)_SRCS)

@@ -74,25 +74,6 @@ node_verify() {
 		fs.readFileSync(sig)) ? 0 : 1);' "$@"
 }
 
-# mkconfig FILE KEY=JSON...: the test config ($TASK_CONFIG) with those
-# keys set ("sepworker.KEY" for sepworker's own; JSON null removes one).
-mkconfig() {
-	local file=$1; shift
-	node -e '
-	    const fs = require("fs");
-	    const [from, to, ...pairs] = process.argv.slice(1);
-	    const c = JSON.parse(fs.readFileSync(from));
-	    for (const p of pairs) {
-		const i = p.indexOf("="), k = p.slice(0, i);
-		const v = JSON.parse(p.slice(i + 1));
-		const [o, key] = k.startsWith("sepworker.") ?
-		    [c.sepworker, k.slice(10)] : [c, k];
-		if (v === null) delete o[key]; else o[key] = v;
-	    }
-	    fs.writeFileSync(to, JSON.stringify(c, null, 2));' \
-	    "$TASK_CONFIG" "$file" "$@"
-}
-
 # flip FILE OFFSET: invert the low bit of one byte.
 flip() {
 	node -e '

@@ -155,3 +155,62 @@ expect_task() {
 
 # The uid a task ran as, from its log.
 task_uid() { sed -n 's/.*Task user: task_[0-9]* (uid \([0-9]*\)).*/\1/p' "$LOG" | head -n 1; }
+
+# mkconfig FILE KEY=JSON...: $TASK_CONFIG with keys set (null deletes);
+# "sepworker.KEY" sets one of sepworker's own.
+mkconfig() {
+	local file=$1; shift
+	node -e '
+	    const fs = require("fs");
+	    const [from, to, ...pairs] = process.argv.slice(1);
+	    const c = JSON.parse(fs.readFileSync(from));
+	    for (const p of pairs) {
+		const i = p.indexOf("="), k = p.slice(0, i);
+		const v = JSON.parse(p.slice(i + 1));
+		const [o, key] = k.startsWith("sepworker.") ?
+		    [c.sepworker, k.slice(10)] : [c, k];
+		if (v === null) delete o[key]; else o[key] = v;
+	    }
+	    fs.writeFileSync(to, JSON.stringify(c, null, 2));' \
+	    "$TASK_CONFIG" "$file" "$@"
+}
+
+# --- tc-fake, the test Taskcluster (tests/tc-fake) ---
+
+FAKE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tc-fake" && pwd)
+FAKE_PID=
+# have_tc_fake: node and tc-fake's packages are there.
+have_tc_fake() {
+	command -v node >/dev/null 2>&1 &&
+	    [ -f "$FAKE_DIR/node_modules/.tc-fake-installed" ]
+}
+# start_tc_fake [CLIENTS_FILE]: sets FAKE_URL (its rootUrl) and FAKE_LOG
+# (one JSON line per request); stop_tc_fake ends it.
+start_tc_fake() {
+	FAKE_LOG=$TMP/tc-fake.requests
+	node "$FAKE_DIR/server.js" --port 0 ${1:+--clients "$1"} \
+	    --log "$FAKE_LOG" >"$TMP/tc-fake.out" 2>"$TMP/tc-fake.err" &
+	FAKE_PID=$!
+	_pids+=("$FAKE_PID")
+	local i
+	for i in $(seq 200); do
+		[ -s "$TMP/tc-fake.out" ] && break
+		alive "$FAKE_PID" || break
+		sleep 0.05
+	done
+	FAKE_URL=$(sed -n 's/^tc-fake listening on //p' "$TMP/tc-fake.out")
+	[ -n "$FAKE_URL" ] || { sed 's/^/# tc-fake: /' "$TMP/tc-fake.err"; return 1; }
+}
+stop_tc_fake() {
+	[ -n "$FAKE_PID" ] || return 0
+	kill -TERM "$FAKE_PID" 2>/dev/null
+	wait_gone "$FAKE_PID" 2 || kill -KILL "$FAKE_PID" 2>/dev/null
+	wait "$FAKE_PID" 2>/dev/null
+	FAKE_PID=
+}
+
+# free_port: a TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+	node -e 'const s = require("net").createServer().listen(0, "127.0.0.1",
+	    () => { console.log(s.address().port); s.close(); });'
+}

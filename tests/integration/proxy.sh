@@ -1,0 +1,294 @@
+# The taskcluster proxy from inside real tasks under run-task, against
+# tc-fake (tests/tc-fake, whose checking is done by the real hawk and
+# taskcluster-lib-scopes packages): curl and taskcluster-client through
+# $TASKCLUSTER_PROXY_URL, scopes restricted to task.scopes, who may
+# connect, where the accessToken is (and is not), the proxy's lifetime,
+# isolated networking, and how a task fails when its proxy cannot serve.
+# (tests/integration/taskproxy.sh ports taskcluster-proxy's own suite.)
+. "$(dirname "$0")/lib.sh"
+
+CFGDIR=$(mktemp -d /var/lib/sepworker-test-proxy.XXXXXX)
+BG=
+proxy_cleanup() {
+	[ -n "$BG" ] && kill -TERM "$BG" 2>/dev/null && wait "$BG" 2>/dev/null
+	stop_tc_fake
+	rm -rf "$CFGDIR"
+}
+trap 'proxy_cleanup; cleanup_all' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if ! is_root; then
+	skip "the proxy suite" "root (run-task maps task uids)"
+	exit 0
+fi
+if ! have_tc_fake; then
+	skip "the proxy suite" "node and tests/tc-fake/node_modules (scripts/install-deps)"
+	exit 0
+fi
+
+# --- the test Taskcluster, its client, the worker's config ---
+
+# A token no other test uses, so a memory scan finds only this one.
+TOKEN=$(head -c 33 /dev/urandom | base64 | tr '+/' '-_')
+CLIENT=proxytest/worker
+cat >"$TMP/clients.json" <<JSON
+{"$CLIENT": {"accessToken": "$TOKEN",
+  "scopes": ["secrets:get:proxytest/*", "secrets:set:proxytest/*"]}}
+JSON
+if ! start_tc_fake "$TMP/clients.json"; then
+	not_ok "tc-fake starts"
+	exit 1
+fi
+# Two secrets the client may read; the tasks may read only one.
+node -e '
+    const tc = require(process.argv[1] + "/node_modules/taskcluster-client").default;
+    const s = new tc.Secrets({rootUrl: process.argv[2], credentials: {
+	clientId: "static/taskcluster/root",
+	accessToken: "tc-fake-root-access-token"}});
+    const expires = new Date(Date.now() + 3600e3);
+    Promise.all([
+	s.set("proxytest/allowed", {secret: {v: "allowed-value"}, expires}),
+	s.set("proxytest/other", {secret: {v: "other-value"}, expires}),
+    ]).catch(e => { console.error(e.message); process.exit(1); });' \
+    "$FAKE_DIR" "$FAKE_URL" || { not_ok "tc-fake holds the secrets"; exit 1; }
+
+# taskcluster-client, where tasks can read it.
+NODE_LIBS=$TASKS/node_modules
+cp -r "$FAKE_DIR/node_modules" "$NODE_LIBS"
+chmod -R a+rX "$NODE_LIBS"
+
+PORT=$(free_port)
+CONFIG=$CFGDIR/worker.json
+mkconfig "$CONFIG" "rootURL=\"$FAKE_URL\"" "clientId=\"$CLIENT\"" \
+    "accessToken=\"$TOKEN\"" "taskclusterProxyPort=$PORT" \
+    "sepworker.taskReadOnlyPaths=[\"$HELPERS_ABS\", \"$NODE_LIBS\"]" \
+    'sepworker.proxyRetrySeconds=1'
+chmod 600 "$CONFIG"
+
+# proxy_task NAME SCOPES_JSON SHELL_SCRIPT [CONFIG]: a task that asks for
+# the proxy and runs the script.
+proxy_task() {
+	local name=$1 scopes=$2 script=$3 cfg=${4:-$CONFIG}
+	run_task "$name" --config "$cfg" < <(node -e '
+	    console.log(JSON.stringify({scopes: JSON.parse(process.argv[1]),
+	    payload: {maxRunTime: 60, command: [["/bin/sh", "-c", process.argv[2]]],
+	    features: {taskclusterProxy: true}}}))' "$scopes" "$script")
+}
+# Say what a task did, for a failing test.
+show() { why=("log:" "$(cat "$LOG" 2>/dev/null)" "stderr:" "$(tail -n 20 "$TMP/$1.stderr")"); }
+t() {
+	local name=$1; shift
+	why=()
+	if "$@"; then ok "$name"; else not_ok "$name" "${why[@]}"; fi
+}
+
+ALLOWED='["secrets:get:proxytest/allowed"]'
+
+# --- curl from a task ---
+
+test_curl() {
+	proxy_task curl "$ALLOWED" '
+	    echo "url=$TASKCLUSTER_PROXY_URL"
+	    curl -s -o allowed.json -w "allowed:%{http_code}\n" "$TASKCLUSTER_PROXY_URL/api/secrets/v1/secret/proxytest%2Fallowed"
+	    curl -s -o other.json -w "other:%{http_code}\n" "$TASKCLUSTER_PROXY_URL/secrets/v1/secret/proxytest%2Fother"
+	    cat allowed.json; echo; cat other.json; echo'
+	show curl
+	expect_task curl completed completed 0 >/dev/null &&
+	    grep -qx "url=http://127.0.0.1:$PORT" "$LOG" &&
+	    grep -q "Taskcluster proxy: TASKCLUSTER_PROXY_URL=http://127.0.0.1:$PORT" "$LOG" &&
+	    grep -qx 'allowed:200' "$LOG" && grep -q '"v":"allowed-value"' "$LOG" &&
+	    grep -qx 'other:403' "$LOG" && grep -q '"code":"InsufficientScopes"' "$LOG" &&
+	    ! grep -q 'other-value' "$LOG"
+}
+t "curl in a task: a call within task.scopes succeeds, one outside them is 403 though the credentials allow it" test_curl
+
+# What tc-fake saw: the config's client, authorizedScopes = task.scopes.
+test_upstream_view() {
+	local line
+	line=$(grep '"target":"/api/secrets/v1/secret/proxytest%2Fother"' "$FAKE_LOG" | tail -n 1)
+	why=("request log line: $line")
+	node -e '
+	    const l = JSON.parse(process.argv[1]);
+	    const ok = l.authorization && l.authorization.id === process.argv[2] &&
+		JSON.stringify(l.authorization.ext.authorizedScopes) === process.argv[3] &&
+		l.status === 403;
+	    process.exit(ok ? 0 : 1);' "$line" "$CLIENT" "$ALLOWED"
+}
+t "upstream saw the config's clientId, authorizedScopes exactly task.scopes, and the raw %2F" test_upstream_view
+
+# --- taskcluster-client from a task ---
+
+test_client() {
+	proxy_task client "$ALLOWED" "NODE_PATH=$NODE_LIBS node -e '
+	    const tc = require(\"taskcluster-client\").default;
+	    const s = new tc.Secrets({rootUrl: process.env.TASKCLUSTER_PROXY_URL});
+	    (async () => {
+		const a = await s.get(\"proxytest/allowed\");
+		console.log(\"allowed \" + a.secret.v);
+		try { await s.get(\"proxytest/other\"); console.log(\"other: no error\"); }
+		catch (e) { console.log(\"other \" + e.statusCode + \" \" + e.code); }
+	    })().catch(e => { console.log(\"failed \" + e.message); process.exit(1); });'"
+	show client
+	expect_task client completed completed 0 >/dev/null &&
+	    grep -qx 'allowed allowed-value' "$LOG" &&
+	    grep -qx 'other 403 InsufficientScopes' "$LOG"
+}
+t "taskcluster-client in a task, rootUrl \$TASKCLUSTER_PROXY_URL: allowed call returns the secret, another is 403 InsufficientScopes" test_client
+
+# --- what the task can see ---
+
+test_no_token_in_task() {
+	proxy_task peek "$ALLOWED" "
+	    env >seen; cat /proc/*/environ /proc/*/cmdline 2>/dev/null | tr '\\0' '\\n' >>seen
+	    cat $CONFIG >>seen 2>&1 && echo config-readable
+	    curl -s \"\$TASKCLUSTER_PROXY_URL/api/fake/v1/echo/x\" >>seen
+	    wc -c <seen; cat seen"
+	show peek
+	expect_task peek completed completed 0 >/dev/null &&
+	    ! grep -qx config-readable "$LOG" && grep -q '^TASKCLUSTER_PROXY_URL=' "$LOG" &&
+	    grep -q '"clientId":"proxytest/worker"' "$LOG" &&
+	    ! grep -rqF -- "$TOKEN" "$OUT" "$TMP/peek.stderr" "$TMP/peek.stdout" &&
+	    [ "$(awk '/^[0-9]+$/' "$LOG" | tail -n 1)" -gt 100 ]
+}
+t "the task's environment, /proc, what the proxy echoes back, its log and result hold no accessToken; the config is unreadable to it" test_no_token_in_task
+
+# --- while a task runs: admission, memory, lifetime ---
+
+# Start a task that waits for $GO (touched from here), in the background;
+# sets BG, and waits until it runs.  The supervisor's log is $TMP/NAME.stderr.
+GO=$TASKS/go
+background_task() {
+	local name=$1 i
+	rm -f "$GO"
+	{ proxy_task "$name" "$ALLOWED" "while [ ! -e $GO ]; do sleep 0.05; done; echo released"
+	  echo "$RC" >"$TMP/$name.rc"; } &
+	BG=$!
+	for i in $(seq 200); do
+		grep -q 'Task Starting' "$TMP/$name.out/public/logs/live_backing.log" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+# Let it finish; sets RC, OUT and LOG as run_task does.
+release() {
+	touch "$GO"
+	wait "$BG"
+	BG=
+	RC=$(cat "$TMP/$1.rc")
+	OUT=$TMP/$1.out
+	LOG=$OUT/public/logs/live_backing.log
+}
+taskproxy_pid() { sed -n 's/.*its proxy (pid \([0-9]*\)) serves.*/\1/p' "$TMP/$1.stderr" | head -n 1; }
+
+# All processes below pid $1, itself included.
+tree() {
+	local p=$1 c
+	echo "$p"
+	for c in $(children_of "$p"); do tree "$c"; done
+}
+
+test_running() {
+	local tp sup comm hits bad="" scanned="" found=""
+	background_task live || { why=("the task did not start" "$(cat "$TMP/live.stderr")"); release live; return 1; }
+	tp=$(taskproxy_pid live)
+	sup=$(pgrep -f "run-task $TMP/live.json" | head -n 1)
+	# Another uid on the host, and root too: no answer.
+	setpriv --reuid=65534 --regid=65534 --clear-groups \
+	    curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/api/fake/v1/echo/x" \
+	    >"$TMP/nobody.code" 2>&1
+	curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/api/fake/v1/echo/x" \
+	    >"$TMP/root.code" 2>&1
+	# Every process of the tree: the token only in the task proxy.
+	for p in $(tree "$sup"); do
+		comm=$(cat /proc/"$p"/comm 2>/dev/null) || continue
+		hits=$("$HELPERS/memscan" "$p" "$(printf %s "$TOKEN" | od -An -v -tx1 | tr -d ' \n')" 2>/dev/null)
+		scanned="$scanned $comm:$hits"
+		if [ "$p" = "$tp" ]; then
+			[ "${hits:-0}" -ge 1 ] && found=yes
+		elif [ "$hits" != 0 ]; then
+			bad="$bad $comm($p):$hits"
+		fi
+	done
+	release live
+	why=("taskproxy pid $tp; scanned:$scanned" "found in the task proxy: ${found:-no}; elsewhere:$bad"
+	    "other uid got: $(cat "$TMP/nobody.code"); root got: $(cat "$TMP/root.code")"
+	    "supervisor log:" "$(grep -E 'refused|taskproxy' "$TMP/live.stderr")")
+	[ -n "$tp" ] && [ "$found" = yes ] && [ -z "$bad" ] &&
+	    [ "$(cat "$TMP/nobody.code")" = 000 ] && [ "$(cat "$TMP/root.code")" = 000 ] &&
+	    grep -q 'refused a connection from 127.0.0.1:[0-9]*: uid 65534 is not the task' "$TMP/live.stderr" &&
+	    grep -q 'refused a connection from 127.0.0.1:[0-9]*: uid 0 is not the task' "$TMP/live.stderr" &&
+	    expect_task live completed completed 0 >/dev/null && grep -qx released "$LOG" &&
+	    ! alive "$tp" && ! (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null
+}
+t "while a task runs: other uids (root too) get no answer; a memory scan of every process finds the accessToken in the task proxy only; after it, the proxy is gone and the port closed" test_running
+
+# --- refusals and failures ---
+
+test_no_credentials() {
+	local cfg=$CFGDIR/nocreds.json
+	mkconfig "$cfg" "rootURL=\"$FAKE_URL\"" 'clientId=""' "taskclusterProxyPort=$PORT"
+	proxy_task nocreds "$ALLOWED" 'echo ran' "$cfg"
+	show nocreds
+	expect_task nocreds exception malformed-payload 2 >/dev/null &&
+	    grep -q 'payload.features.taskclusterProxy: this worker has no credentials to sign the task.s requests with: the --config file lacks clientId, accessToken' "$LOG" &&
+	    ! grep -qx ran "$LOG"
+}
+t "a config without credentials: a task asking for the proxy is malformed-payload naming what is missing" test_no_credentials
+
+test_disabled() {
+	local cfg=$CFGDIR/disabled.json
+	mkconfig "$cfg" "rootURL=\"$FAKE_URL\"" "clientId=\"$CLIENT\"" "accessToken=\"$TOKEN\"" \
+	    'enableTaskclusterProxy=false'
+	chmod 600 "$cfg"
+	proxy_task disabled "$ALLOWED" 'echo ran' "$cfg"
+	show disabled
+	expect_task disabled exception malformed-payload 2 >/dev/null &&
+	    grep -q "payload.features.taskclusterProxy: this worker's configuration disables the taskcluster proxy (enableTaskclusterProxy)" "$LOG"
+}
+t "enableTaskclusterProxy false: malformed-payload" test_disabled
+
+test_port_taken() {
+	local holder
+	node -e 'require("net").createServer().listen(Number(process.argv[1]), "127.0.0.1");
+	    setTimeout(() => process.exit(0), 20000)' "$PORT" &
+	holder=$!
+	sleep 0.3
+	proxy_task taken "$ALLOWED" 'echo ran'
+	kill "$holder"; wait "$holder" 2>/dev/null
+	show taken
+	expect_task taken exception internal-error 2 >/dev/null &&
+	    grep -q "Task aborted before it started: the taskcluster proxy could not be started: listening on 127.0.0.1:$PORT: Address already in use" "$LOG" &&
+	    ! grep -qx ran "$LOG"
+}
+t "the proxy's port is taken: exception/internal-error before the task runs, the reason in its log" test_port_taken
+
+test_proxy_killed() {
+	local tp
+	background_task killed || { why=("the task did not start"); release killed; return 1; }
+	tp=$(taskproxy_pid killed)
+	kill -KILL "$tp"
+	sleep 0.5
+	release killed
+	show killed
+	expect_task killed exception internal-error 2 >/dev/null &&
+	    grep -q 'Task aborted: the task.s taskcluster proxy died: was killed by signal 9' "$LOG"
+}
+t "the task proxy killed mid-task: the task is exception/internal-error, its log says the proxy died" test_proxy_killed
+
+# --- isolated networking ---
+
+test_isolated() {
+	local cfg=$CFGDIR/isolated.json
+	mkconfig "$cfg" "rootURL=\"$FAKE_URL\"" "clientId=\"$CLIENT\"" "accessToken=\"$TOKEN\"" \
+	    "taskclusterProxyPort=$PORT" 'sepworker.taskNetwork="isolated"'
+	chmod 600 "$cfg"
+	proxy_task isolated "$ALLOWED" "
+	    curl -s -m 3 -o /dev/null -w 'direct:%{http_code}\n' $FAKE_URL/api/auth/v1/scopes/current
+	    curl -s -o /dev/null -w 'proxied:%{http_code}\n' \$TASKCLUSTER_PROXY_URL/secrets/v1/secret/proxytest%2Fallowed" "$cfg"
+	show isolated
+	expect_task isolated completed completed 0 >/dev/null &&
+	    grep -qx 'direct:000' "$LOG" && grep -qx 'proxied:200' "$LOG" &&
+	    grep -q "the task.s only way out of its network namespace" "$LOG"
+}
+t "isolated networking: tc-fake is out of the task's reach, except through its proxy" test_isolated
