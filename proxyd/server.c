@@ -338,6 +338,9 @@ on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
 	return MHD_YES;
 }
 
+static void	on_mhd_log(void *cls, const char *fmt, va_list ap)
+		    __attribute__((format(printf, 2, 0)));
+
 static void
 on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
