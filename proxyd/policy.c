@@ -72,6 +72,10 @@ const struct sandbox_policy proxyd_policy = {
 };
 
 #define WRITE_FLAGS	(O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND)
+#define OPEN_REFUSED_WITH(flag)						\
+	{ SCMP_SYS(openat), SCMP_ACT_ERRNO(EACCES), 1,			\
+	    { SB_ARG(2, SCMP_CMP_MASKED_EQ, (flag), (flag)) }, 0,	\
+	    "opening for writing (" #flag ")" }
 
 static const struct sandbox_syscall taskproxy_syscalls[] = {
 	CHILD_BASE_SYSCALLS,
@@ -135,8 +139,13 @@ static const struct sandbox_syscall taskproxy_syscalls[] = {
 	{ SCMP_SYS(openat), ALLOW, 1,
 	    { SB_ARG(2, SCMP_CMP_MASKED_EQ, WRITE_FLAGS, 0) }, 0,
 	    "read the resolver's files (Landlock says which)" },
-	{ SCMP_SYS(openat), SCMP_ACT_ERRNO(EACCES), NOARGS,
-	    "opening for writing: refused, not fatal" },
+	/* Opening for writing: refused, not fatal.  One rule per flag: an
+	 * unconditional rule would shadow the conditional allow above. */
+	OPEN_REFUSED_WITH(O_WRONLY),
+	OPEN_REFUSED_WITH(O_RDWR),
+	OPEN_REFUSED_WITH(O_CREAT),
+	OPEN_REFUSED_WITH(O_TRUNC),
+	OPEN_REFUSED_WITH(O_APPEND),
 	/* Threads: clone for threads only.  clone3's flags sit in memory
 	 * the filter cannot read, so glibc is told it does not exist and
 	 * falls back to clone. */

@@ -40,6 +40,7 @@
 #define KEYHOLDER_UID	64501
 #define PROXYD_UID	64502
 #define TASKRUNNER_UID	64503
+#define TASKPROXY_UID	64504
 
 /* Leave by the raw syscall: a sanitizer runtime's _exit() interceptor
  * would make calls of its own, which are not what is under test.  Not
@@ -210,6 +211,49 @@ do_kill_parent(void)
 	report(kill(getppid(), 0));
 }
 
+static void
+do_socket_unix(void)
+{ report(syscall(SYS_socket, AF_UNIX, SOCK_STREAM, 0)); }
+static void
+do_socket_packet(void)
+{ report(syscall(SYS_socket, AF_PACKET, SOCK_RAW, 0)); }
+static void
+do_open_for_writing(void)
+{
+	report(syscall(SYS_openat, AT_FDCWD, "/tmp/sepworker-test-write",
+	    O_WRONLY | O_CREAT, 0600));
+}
+static void
+do_open_resolver_file(void)
+{ report(syscall(SYS_openat, AT_FDCWD, "/etc/resolv.conf", O_RDONLY)); }
+static void
+do_clone3(void)
+{ report(syscall(SYS_clone3, NULL, 0)); }
+static void
+do_thread_clone(void)
+{
+	/* The filter lets a thread's flags through; the kernel refuses
+	 * CLONE_THREAD without CLONE_SIGHAND. */
+	report(syscall(SYS_clone, CLONE_THREAD, 0, 0, 0, 0));
+}
+static void
+do_bind_tcp(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (s == -1)
+		leave(SUCCEEDED - 1);
+	report(bind(s, (struct sockaddr *)&sin, sizeof(sin)));
+}
+static void
+do_accept_other_fd(void)
+{ report(syscall(SYS_accept4, 7, NULL, NULL, 0)); }
+static void
+do_rt_sigaction(void)
+{ report(syscall(SYS_rt_sigaction, SIGUSR1, NULL, NULL, 8)); }
+
 /* Check the kernel's view of ourselves from inside the sandbox. */
 static void
 do_check_status(void)
@@ -342,6 +386,77 @@ test_proxyd_allowed_call_gets_ordinary_errno(void **state)
 	    FAILED_WITH(EBADF));
 }
 
+/* --- the task proxy: network, threads, the resolver's files --- */
+
+static void
+test_taskproxy_process_and_exec_kill(void **state)
+{
+	(void)state;
+	expect_killed(&taskproxy_policy, TASKPROXY_UID, do_execve);
+	expect_killed(&taskproxy_policy, TASKPROXY_UID, do_clone);
+	expect_killed(&taskproxy_policy, TASKPROXY_UID, do_ptrace_parent);
+	expect_killed(&taskproxy_policy, TASKPROXY_UID, do_rt_sigaction);
+	expect_killed(&taskproxy_policy, TASKPROXY_UID, do_socket_packet);
+	expect_killed(&taskproxy_policy, TASKPROXY_UID, do_accept_other_fd);
+	expect_killed(&taskproxy_policy, TASKPROXY_UID, do_mprotect_exec);
+}
+
+static void
+test_taskproxy_refusals_are_errors(void **state)
+{
+	(void)state;
+	/* What libraries try on their own gets an error, not death. */
+	expect_exit(&taskproxy_policy, TASKPROXY_UID, do_socket_unix,
+	    FAILED_WITH(EACCES));
+	expect_exit(&taskproxy_policy, TASKPROXY_UID, do_open_for_writing,
+	    FAILED_WITH(EACCES));
+	expect_exit(&taskproxy_policy, TASKPROXY_UID, do_clone3,
+	    FAILED_WITH(ENOSYS));
+}
+
+static void
+test_taskproxy_threads_and_sockets_allowed(void **state)
+{
+	(void)state;
+	expect_exit(&taskproxy_policy, TASKPROXY_UID, do_socket, SUCCEEDED);
+	/* Allowed through to the kernel, which refuses the bad stack. */
+	expect_exit(&taskproxy_policy, TASKPROXY_UID, do_thread_clone,
+	    FAILED_WITH(EINVAL));
+}
+
+static void
+test_taskproxy_landlock(void **state)
+{
+	int abi = sandbox_landlock_abi();
+
+	(void)state;
+	require_or_skip(abi >= 4, "Landlock ABI 4 (this kernel has it)");
+	/* The resolver's configuration, and no other file. */
+	expect_exit(&taskproxy_policy, TASKPROXY_UID, do_open_resolver_file,
+	    SUCCEEDED);
+	expect_exit(&taskproxy_policy, TASKPROXY_UID, do_openat,
+	    FAILED_WITH(EACCES));
+	/* Connecting anywhere, binding nowhere. */
+	expect_exit(&taskproxy_policy, TASKPROXY_UID, do_connect_loopback,
+	    FAILED_WITH(ECONNREFUSED));
+	expect_exit(&taskproxy_policy, TASKPROXY_UID, do_bind_tcp,
+	    FAILED_WITH(EACCES));
+}
+
+static void
+test_taskproxy_runs_confined(void **state)
+{
+	struct sandbox_policy p = taskproxy_policy;
+
+	(void)state;
+	require_root();
+	/* The same sandbox, with reading /proc/self/status let through. */
+	p.default_action = SCMP_ACT_ALLOW;
+	p.nsyscalls = 0;
+	p.landlock = false;
+	expect_exit(&p, TASKPROXY_UID, do_check_status, 0);
+}
+
 /* --- taskrunner: a deny-list, EPERM --- */
 
 static void
@@ -429,6 +544,11 @@ main(void)
 		cmocka_unit_test(test_proxyd_exec_kills),
 		cmocka_unit_test(test_proxyd_open_kills),
 		cmocka_unit_test(test_proxyd_allowed_call_gets_ordinary_errno),
+		cmocka_unit_test(test_taskproxy_process_and_exec_kill),
+		cmocka_unit_test(test_taskproxy_refusals_are_errors),
+		cmocka_unit_test(test_taskproxy_threads_and_sockets_allowed),
+		cmocka_unit_test(test_taskproxy_landlock),
+		cmocka_unit_test(test_taskproxy_runs_confined),
 		cmocka_unit_test(test_taskrunner_denied_calls_get_eperm),
 		cmocka_unit_test(test_taskrunner_allowed_calls_get_ordinary_errno),
 		cmocka_unit_test(test_taskrunner_can_make_user_namespaces),
