@@ -191,3 +191,26 @@ json_get_uint(struct json_object *obj, const char *key, uint64_t min,
 		return 0;
 	return json_as_uint(v, key, min, max, out, err, errlen) == 0 ? 1 : -1;
 }
+
+void
+json_wipe_strings(struct json_object *v)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		json_wipe_string(v);
+		break;
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(v); i++)
+			json_wipe_strings(json_object_array_get_idx(v, i));
+		break;
+	case json_type_object: {
+		json_object_object_foreach(v, key, val) {
+			(void)key;
+			json_wipe_strings(val);
+		}
+		break;
+	}
+	default:
+		break;
+	}
+}

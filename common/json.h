@@ -34,6 +34,8 @@ struct json_object *json_parse_strict(const char *buf, size_t len,
 
 /* Zero a string object's bytes in place; other types are left alone. */
 void	json_wipe_string(struct json_object *s);
+/* Every string value in v, however deep: any could be a secret. */
+void	json_wipe_strings(struct json_object *v);
 
 /*
  * Check a value already in hand; name is what messages call it.  Return

@@ -15,11 +15,12 @@
 #include "common/log.h"
 #include "common/secmem.h"
 #include "common/utf8.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 #include "proxyd/creds.h"
 
 /* Objects holding strings; a deeper document is wrong anyway, and the
- * limit keeps wipe_strings()' recursion short. */
+ * limit keeps json_wipe_strings()' recursion short. */
 #define DOC_MAX_DEPTH	4
 
 static const char *const creds_keys[] = {
@@ -93,30 +94,6 @@ only_known_keys(struct json_object *obj, const char *what,
 	return 0;
 }
 
-/* Every string in the document, wherever it sits, could be a secret. */
-static void
-wipe_strings(struct json_object *v)
-{
-	switch (json_object_get_type(v)) {
-	case json_type_string:
-		json_wipe_string(v);
-		break;
-	case json_type_array:
-		for (size_t i = 0; i < json_object_array_length(v); i++)
-			wipe_strings(json_object_array_get_idx(v, i));
-		break;
-	case json_type_object: {
-		json_object_object_foreach(v, key, val) {
-			(void)key;
-			wipe_strings(val);
-		}
-		break;
-	}
-	default:
-		break;
-	}
-}
-
 /* The document in buf, if it is one JSON object; NULL with err set. */
 static struct json_object *
 parse_object(const char *what, const char *buf, size_t len, char *err,
@@ -133,7 +110,7 @@ parse_object(const char *what, const char *buf, size_t len, char *err,
 	}
 	if (!json_object_is_type(doc, json_type_object)) {
 		snprintf(err, errlen, "%s: not a JSON object", what);
-		wipe_strings(doc);
+		json_wipe_strings(doc);
 		json_object_put(doc);
 		return NULL;
 	}
@@ -213,7 +190,7 @@ creds_parse(const char *buf, size_t len, struct tc_creds *out, char *err,
 	rc = 0;
 done:
 	if (doc != NULL) {
-		wipe_strings(doc);
+		json_wipe_strings(doc);
 		json_object_put(doc);
 	}
 	if (rc == -1)
@@ -334,97 +311,20 @@ cert_free(struct tc_cert *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/* Append \u and cp's four hex digits to out at o. */
-static size_t
-put_u(char *out, size_t o, unsigned cp)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	out[o++] = '\\';
-	out[o++] = 'u';
-	for (int shift = 12; shift >= 0; shift -= 4)
-		out[o++] = hex[(cp >> shift) & 0xf];
-	return o;
-}
-
-/* Go's short escapes (\b and \f since Go 1.22); 0 for none. */
-static char
-short_escape(unsigned cp)
-{
-	switch (cp) {
-	case '"':	return '"';
-	case '\\':	return '\\';
-	case '\b':	return 'b';
-	case '\f':	return 'f';
-	case '\n':	return 'n';
-	case '\r':	return 'r';
-	case '\t':	return 't';
-	default:	return 0;
-	}
-}
-
-/* Append s to out at o as the inside of a JSON string; see scopes_json. */
-static size_t
-json_escape(char *out, size_t o, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t left = strlen(s);
-
-	while (left > 0) {
-		unsigned cp = *p;
-		size_t step = 1;
-		char esc;
-
-		if (cp >= 0x80 && (step = utf8_sequence(p, left, &cp)) == 0) {
-			cp = 0xfffd;	/* as Go: each bad byte is U+FFFD */
-			step = 1;
-		}
-		p += step;
-		left -= step;
-		if ((esc = short_escape(cp)) != 0) {
-			out[o++] = '\\';
-			out[o++] = esc;
-		} else if (cp >= 0x20 && cp < 0x7f && cp != '<' && cp != '>' &&
-		    cp != '&') {
-			out[o++] = (char)cp;
-		} else if (cp > 0xffff) {	/* a UTF-16 surrogate pair */
-			cp -= 0x10000;
-			o = put_u(out, o, 0xd800 + (cp >> 10));
-			o = put_u(out, o, 0xdc00 + (cp & 0x3ff));
-		} else {
-			o = put_u(out, o, cp);
-		}
-	}
-	return o;
-}
-
+/* Every non-ASCII character escaped too: the result goes in a header. */
 char *
 scopes_json(const char *const *scopes, size_t n)
 {
-	size_t cap = 3, o = 0;
-	char *out;
+	struct strbuf b = { 0 };
 
-	/* Six bytes out for each byte in at worst ("\u001f"); two quotes
-	 * and a comma for each scope. */
-	for (size_t i = 0; i < n; i++) {
-		size_t len = strlen(scopes[i]);
-
-		if (len > (SIZE_MAX - cap - 3) / 6)
-			fatalx("scopes too large to encode");
-		cap += 6 * len + 3;
-	}
-	out = xmalloc(cap);
-	out[o++] = '[';
+	strbuf_puts(&b, "[");
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0)
-			out[o++] = ',';
-		out[o++] = '"';
-		o = json_escape(out, o, scopes[i]);
-		out[o++] = '"';
+			strbuf_puts(&b, ",");
+		strbuf_json_string(&b, scopes[i], true);
 	}
-	out[o++] = ']';
-	out[o] = '\0';
-	return out;
+	strbuf_puts(&b, "]");
+	return strbuf_take(&b, NULL);
 }
 
 int

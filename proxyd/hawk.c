@@ -14,38 +14,13 @@
 #include "common/jsonscan.h"
 #include "common/log.h"
 #include "common/utf8.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 #include "proxyd/hawk.h"
 
 /* Nesting a certificate needs: the object and its scopes array. */
 #define CERT_MAX_DEPTH	8
 
-struct buf {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-};
-
-static void
-put(struct buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		while (b->len + n + 1 > b->cap)
-			b->cap = b->cap ? b->cap * 2 : 256;
-		b->p = realloc(b->p, b->cap);
-		if (b->p == NULL)
-			fatalx("out of memory composing a Hawk ext");
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-puts_(struct buf *b, const char *s)
-{
-	put(b, s, strlen(s));
-}
 
 static bool
 one_line(const char *s)
@@ -164,49 +139,6 @@ hawk_nonce(char out[HAWK_NONCE_LEN + 1])
 	    sodium_base64_VARIANT_ORIGINAL);
 }
 
-/* A JSON string as Go's encoding/json writes one, so that a permanent
- * client's ext is byte for byte what taskcluster-proxy would send. */
-static void
-put_json_string(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	put(b, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		char esc[7] = "\\u00";
-
-		if (*p == '"' || *p == '\\') {
-			put(b, "\\", 1);
-			put(b, (const char *)p, 1);
-		} else if (*p == '\n')
-			put(b, "\\n", 2);
-		else if (*p == '\r')
-			put(b, "\\r", 2);
-		else if (*p == '\t')
-			put(b, "\\t", 2);
-		else if (*p < 0x20 || *p == '<' || *p == '>' || *p == '&') {
-			esc[4] = hex[*p >> 4];
-			esc[5] = hex[*p & 0xf];
-			put(b, esc, 6);
-		} else if (*p < 0x80)
-			put(b, (const char *)p, 1);
-		else {
-			unsigned cp;
-			size_t n = utf8_sequence(p, strlen((const char *)p), &cp);
-
-			/* Go: U+2028 and U+2029 escaped for JavaScript,
-			 * ill-formed bytes as U+FFFD. */
-			if (n == 0)
-				puts_(b, "\\ufffd");
-			else if (cp == 0x2028 || cp == 0x2029)
-				puts_(b, cp == 0x2028 ? "\\u2028" : "\\u2029");
-			else
-				put(b, (const char *)p, n);
-			p += n ? n - 1 : 0;
-		}
-	}
-	put(b, "\"", 1);
-}
 
 static bool
 json_space(char c)
@@ -221,7 +153,7 @@ hawk_ext(const char *certificate_json, const char *const *scopes,
 	const struct jsonscan_opts opts = { .max_depth = CERT_MAX_DEPTH,
 	    .require_object = true, .reject_duplicate_keys = true,
 	    .reject_nul_in_keys = true };
-	struct buf b = { 0 };
+	struct strbuf b = { 0 };
 	const char *cert = certificate_json;
 	size_t certlen = cert ? strlen(cert) : 0;
 	char scanerr[160], *out;
@@ -246,22 +178,22 @@ hawk_ext(const char *certificate_json, const char *const *scopes,
 		return xstrdup("");
 
 	/* Go's struct order: certificate, then authorizedScopes. */
-	puts_(&b, "{");
+	strbuf_puts(&b, "{");
 	if (certlen > 0) {
-		puts_(&b, "\"certificate\":");
-		put(&b, cert, certlen);
+		strbuf_puts(&b, "\"certificate\":");
+		strbuf_put(&b, cert, certlen);
 	}
 	if (scopes_set) {
-		puts_(&b, certlen > 0 ? ",\"authorizedScopes\":[" :
+		strbuf_puts(&b, certlen > 0 ? ",\"authorizedScopes\":[" :
 		    "\"authorizedScopes\":[");
 		for (size_t i = 0; i < nscopes; i++) {
 			if (i > 0)
-				puts_(&b, ",");
-			put_json_string(&b, scopes[i]);
+				strbuf_puts(&b, ",");
+			strbuf_json_string(&b, scopes[i], false);
 		}
-		puts_(&b, "]");
+		strbuf_puts(&b, "]");
 	}
-	puts_(&b, "}");
+	strbuf_puts(&b, "}");
 
 	outlen = sodium_base64_ENCODED_LEN(b.len,
 	    sodium_base64_VARIANT_ORIGINAL);

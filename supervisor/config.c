@@ -791,32 +791,6 @@ check_values(struct load *l)
 	return check_child_uids(l, c);
 }
 
-/* Every string in the document, wherever it sits, could be a secret. */
-static void
-wipe_strings(struct json_object *v)
-{
-	switch (json_object_get_type(v)) {
-	case json_type_string:
-		json_wipe_string(v);
-		break;
-	case json_type_array:
-		for (size_t i = 0; i < json_object_array_length(v); i++)
-			wipe_strings(json_object_array_get_idx(v, i));
-		break;
-	case json_type_object: {
-		struct json_object_iterator it = json_object_iter_begin(v);
-		struct json_object_iterator end = json_object_iter_end(v);
-
-		for (; !json_object_iter_equal(&it, &end);
-		    json_object_iter_next(&it))
-			wipe_strings(json_object_iter_peek_value(&it));
-		break;
-	}
-	default:
-		break;
-	}
-}
-
 static void
 finish(struct load *l, struct sw_config *cfg, bool ok)
 {
@@ -869,7 +843,7 @@ load(const char *buf, size_t len, struct sw_config *cfg, const char *what,
 		rc = apply_document(l, root);
 		if (rc == CONFIG_OK)
 			rc = check_values(l);
-		wipe_strings(root);
+		json_wipe_strings(root);
 		json_object_put(root);
 		finish(l, cfg, rc == CONFIG_OK);
 		free(l);

@@ -14,79 +14,10 @@
 #include "common/chan_keyholder.h"
 #include "common/log.h"
 #include "common/utf8.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 #include "supervisor/cot.h"
 
-struct buf {
-	char	*p;
-	size_t	 len;
-	size_t	 cap;
-};
-
-static void
-put(struct buf *b, const char *s, size_t n)
-{
-	if (b->len + n + 1 > b->cap) {
-		while (b->len + n + 1 > b->cap)
-			b->cap = b->cap ? b->cap * 2 : 4096;
-		b->p = realloc(b->p, b->cap);
-		if (b->p == NULL)
-			fatalx("out of memory composing the chain-of-trust "
-			    "document");
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-puts_(struct buf *b, const char *s)
-{
-	put(b, s, strlen(s));
-}
-
-/* A JSON string as Go's encoding/json writes one. */
-static void
-put_string(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-
-	put(b, "\"", 1);
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		char esc[7] = "\\u00";
-
-		if (*p == '"' || *p == '\\') {
-			put(b, "\\", 1);
-			put(b, (const char *)p, 1);
-		} else if (*p == '\n')
-			put(b, "\\n", 2);
-		else if (*p == '\r')
-			put(b, "\\r", 2);
-		else if (*p == '\t')
-			put(b, "\\t", 2);
-		else if (*p < 0x20 || *p == '<' || *p == '>' || *p == '&') {
-			esc[4] = hex[*p >> 4];
-			esc[5] = hex[*p & 0xf];
-			put(b, esc, 6);
-		} else if (*p < 0x80)
-			put(b, (const char *)p, 1);
-		else {
-			unsigned cp;
-			size_t n = utf8_sequence(p, strlen((const char *)p), &cp);
-
-			/* Go's encoder: U+2028 and U+2029 escaped for
-			 * JavaScript, ill-formed bytes as U+FFFD. */
-			if (n == 0)
-				puts_(b, "\\ufffd");
-			else if (cp == 0x2028 || cp == 0x2029)
-				puts_(b, cp == 0x2028 ? "\\u2028" : "\\u2029");
-			else
-				put(b, (const char *)p, n);
-			p += n ? n - 1 : 0;
-		}
-	}
-	put(b, "\"", 1);
-}
 
 static int
 cmp_artifacts(const void *x, const void *y)
@@ -99,7 +30,7 @@ cmp_artifacts(const void *x, const void *y)
 /* The definition, one level deeper: two spaces after each newline.  A
  * JSON string holds no raw newline, so every one is whitespace. */
 static void
-put_task(struct buf *b, const char *task, size_t len)
+put_task(struct strbuf *b, const char *task, size_t len)
 {
 	while (len > 0 && (task[len - 1] == '\n' || task[len - 1] == ' '))
 		len--;
@@ -108,51 +39,52 @@ put_task(struct buf *b, const char *task, size_t len)
 		len--;
 	}
 	for (size_t i = 0; i < len; i++) {
-		put(b, task + i, 1);
+		strbuf_put(b, task + i, 1);
 		if (task[i] == '\n')
-			put(b, "  ", 2);
+			strbuf_put(b, "  ", 2);
 	}
 }
 
 static void
-put_field(struct buf *b, const char *key, const char *value, bool last)
+put_field(struct strbuf *b, const char *key, const char *value,
+    bool last)
 {
-	puts_(b, "    ");
-	put_string(b, key);
-	puts_(b, ": ");
-	put_string(b, value);
-	puts_(b, last ? "\n" : ",\n");
+	strbuf_puts(b, "    ");
+	strbuf_json_string(b, key, false);
+	strbuf_puts(b, ": ");
+	strbuf_json_string(b, value, false);
+	strbuf_puts(b, last ? "\n" : ",\n");
 }
 
 char *
 cot_build(struct cot_artifact *arts, size_t n, const char *task,
     size_t task_len, const struct cot_facts *f, size_t *len)
 {
-	struct buf b = { 0 };
+	struct strbuf b = { 0 };
 	char num[16];
 
 	if (n > 1)
 		qsort(arts, n, sizeof(*arts), cmp_artifacts);
-	puts_(&b, COT_PREFIX);
+	strbuf_puts(&b, COT_PREFIX);
 	for (size_t i = 0; i < n; i++) {
-		puts_(&b, i ? ",\n    " : "\n    ");
-		put_string(&b, arts[i].name);
-		puts_(&b, ": {\n      \"sha256\": ");
-		put_string(&b, arts[i].sha256);
-		puts_(&b, "\n    }");
+		strbuf_puts(&b, i ? ",\n    " : "\n    ");
+		strbuf_json_string(&b, arts[i].name, false);
+		strbuf_puts(&b, ": {\n      \"sha256\": ");
+		strbuf_json_string(&b, arts[i].sha256, false);
+		strbuf_puts(&b, "\n    }");
 	}
-	puts_(&b, n ? "\n  },\n  \"task\": " : "},\n  \"task\": ");
+	strbuf_puts(&b, n ? "\n  },\n  \"task\": " : "},\n  \"task\": ");
 	put_task(&b, task, task_len);
-	puts_(&b, ",\n  \"taskId\": ");
-	put_string(&b, f->task_id);
+	strbuf_puts(&b, ",\n  \"taskId\": ");
+	strbuf_json_string(&b, f->task_id, false);
 	snprintf(num, sizeof(num), "%u", f->run_id);
-	puts_(&b, ",\n  \"runId\": ");
-	puts_(&b, num);
-	puts_(&b, ",\n  \"workerGroup\": ");
-	put_string(&b, f->worker_group);
-	puts_(&b, ",\n  \"workerId\": ");
-	put_string(&b, f->worker_id);
-	puts_(&b, ",\n  \"environment\": {\n");
+	strbuf_puts(&b, ",\n  \"runId\": ");
+	strbuf_puts(&b, num);
+	strbuf_puts(&b, ",\n  \"workerGroup\": ");
+	strbuf_json_string(&b, f->worker_group, false);
+	strbuf_puts(&b, ",\n  \"workerId\": ");
+	strbuf_json_string(&b, f->worker_id, false);
+	strbuf_puts(&b, ",\n  \"environment\": {\n");
 	/* publicIpAddress is omitted when unset, as generic-worker's
 	 * omitempty does; the rest are always there. */
 	if (*f->public_ip)
@@ -161,7 +93,7 @@ cot_build(struct cot_artifact *arts, size_t n, const char *task,
 	put_field(&b, "instanceId", f->instance_id, false);
 	put_field(&b, "instanceType", f->instance_type, false);
 	put_field(&b, "region", f->region, true);
-	puts_(&b, "  }\n}");
+	strbuf_puts(&b, "  }\n}");
 	*len = b.len;
 	return b.p;
 }

@@ -119,6 +119,24 @@ on_result(void *arg, struct ipc_msg *m)
 	return 0;
 }
 
+/* A refusal's one string (why) into buf, NUL-terminated; -1 if the
+ * payload is anything else. */
+static int
+take_reason(struct ipc_msg *m, char *buf, size_t size)
+{
+	struct ipc_reader r;
+	const char *why;
+	size_t len;
+
+	ipc_reader_init(&r, m);
+	why = ipc_get_str(&r, size - 1, &len);
+	if (why == NULL || !ipc_get_end(&r))
+		return -1;
+	memcpy(buf, why, len);
+	buf[len] = '\0';
+	return 0;
+}
+
 /* The keyholder's answers: only to the request being waited for. */
 static int
 on_kh_answer(void *arg, struct ipc_msg *m)
@@ -130,16 +148,8 @@ on_kh_answer(void *arg, struct ipc_msg *m)
 		return -1;
 	a->type = m->hdr.type;
 	if (m->hdr.type == KH_REFUSED) {
-		struct ipc_reader r;
-		const char *why;
-		size_t len;
-
-		ipc_reader_init(&r, m);
-		why = ipc_get_str(&r, sizeof(a->reason) - 1, &len);
-		if (why == NULL || !ipc_get_end(&r))
+		if (take_reason(m, a->reason, sizeof(a->reason)) == -1)
 			return -1;
-		memcpy(a->reason, why, len);
-		a->reason[len] = '\0';
 	} else {
 		memcpy(a->data, m->payload, m->payload_len);
 		a->len = m->payload_len;
@@ -158,16 +168,8 @@ on_px_answer(void *arg, struct ipc_msg *m)
 	if (a->id == 0 || m->hdr.id != a->id || a->done)
 		return -1;
 	if (m->hdr.type == PX_FAILED) {
-		struct ipc_reader r;
-		const char *why;
-		size_t len;
-
-		ipc_reader_init(&r, m);
-		why = ipc_get_str(&r, sizeof(a->reason) - 1, &len);
-		if (why == NULL || !ipc_get_end(&r))
+		if (take_reason(m, a->reason, sizeof(a->reason)) == -1)
 			return -1;
-		memcpy(a->reason, why, len);
-		a->reason[len] = '\0';
 		a->failed = true;
 	}
 	a->done = true;

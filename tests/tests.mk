@@ -92,7 +92,7 @@ fuzz_fuzz_json_SRCS		:= common/json.c common/jsonscan.c \
 fuzz_fuzz_json_PKGS		:= json-c
 fuzz_fuzz_cot_SRCS		:= supervisor/cot.c keyholder/sign.c \
 				   common/jsonscan.c common/util.c common/log.c \
-				   common/timefmt.c common/utf8.c
+				   common/timefmt.c common/utf8.c common/strbuf.c
 fuzz_fuzz_payload_SRCS		:= taskrunner/payload.c taskrunner/schema.c \
 				   taskrunner/schema_blob.c common/json.c \
 				   common/jsonscan.c common/util.c common/log.c \
@@ -103,14 +103,15 @@ fuzz_fuzz_route_SRCS		:= proxyd/route.c common/util.c common/log.c \
 fuzz_fuzz_creds_SRCS		:= proxyd/creds.c common/json.c \
 				   common/jsonscan.c common/secmem.c \
 				   common/util.c common/log.c common/timefmt.c \
-				   common/utf8.c
+				   common/utf8.c common/strbuf.c
 fuzz_fuzz_creds_PKGS		:= json-c libsodium
 fuzz_fuzz_hawk_SRCS		:= proxyd/hawk.c common/jsonscan.c common/util.c \
-				   common/log.c common/timefmt.c common/utf8.c
+				   common/log.c common/timefmt.c common/utf8.c \
+				   common/strbuf.c
 fuzz_fuzz_hawk_PKGS		:= libsodium
 fuzz_fuzz_bewit_SRCS		:= proxyd/url.c proxyd/hawk.c common/jsonscan.c \
 				   common/util.c common/log.c common/timefmt.c \
-				   common/utf8.c
+				   common/utf8.c common/strbuf.c
 fuzz_fuzz_bewit_PKGS		:= libsodium
 
 define fuzz_program
