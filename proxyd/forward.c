@@ -1,11 +1,17 @@
 /*
  * Upstream requests with libcurl: one easy handle per attempt, driven by
- * its own multi handle so the caller can pull the body at its own pace
- * (the client's connection thread asks for bytes; curl is paused while
- * it has not taken what is buffered).
+ * its own multi handle so the caller can pull the body at its own pace:
+ * the client's connection thread asks for bytes, and curl runs only when
+ * what it delivered last has all been taken.  One run of the transfer
+ * reads what the socket holds, at most libcurl's loop of reads (100 of
+ * its 16 KiB buffer), so that is all that is ever buffered here; a slow
+ * client slows the upstream through TCP.  (libcurl 7.88 also offers
+ * pausing, but a transfer resumed from outside its callbacks is not
+ * watched again until its next timeout: a second of stall per resume.)
  */
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -22,9 +28,10 @@
 #define BACKOFF_FIRST_MS	500.0
 #define BACKOFF_FACTOR		1.5
 #define BACKOFF_MAX_MS		60000.0
-/* Buffered body bytes beyond which curl is paused until they are read. */
-#define BUFFER_HIGH		(1u << 20)
 #define CONNECT_TIMEOUT_S	30L
+/* How often a request waiting on upstream looks whether its client is
+ * still there. */
+#define CLIENT_CHECK_MS		100
 
 struct upstream {
 	CURLM			*multi;
@@ -36,7 +43,6 @@ struct upstream {
 	bool			 head_done;	/* final header block is in */
 	bool			 done;
 	CURLcode		 result;
-	bool			 paused;
 	char			**hdr;		/* "Name: value", in order */
 	size_t			 nhdr;
 	char			*buf;		/* body not yet read */
@@ -108,10 +114,6 @@ on_body(char *data, size_t size, size_t n, void *arg)
 	struct upstream *u = arg;
 	size_t len = size * n;
 
-	if (u->len - u->off >= BUFFER_HIGH) {
-		u->paused = true;
-		return CURL_WRITEFUNC_PAUSE;
-	}
 	if (u->off > 0 && u->off == u->len)
 		u->off = u->len = 0;
 	if (u->len + len > u->cap) {
@@ -128,12 +130,14 @@ on_body(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
-/* One round of the transfer: wait up to timeout_ms for progress. */
+/* One round of the transfer: wait up to timeout_ms for progress, less
+ * when curl has something to do sooner (a connect timeout, say). */
 static void
 pump(struct upstream *u, int timeout_ms)
 {
 	CURLMsg *msg;
 	int running, left;
+	long wait = -1;
 
 	curl_multi_perform(u->multi, &running);
 	while ((msg = curl_multi_info_read(u->multi, &left)) != NULL)
@@ -141,8 +145,23 @@ pump(struct upstream *u, int timeout_ms)
 			u->done = true;
 			u->result = msg->data.result;
 		}
-	if (!u->done && running)
-		curl_multi_poll(u->multi, NULL, 0, timeout_ms, NULL);
+	if (u->done || !running)
+		return;
+	curl_multi_timeout(u->multi, &wait);
+	if (wait < 0 || wait > timeout_ms)
+		wait = timeout_ms;
+	if (wait > 0)
+		curl_multi_poll(u->multi, NULL, 0, (int)wait, NULL);
+}
+
+/* Has the task hung up?  Then nobody waits for the answer. */
+static bool
+client_gone(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLRDHUP };
+
+	return fd >= 0 && poll(&p, 1, 0) == 1 &&
+	    (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
 static void
@@ -160,7 +179,7 @@ end_attempt(struct upstream *u)
 	clear_headers(u);
 	u->len = u->off = 0;
 	u->status = 0;
-	u->head_done = u->done = u->paused = false;
+	u->head_done = u->done = false;
 }
 
 static int
@@ -176,6 +195,13 @@ start_attempt(struct upstream *u, const struct fwd_request *rq, char *err,
 	sig = taskproxy_authorization(tp, rq->method, rq->url, err, errlen);
 	if (sig == NULL)
 		return -1;
+	/* Made only once there is something to send: curl handles a multi
+	 * that never had a transfer as one that may raise SIGPIPE. */
+	if (u->multi == NULL && (u->multi = curl_multi_init()) == NULL) {
+		free(sig);
+		snprintf(err, errlen, "curl_multi_init failed");
+		return -1;
+	}
 	u->auth = xasprintf("Authorization: %s", sig);
 	free(sig);
 	for (const struct curl_slist *h = rq->headers; h; h = h->next)
@@ -187,8 +213,11 @@ start_attempt(struct upstream *u, const struct fwd_request *rq, char *err,
 		l = curl_slist_append(l, "Accept:");
 	post = rq->body_len > 0 || strcmp(rq->method, "POST") == 0 ||
 	    strcmp(rq->method, "PUT") == 0 || strcmp(rq->method, "PATCH") == 0;
+	/* taskcluster-proxy's rule (#3521): a body without a type is
+	 * JSON; with no body, curl must not invent a form type. */
 	if (post && !rq->sent_content_type)
-		l = curl_slist_append(l, "Content-Type:");
+		l = curl_slist_append(l, rq->body_len > 0 ?
+		    "Content-Type: application/json" : "Content-Type:");
 	u->headers = l;
 
 	if ((e = u->easy = curl_easy_init()) == NULL) {
@@ -257,23 +286,24 @@ sleep_ms(uint64_t ms)
 }
 
 struct upstream *
-forward(const struct fwd_request *rq, char *err, size_t errlen)
+forward(const struct fwd_request *rq, bool *hung_up, char *err,
+    size_t errlen)
 {
 	uint64_t deadline = now_ms() + (uint64_t)rq->tp->retry_seconds * 1000;
 	struct upstream *u = xcalloc(1, sizeof(*u));
 
-	if ((u->multi = curl_multi_init()) == NULL) {
-		snprintf(err, errlen, "curl_multi_init failed");
-		goto fail;
-	}
+	*hung_up = false;
 	for (;;) {
 		uint64_t wait;
 		bool retryable;
 
 		if (start_attempt(u, rq, err, errlen) == -1)
 			goto fail;
-		while (!u->head_done && !u->done)
-			pump(u, 1000);
+		while (!u->head_done && !u->done) {
+			pump(u, CLIENT_CHECK_MS);
+			if (client_gone(rq->client_fd))
+				goto gone;
+		}
 		retryable = u->head_done ? u->status >= 500 :
 		    u->result != CURLE_OK;
 		if (!retryable)
@@ -291,7 +321,12 @@ forward(const struct fwd_request *rq, char *err, size_t errlen)
 		    "answered a server error" : "failed", (unsigned long long)
 		    wait);
 		end_attempt(u);
-		sleep_ms(wait);
+		for (uint64_t until = now_ms() + wait; now_ms() < until;) {
+			if (client_gone(rq->client_fd))
+				goto gone;
+			sleep_ms(until - now_ms() < CLIENT_CHECK_MS ?
+			    until - now_ms() : CLIENT_CHECK_MS);
+		}
 	}
 	if (!u->head_done) {
 		/* Finished without a final header block: a success with no
@@ -301,6 +336,11 @@ forward(const struct fwd_request *rq, char *err, size_t errlen)
 		goto fail;
 	}
 	return u;
+gone:
+	snprintf(err, errlen, "the task hung up; the request was abandoned");
+	*hung_up = true;
+	upstream_free(u);
+	return NULL;
 fail:
 	upstream_free(u);
 	return NULL;
@@ -353,11 +393,6 @@ upstream_read(struct upstream *u, char *buf, size_t max)
 	size_t n;
 
 	while (u->len == u->off && !u->done) {
-		if (u->paused) {
-			u->paused = false;
-			curl_easy_pause(u->easy, CURLPAUSE_CONT);
-			continue;
-		}
 		pump(u, 1000);
 	}
 	if (u->len == u->off)

@@ -28,6 +28,7 @@ struct fwd_request {
 	struct curl_slist	*headers;
 	bool			 sent_accept;
 	bool			 sent_content_type;
+	int			 client_fd;	/* the task's connection */
 };
 
 struct upstream;
@@ -35,10 +36,12 @@ struct upstream;
 /*
  * The final attempt's response, headers complete, body still to be
  * read; or NULL with err saying why no response could be had (the
- * transport error of the last attempt, or a credential problem).
+ * transport error of the last attempt, or a credential problem), and
+ * *hung_up set if the task closed its connection meanwhile: then the
+ * request is abandoned, upstream and retries alike.
  */
-struct upstream	*forward(const struct fwd_request *rq, char *err,
-		    size_t errlen);
+struct upstream	*forward(const struct fwd_request *rq, bool *hung_up,
+		    char *err, size_t errlen);
 long		 upstream_status(const struct upstream *u);
 /* The body's length if upstream said it, else -1. */
 int64_t		 upstream_length(const struct upstream *u);

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <linux/netlink.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -160,6 +161,9 @@ static const struct sandbox_syscall taskproxy_syscalls[] = {
 	    "threads naming themselves" },
 	{ SCMP_SYS(sched_getaffinity), ALLOW, NOARGS, "thread pools size" },
 	{ SCMP_SYS(uname), ALLOW, NOARGS, "library version checks" },
+	{ SCMP_SYS(rt_sigaction), ALLOW, ARG0_IS(SIGPIPE),
+	    "libcurl saves and restores SIGPIPE's disposition around a "
+	    "connection it closes (already ignored here)" },
 	SECMEM_SYSCALLS,
 };
 

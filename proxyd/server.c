@@ -135,13 +135,19 @@ common_headers(struct MHD_Response *r)
 	add_header(r, "X-Taskcluster-Authorized-Scopes", tp->scopes_json);
 }
 
+/* A response of our own: status, a text body, and Location or
+ * X-Taskcluster-Endpoint where they apply (NULL where not). */
 static enum MHD_Result
-answer(struct MHD_Connection *c, unsigned status, const char *location,
-    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+answer_to(struct MHD_Connection *c, unsigned status, const char *location,
+    const char *endpoint, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+#define answer(c, status, location, ...)				\
+	answer_to((c), (status), (location), NULL, __VA_ARGS__)
 
 static enum MHD_Result
-answer(struct MHD_Connection *c, unsigned status, const char *location,
-    const char *fmt, ...)
+answer_to(struct MHD_Connection *c, unsigned status, const char *location,
+    const char *endpoint, const char *fmt, ...)
 {
 	struct MHD_Response *r;
 	enum MHD_Result rc;
@@ -162,6 +168,8 @@ answer(struct MHD_Connection *c, unsigned status, const char *location,
 	if (location != NULL)
 		add_header(r, "Location", location);
 	common_headers(r);
+	if (endpoint != NULL)
+		add_header(r, "X-Taskcluster-Endpoint", endpoint);
 	rc = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return rc;
@@ -194,16 +202,22 @@ proxy(struct MHD_Connection *c, struct request *rq, const char *method)
 		.headers = rq->headers, .sent_accept = rq->sent_accept,
 		.sent_content_type = rq->sent_content_type,
 	};
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c,
+	    MHD_CONNECTION_INFO_CONNECTION_FD);
 	struct MHD_Response *r;
 	struct upstream *u;
 	enum MHD_Result rc;
 	char err[CURL_ERROR_SIZE + 256];
+	bool hung_up;
 	int64_t len;
 
-	if ((u = forward(&f, err, sizeof(err))) == NULL) {
+	f.client_fd = ci != NULL ? ci->connect_fd : -1;
+	if ((u = forward(&f, &hung_up, err, sizeof(err))) == NULL) {
 		log_warnx("%s %s: %s", method, rq->route.url, err);
-		return answer(c, 500, NULL, "Failed during proxy request: %s",
-		    err);
+		if (hung_up)
+			return MHD_NO;
+		return answer_to(c, 500, NULL, rq->route.url,
+		    "Failed during proxy request: %s", err);
 	}
 	len = upstream_length(u);
 	r = MHD_create_response_from_callback(len < 0 ? MHD_SIZE_UNKNOWN :

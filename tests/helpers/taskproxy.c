@@ -150,7 +150,7 @@ main(int argc, char **argv)
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(ppid, sizeof(ppid), "%ld", (long)getpid());
-	char *cargv[16] = { "taskproxy", "--uid", argv[2], "--gid", argv[2],
+	char *cargv[20] = { "taskproxy", "--uid", argv[2], "--gid", argv[2],
 	    "--ppid", ppid, "--task-id", "KTBKfEgxR5GdfIIREQIvFQ",
 	    "--run-id", "0", "--root-url", argv[3] };
 	int n = 13;
