@@ -107,10 +107,12 @@ send_creds(struct ipc_conn *cc, const char *path)
 	size_t len;
 	char *json = slurp(path, &len);
 
-	if (ipc_send(cc, TPC_CREDENTIALS, 1, json, len, -1) == -1 ||
-	    await(cc, &m, 10000) == -1)
-		return -1;
+	int rc = ipc_send(cc, TPC_CREDENTIALS, 1, json, len, -1) == -1 ||
+	    await(cc, &m, 10000) == -1 ? -1 : 0;
+
 	free(json);
+	if (rc == -1)
+		return -1;
 	if (m.hdr.type == TPC_ACCEPTED)
 		printf("accepted\n");
 	else
@@ -235,6 +237,8 @@ dead:
 	if (waitpid(pid, &status, 0) == -1)
 		return 2;
 	drain_log(0);
+	ipc_conn_free(&ctl);
+	ipc_conn_free(&cc);
 	if (WIFSIGNALED(status)) {
 		fprintf(stderr, "taskproxy: killed by signal %d\n",
 		    WTERMSIG(status));
