@@ -66,14 +66,15 @@ mkconfig "$CONFIG" "rootURL=\"$FAKE_URL\"" "clientId=\"$CLIENT\"" \
     'sepworker.proxyRetrySeconds=1'
 chmod 600 "$CONFIG"
 
-# proxy_task NAME SCOPES_JSON SHELL_SCRIPT [CONFIG]: a task that asks for
-# the proxy and runs the script.
+# proxy_task NAME SCOPES_JSON SHELL_SCRIPT [CONFIG] [FEATURES_JSON]: a
+# task that asks for the proxy (or for FEATURES) and runs the script.
 proxy_task() {
 	local name=$1 scopes=$2 script=$3 cfg=${4:-$CONFIG}
+	local features=${5:-'{"taskclusterProxy": true}'}
 	run_task "$name" --config "$cfg" < <(node -e '
 	    console.log(JSON.stringify({scopes: JSON.parse(process.argv[1]),
 	    payload: {maxRunTime: 60, command: [["/bin/sh", "-c", process.argv[2]]],
-	    features: {taskclusterProxy: true}}}))' "$scopes" "$script")
+	    features: JSON.parse(process.argv[3])}}))' "$scopes" "$script" "$features")
 }
 # Say what a task did, for a failing test.
 show() { why=("log:" "$(cat "$LOG" 2>/dev/null)" "stderr:" "$(tail -n 20 "$TMP/$1.stderr")"); }
@@ -161,7 +162,8 @@ GO=$TASKS/go
 background_task() {
 	local name=$1 i
 	rm -f "$GO"
-	{ proxy_task "$name" "$ALLOWED" "while [ ! -e $GO ]; do sleep 0.05; done; echo released"
+	{ proxy_task "$name" "$ALLOWED" "while [ ! -e $GO ]; do sleep 0.05; done; echo released" \
+	    "$CONFIG" "${2:-}"
 	  echo "$RC" >"$TMP/$name.rc"; } &
 	BG=$!
 	for i in $(seq 200); do
@@ -188,8 +190,41 @@ tree() {
 	for c in $(children_of "$p"); do tree "$c"; done
 }
 
+# scan_tree ROOT HOLDER: memscan every process below ROOT for the token;
+# true if HOLDER has it and nobody else does.  Sets SCANNED.
+scan_tree() {
+	local root=$1 holder=$2 p comm hits found="" bad=""
+	SCANNED=
+	for p in $(tree "$root"); do
+		comm=$(cat /proc/"$p"/comm 2>/dev/null) || continue
+		hits=$("$HELPERS/memscan" "$p" "$(printf %s "$TOKEN" | od -An -v -tx1 | tr -d ' \n')" 2>/dev/null)
+		SCANNED="$SCANNED $comm($p):$hits"
+		if [ "$p" = "$holder" ]; then
+			[ "${hits:-0}" -ge 1 ] && found=yes
+		elif [ "$hits" != 0 ]; then
+			bad="$bad $comm($p)"
+		fi
+	done
+	[ -n "$found" ] && [ -z "$bad" ]
+}
+
+# A task without the proxy: the config's credentials were handed over,
+# and proxyd alone holds them (the supervisor wiped its copy).
+test_holder() {
+	local sup pd rc
+	background_task holder '{}' || { why=("the task did not start"); release holder; return 1; }
+	sup=$(pgrep -f "run-task $TMP/holder.json" | head -n 1)
+	pd=$(for c in $(children_of "$sup"); do [ "$(cat /proc/"$c"/comm)" = proxyd ] && echo "$c"; done)
+	scan_tree "$sup" "$pd"
+	rc=$?
+	release holder
+	why=("proxyd pid $pd; scanned:$SCANNED")
+	[ -n "$pd" ] && [ $rc -eq 0 ] && expect_task holder completed completed 0 >/dev/null
+}
+t "a task without the proxy: a memory scan of every process finds the config's accessToken in proxyd only" test_holder
+
 test_running() {
-	local tp sup comm hits bad="" scanned="" found=""
+	local tp sup found=""
 	background_task live || { why=("the task did not start" "$(cat "$TMP/live.stderr")"); release live; return 1; }
 	tp=$(taskproxy_pid live)
 	sup=$(pgrep -f "run-task $TMP/live.json" | head -n 1)
@@ -200,21 +235,12 @@ test_running() {
 	curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/api/fake/v1/echo/x" \
 	    >"$TMP/root.code" 2>&1
 	# Every process of the tree: the token only in the task proxy.
-	for p in $(tree "$sup"); do
-		comm=$(cat /proc/"$p"/comm 2>/dev/null) || continue
-		hits=$("$HELPERS/memscan" "$p" "$(printf %s "$TOKEN" | od -An -v -tx1 | tr -d ' \n')" 2>/dev/null)
-		scanned="$scanned $comm:$hits"
-		if [ "$p" = "$tp" ]; then
-			[ "${hits:-0}" -ge 1 ] && found=yes
-		elif [ "$hits" != 0 ]; then
-			bad="$bad $comm($p):$hits"
-		fi
-	done
+	scan_tree "$sup" "$tp" && found=yes
 	release live
-	why=("taskproxy pid $tp; scanned:$scanned" "found in the task proxy: ${found:-no}; elsewhere:$bad"
+	why=("taskproxy pid $tp; scanned:$SCANNED" "only in the task proxy: ${found:-no}"
 	    "other uid got: $(cat "$TMP/nobody.code"); root got: $(cat "$TMP/root.code")"
 	    "supervisor log:" "$(grep -E 'refused|taskproxy' "$TMP/live.stderr")")
-	[ -n "$tp" ] && [ "$found" = yes ] && [ -z "$bad" ] &&
+	[ -n "$tp" ] && [ "$found" = yes ] &&
 	    [ "$(cat "$TMP/nobody.code")" = 000 ] && [ "$(cat "$TMP/root.code")" = 000 ] &&
 	    grep -q 'refused a connection from 127.0.0.1:[0-9]*: uid 65534 is not the task' "$TMP/live.stderr" &&
 	    grep -q 'refused a connection from 127.0.0.1:[0-9]*: uid 0 is not the task' "$TMP/live.stderr" &&
