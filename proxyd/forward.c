@@ -29,6 +29,8 @@
 #define BACKOFF_FACTOR		1.5
 #define BACKOFF_MAX_MS		60000.0
 #define CONNECT_TIMEOUT_S	30L
+#define HEADERS_MAX_COUNT	500u
+#define HEADERS_MAX_BYTES	(256u << 10)
 /* How often a request waiting on upstream looks whether its client is
  * still there. */
 #define CLIENT_CHECK_MS		100
@@ -39,12 +41,14 @@ struct upstream {
 	struct curl_slist	*headers;
 	char			*auth;		/* "Authorization: Hawk ..." */
 	char			 errbuf[CURL_ERROR_SIZE];
+	char			 why[128];	/* ours, over curl's */
 	long			 status;
 	bool			 head_done;	/* final header block is in */
 	bool			 done;
 	CURLcode		 result;
 	char			**hdr;		/* "Name: value", in order */
 	size_t			 nhdr;
+	size_t			 hdr_bytes;
 	char			*buf;		/* body not yet read */
 	size_t			 len, off, cap;
 	unsigned		 attempts;
@@ -75,6 +79,7 @@ clear_headers(struct upstream *u)
 	free(u->hdr);
 	u->hdr = NULL;
 	u->nhdr = 0;
+	u->hdr_bytes = 0;
 }
 
 static size_t
@@ -100,6 +105,16 @@ on_header(char *data, size_t size, size_t n, void *arg)
 			u->head_done = true;
 		return len;
 	}
+	/* An upstream the task names may be anyone's: a header block has a
+	 * size limit, and one beyond it fails the attempt. */
+	if (u->nhdr == HEADERS_MAX_COUNT ||
+	    u->hdr_bytes + trim > HEADERS_MAX_BYTES) {
+		snprintf(u->why, sizeof(u->why), "upstream sent more "
+		    "than %u headers or %u bytes of them", HEADERS_MAX_COUNT,
+		    HEADERS_MAX_BYTES);
+		return 0;
+	}
+	u->hdr_bytes += trim;
 	if ((grown = realloc(u->hdr, (u->nhdr + 1) * sizeof(*u->hdr))) ==
 	    NULL)
 		return 0;
@@ -224,7 +239,7 @@ start_attempt(struct upstream *u, const struct fwd_request *rq, char *err,
 		snprintf(err, errlen, "curl_easy_init failed");
 		return -1;
 	}
-	u->errbuf[0] = '\0';
+	u->errbuf[0] = u->why[0] = '\0';
 	curl_easy_setopt(e, CURLOPT_URL, rq->url);
 	/* The target exactly as the task sent it: no "/../" squashing. */
 	curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
@@ -262,6 +277,16 @@ start_attempt(struct upstream *u, const struct fwd_request *rq, char *err,
 	}
 	u->attempts++;
 	return 0;
+}
+
+/* Why an attempt failed: our reason, else curl's words for it. */
+static const char *
+failure(const struct upstream *u)
+{
+	if (u->why[0] != '\0')
+		return u->why;
+	return u->errbuf[0] != '\0' ? u->errbuf :
+	    curl_easy_strerror(u->result);
 }
 
 static uint64_t
@@ -312,8 +337,7 @@ forward(const struct fwd_request *rq, bool *hung_up, char *err,
 		if (now_ms() + wait > deadline) {
 			if (u->head_done)
 				break;	/* the last 5xx is the answer */
-			snprintf(err, errlen, "%s", u->errbuf[0] ? u->errbuf :
-			    curl_easy_strerror(u->result));
+			snprintf(err, errlen, "%s", failure(u));
 			goto fail;
 		}
 		log_info("%s %s: attempt %u %s; retrying in %llu ms",
@@ -331,8 +355,7 @@ forward(const struct fwd_request *rq, bool *hung_up, char *err,
 	if (!u->head_done) {
 		/* Finished without a final header block: a success with no
 		 * HTTP at all cannot happen; say what curl saw. */
-		snprintf(err, errlen, "%s", u->errbuf[0] ? u->errbuf :
-		    "no response");
+		snprintf(err, errlen, "%s", failure(u));
 		goto fail;
 	}
 	return u;

@@ -176,6 +176,9 @@ static const struct sandbox_rlimit taskproxy_rlimits[] = {
 	{ RLIMIT_NOFILE, 512, 512, false,
 	    "listener, channels, client and upstream connections" },
 	{ RLIMIT_FSIZE, 0, 0, false, "writes no files; logs go to a pipe" },
+	{ RLIMIT_AS, 8ull << 30, 8ull << 30, false,
+	    "it lives outside the task's cgroup: 64 connection threads "
+	    "(8 MiB stacks), bodies held for retries (64 MiB each), curl" },
 };
 
 const struct sandbox_policy taskproxy_policy = {

@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <linux/nsfs.h>
+#include <linux/sockios.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -268,6 +269,47 @@ privop_listener(struct privop_task *t, uint32_t port, int *fd, char *err,
 out:
 	if (s != -1)
 		close(s);
+	return rc;
+}
+
+int
+privop_check_task_listener(const struct privop_task *t, int fd, char *err,
+    size_t errlen)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int type = 0, listening = 0, netns = -1, userns = -1, rc = -1;
+	socklen_t ilen = sizeof(int);
+	struct stat st;
+
+	if (t->mapped_userns == 0)
+		refuse("the task's user namespace is not mapped yet");
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &ilen) == -1 ||
+	    type != SOCK_STREAM ||
+	    getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ilen) ==
+	    -1 || !listening)
+		refuse("the fd is not a listening TCP socket");
+	if (getsockname(fd, (struct sockaddr *)&sin, &len) == -1 ||
+	    sin.sin_family != AF_INET ||
+	    sin.sin_addr.s_addr != htonl(INADDR_LOOPBACK) ||
+	    ntohs(sin.sin_port) != t->cfg->taskcluster_proxy_port)
+		refuse("the socket is not bound to 127.0.0.1:%u",
+		    t->cfg->taskcluster_proxy_port);
+	/* Its network namespace must belong to the task's user namespace:
+	 * a socket of the host's (or of anyone else's) would put the
+	 * task's credentials on a port others reach. */
+	if ((netns = ioctl(fd, SIOCGSKNS)) == -1 ||
+	    (userns = ioctl(netns, NS_GET_USERNS)) == -1 ||
+	    fstat(userns, &st) == -1)
+		refuse("the socket's network namespace: %s", strerror(errno));
+	if ((uint64_t)st.st_ino != t->mapped_userns)
+		refuse("the socket is not in the task's network namespace");
+	rc = 0;
+out:
+	if (netns != -1)
+		close(netns);
+	if (userns != -1)
+		close(userns);
 	return rc;
 }
 

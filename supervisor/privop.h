@@ -44,6 +44,12 @@ int	privop_make_taskdir(struct privop_task *t, int *fd, char *err,
 /* A TCP listener on 127.0.0.1:port for the task's proxy. */
 int	privop_listener(struct privop_task *t, uint32_t port, int *fd,
 	    char *err, size_t errlen);
+/* Isolated networking: is fd, handed up by the taskrunner, a listener on
+ * 127.0.0.1:taskclusterProxyPort inside the task's own network
+ * namespace (one owned by the task's mapped user namespace)?  0, or -1
+ * with err saying what it is not. */
+int	privop_check_task_listener(const struct privop_task *t, int fd,
+	    char *err, size_t errlen);
 
 /*
  * Serve one request message from the taskrunner and answer it on c.

@@ -424,7 +424,15 @@ serve_task(struct supervisor *s, struct task_run *r)
 			int fd = r->proxy_listener_fd;
 
 			r->proxy_listener_fd = -1;
-			if (start_task_proxy(s, r, fd, why, sizeof(why)) == -1) {
+			if (privop_check_task_listener(&s->task, fd, why,
+			    sizeof(why)) == -1) {
+				r->proxy_started = true;
+				snprintf(msg, sizeof(msg), "the taskrunner handed "
+				    "up a proxy listener that is not the task's: "
+				    "%s", why);
+				abort_task(s, r, msg);
+			} else if (start_task_proxy(s, r, fd, why,
+			    sizeof(why)) == -1) {
 				snprintf(msg, sizeof(msg), "the taskcluster "
 				    "proxy could not be started: %s", why);
 				abort_task(s, r, msg);

@@ -1116,6 +1116,17 @@ const main = async () => {
     assert.equal(again.text, '{"attempts":2}', 'one request upstream each time');
   });
 
+  await t('an upstream header block is bounded: 100 headers relayed, 600 answer 500 "Failed during proxy request"', async () => {
+    const h = await P('noRetry');
+    const fine = await hfetch(h, 'GET', '/fake/v1/many-headers/100');
+    expectStatus(fine, 200);
+    assert.equal(fine.headers.get('x-fake-header-99'), 'value-99', show(fine));
+    const many = await hfetch(h, 'GET', '/fake/v1/many-headers/600');
+    expectStatus(many, 500);
+    expectIdentity(many, h);
+    assert.equal(many.text, 'Failed during proxy request: upstream sent more than 500 headers or 262144 bytes of them', show(many));
+  });
+
   await t('an unresolvable host (/nonexistent.invalid/x): 500 "Failed during proxy request: ..." within a few seconds (RETRY_SECONDS 1)', async () => {
     const h = await P('retry1');
     const t0 = Date.now();

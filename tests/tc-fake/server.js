@@ -107,6 +107,8 @@
 //        Location: <rootUrl>/api/fake/v1/echo/redirected-from-<code>.
 //   GET  headers          200; response headers X-Fake-Multi: one and
 //        X-Fake-Multi: two, Set-Cookie: a=1; Path=/ and Set-Cookie: b=2; Path=/.
+//   GET  many-headers/<n> 200 with <n> (at most 5000) headers
+//        X-Fake-Header-<i>: value-<i>.
 //   ANY  slow/<ms>        waits <ms> (at most 120000), then 200 {"sleptMs"}.
 //   GET  big/<bytes>      <bytes> (at most 2^32) of a deterministic pattern
 //        (a 1 MiB block, 32 bytes at a time sha256("tc-fake big <j>"),
@@ -662,6 +664,19 @@ const FAKE_ENTRIES = [
       ctx.res.setHeader('X-Fake-Multi', multi);
       ctx.res.setHeader('Set-Cookie', cookies);
       sendJson(ctx.res, 200, { 'X-Fake-Multi': multi, 'Set-Cookie': cookies });
+    },
+  },
+  {
+    method: 'get', route: '/many-headers/:count', name: 'fake.manyHeaders',
+    handler: async ctx => {
+      const count = intParam(ctx, ctx.params.count, 0, 5000, 'count');
+      if (count === null) {
+        return;
+      }
+      for (let i = 0; i < count; i++) {
+        ctx.res.setHeader(`X-Fake-Header-${i}`, `value-${i}`);
+      }
+      sendJson(ctx.res, 200, { headers: count });
     },
   },
   {

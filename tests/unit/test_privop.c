@@ -10,6 +10,8 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -393,13 +395,130 @@ test_listener_refused_with_isolated_networking(void **state)
 {
 	struct fixture *f = *state;
 	char reason[PRIVOP_REASON_MAX + 1];
-
 	int fd = -1;
 
 	f->cfg.task_network = TASK_NET_ISOLATED;
 	assert_int_equal(privop_listener(&f->t, f->cfg.taskcluster_proxy_port,
 	    &fd, reason, sizeof(reason)), -1);
 	assert_non_null(strstr(reason, "inside the task's network namespace"));
+}
+
+/*
+ * A listener made as the task's init makes it: in a child with a new
+ * user and network namespace, lo up, bound to 127.0.0.1:port.  Returns
+ * the socket (received over SCM_RIGHTS) and the inode of the child's
+ * user namespace in *userns.
+ */
+static int
+listener_in_new_netns(uint16_t port, bool listen_too, uint64_t *userns)
+{
+	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } cb;
+	struct msghdr mh = { 0 };
+	struct iovec iov;
+	struct stat st;
+	char path[64], c = 'x';
+	int sv[2], fd = -1, status;
+	pid_t pid;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_DGRAM, 0, sv), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct sockaddr_in sin = { .sin_family = AF_INET,
+		    .sin_port = htons(port),
+		    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		struct ifreq ifr = { .ifr_name = "lo" };
+		int s, u;
+
+		if (unshare(CLONE_NEWUSER | CLONE_NEWNET) == -1 ||
+		    (u = socket(AF_INET, SOCK_DGRAM, 0)) == -1 ||
+		    ioctl(u, SIOCGIFFLAGS, &ifr) == -1)
+			_exit(1);
+		ifr.ifr_flags |= IFF_UP;
+		if (ioctl(u, SIOCSIFFLAGS, &ifr) == -1 ||
+		    (s = socket(AF_INET, SOCK_STREAM, 0)) == -1 ||
+		    bind(s, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
+		    (listen_too && listen(s, 1) == -1))
+			_exit(2);
+		iov = (struct iovec){ &c, 1 };
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = cb.b;
+		mh.msg_controllen = sizeof(cb.b);
+		CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
+		CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
+		CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), &s, sizeof(int));
+		if (sendmsg(sv[1], &mh, 0) != 1)
+			_exit(3);
+		/* Stay until the parent has looked at our namespace. */
+		if (read(sv[1], &c, 1) < 0)
+			_exit(4);
+		_exit(0);
+	}
+	iov = (struct iovec){ &c, 1 };
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cb.b;
+	mh.msg_controllen = sizeof(cb.b);
+	if (recvmsg(sv[0], &mh, 0) == 1 && CMSG_FIRSTHDR(&mh) != NULL)
+		memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
+	snprintf(path, sizeof(path), "/proc/%ld/ns/user", (long)pid);
+	assert_int_equal(stat(path, &st), 0);
+	*userns = st.st_ino;
+	assert_int_equal(write(sv[0], "x", 1), 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(sv[0]);
+	close(sv[1]);
+	return fd;
+}
+
+static void
+test_task_listener_checked(void **state)
+{
+	struct fixture *f = *state;
+	char reason[PRIVOP_REASON_MAX + 1];
+	uint16_t port = free_port();
+	uint64_t userns, other;
+	int fd, host;
+
+	require_userns();
+	f->cfg.task_network = TASK_NET_ISOLATED;
+	f->cfg.taskcluster_proxy_port = port;
+	fd = listener_in_new_netns(port, true, &userns);
+	assert_true(fd >= 0);
+	/* Before the task's namespace is known, nothing passes. */
+	assert_int_equal(privop_check_task_listener(&f->t, fd, reason,
+	    sizeof(reason)), -1);
+	assert_non_null(strstr(reason, "not mapped yet"));
+	f->t.mapped_userns = userns;
+	assert_int_equal(privop_check_task_listener(&f->t, fd, reason,
+	    sizeof(reason)), 0);
+	/* Another port. */
+	f->cfg.taskcluster_proxy_port = port + 1u;
+	assert_int_equal(privop_check_task_listener(&f->t, fd, reason,
+	    sizeof(reason)), -1);
+	assert_non_null(strstr(reason, "not bound to 127.0.0.1:"));
+	f->cfg.taskcluster_proxy_port = port;
+	close(fd);
+	/* Bound but not listening. */
+	fd = listener_in_new_netns(port, false, &other);
+	f->t.mapped_userns = other;
+	assert_int_equal(privop_check_task_listener(&f->t, fd, reason,
+	    sizeof(reason)), -1);
+	assert_non_null(strstr(reason, "not a listening TCP socket"));
+	close(fd);
+	/* A listener of the host's, on the right port: not the task's. */
+	f->cfg.task_network = TASK_NET_HOST;
+	f->t.task_uid = 64600;
+	assert_int_equal(privop_listener(&f->t, port, &host, reason,
+	    sizeof(reason)), 0);
+	f->t.mapped_userns = userns;
+	assert_int_equal(privop_check_task_listener(&f->t, host, reason,
+	    sizeof(reason)), -1);
+	assert_non_null(strstr(reason, "not in the task's network namespace"));
+	close(host);
 }
 
 int
@@ -420,6 +539,7 @@ main(void)
 		T(test_taskdir_refuses_writable_tasks_dir),
 		T(test_listener_only_on_configured_port),
 		T(test_listener_refused_with_isolated_networking),
+		T(test_task_listener_checked),
 	};
 
 	return cmocka_run_group_tests_name("privop", tests, NULL, NULL);
