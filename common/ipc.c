@@ -273,6 +273,21 @@ ipc_reader_init(struct ipc_reader *r, const struct ipc_msg *m)
 	r->bad = false;
 }
 
+char *
+ipc_get_strdup(struct ipc_reader *r, size_t max)
+{
+	size_t len;
+	const char *s = ipc_get_str(r, max, &len);
+	char *p;
+
+	if (s == NULL)
+		return NULL;
+	p = xmalloc(len + 1);
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
 const uint8_t *
 ipc_get_bytes(struct ipc_reader *r, size_t n)
 {

@@ -137,6 +137,8 @@ uint64_t ipc_get_u64(struct ipc_reader *r);
 /* u32 length + bytes, at most max bytes, no NUL inside. Not terminated. */
 const char *ipc_get_str(struct ipc_reader *r, size_t max, size_t *len);
 const uint8_t *ipc_get_bytes(struct ipc_reader *r, size_t n);
+/* The same string, malloc'd and NUL-terminated; NULL on short input. */
+char	*ipc_get_strdup(struct ipc_reader *r, size_t max);
 bool	ipc_get_end(struct ipc_reader *r);
 
 struct ipc_writer {

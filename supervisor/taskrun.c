@@ -31,21 +31,6 @@ task_state_name(enum task_state s)
 	return "exception";
 }
 
-static char *
-dup_str(struct ipc_reader *rd)
-{
-	size_t len;
-	const char *s = ipc_get_str(rd, TASK_STRING_MAX, &len);
-	char *p;
-
-	if (s == NULL)
-		return NULL;
-	p = xmalloc(len + 1);
-	memcpy(p, s, len);
-	p[len] = '\0';
-	return p;
-}
-
 /*
  * The taskrunner re-encoded the definition after validating it.  We do
  * not parse it (it is the task's), but check with a strict validating
@@ -193,9 +178,9 @@ taskrun_on_artifact(struct task_run *r, struct ipc_msg *m)
 	if (fixed == NULL)
 		return -1;
 	memcpy(&meta, fixed, sizeof(meta));
-	name = dup_str(&rd);
-	type = dup_str(&rd);
-	enc = dup_str(&rd);
+	name = ipc_get_strdup(&rd, TASK_STRING_MAX);
+	type = ipc_get_strdup(&rd, TASK_STRING_MAX);
+	enc = ipc_get_strdup(&rd, TASK_STRING_MAX);
 	if (!ipc_get_end(&rd) || !r->started) {
 		free(name);
 		free(type);
@@ -244,9 +229,9 @@ taskrun_on_artifact_error(struct task_run *r, struct ipc_msg *m)
 	int rc = -1;
 
 	ipc_reader_init(&rd, m);
-	name = dup_str(&rd);
-	reason = dup_str(&rd);
-	message = dup_str(&rd);
+	name = ipc_get_strdup(&rd, TASK_STRING_MAX);
+	reason = ipc_get_strdup(&rd, TASK_STRING_MAX);
+	message = ipc_get_strdup(&rd, TASK_STRING_MAX);
 	if (ipc_get_end(&rd) && r->started) {
 		taskrun_add_error(r, name, reason, message);
 		rc = 0;
@@ -280,7 +265,7 @@ taskrun_on_result(struct task_run *r, struct ipc_msg *m)
 
 	ipc_reader_init(&rd, m);
 	state = ipc_get_u32(&rd);
-	reason = dup_str(&rd);
+	reason = ipc_get_strdup(&rd, TASK_STRING_MAX);
 	/* A state and reason that go together, from a list we know; once,
 	 * unless the worker resolved the task first (then the taskrunner's
 	 * word comes late and changes nothing). */

@@ -357,7 +357,9 @@ static int
 load_items(struct schema *s, const char *kw, struct json_object *v,
     struct load *ld)
 {
-	/* The tuple form (an array of schemas) is not implemented. */
+	/* One schema for every element: the payload schema has no tuple
+	 * form (an array of schemas), and a schema that had one would be
+	 * refused here, at load. */
 	if (!json_object_is_type(v, json_type_object))
 		return load_fail(ld, "\"%s\" must be one schema, an object",
 		    kw);

@@ -50,21 +50,6 @@ outcome_set(struct outcome *o, enum task_state state, const char *reason)
 	o->reason = reason;
 }
 
-static char *
-take_str(struct ipc_reader *r)
-{
-	size_t len;
-	const char *s = ipc_get_str(r, TASK_STRING_MAX, &len);
-	char *p;
-
-	if (s == NULL)
-		return NULL;
-	p = xmalloc(len + 1);
-	memcpy(p, s, len);
-	p[len] = '\0';
-	return p;
-}
-
 static void
 put_str(struct ipc_writer *w, const char *s)
 {
@@ -148,16 +133,16 @@ task_assign(struct task *t, struct ipc_conn *sup, struct ipc_msg *m)
 	if ((fixed = ipc_get_bytes(&r, sizeof(t->a))) == NULL)
 		return -1;
 	memcpy(&t->a, fixed, sizeof(t->a));
-	t->task_id = take_str(&r);
-	t->provisioner_id = take_str(&r);
-	t->worker_type = take_str(&r);
-	t->worker_group = take_str(&r);
-	t->worker_id = take_str(&r);
-	t->root_url = take_str(&r);
-	t->taskdir_path = take_str(&r);
-	t->read_only_paths = take_str(&r);
-	t->cot_refusal = take_str(&r);
-	t->proxy_refusal = take_str(&r);
+	t->task_id = ipc_get_strdup(&r, TASK_STRING_MAX);
+	t->provisioner_id = ipc_get_strdup(&r, TASK_STRING_MAX);
+	t->worker_type = ipc_get_strdup(&r, TASK_STRING_MAX);
+	t->worker_group = ipc_get_strdup(&r, TASK_STRING_MAX);
+	t->worker_id = ipc_get_strdup(&r, TASK_STRING_MAX);
+	t->root_url = ipc_get_strdup(&r, TASK_STRING_MAX);
+	t->taskdir_path = ipc_get_strdup(&r, TASK_STRING_MAX);
+	t->read_only_paths = ipc_get_strdup(&r, TASK_STRING_MAX);
+	t->cot_refusal = ipc_get_strdup(&r, TASK_STRING_MAX);
+	t->proxy_refusal = ipc_get_strdup(&r, TASK_STRING_MAX);
 	if (!ipc_get_end(&r) || t->a.task_uid == 0)
 		return -1;
 	if (memfd_check_sealed(m->fd, PAYLOAD_MAX_BYTES, &size, err,

@@ -214,3 +214,31 @@ free_port() {
 	node -e 'const s = require("net").createServer().listen(0, "127.0.0.1",
 	    () => { console.log(s.address().port); s.close(); });'
 }
+
+# relay_tap FILE RC NAME ERRFILE: each case of a TAP file (a Node suite's
+# output) as one test here, its "# " lines as the failure's detail; and a
+# failure of its own if NAME (which exited RC) did not run to its end.
+relay_tap() {
+	local file=$1 rc=$2 name=$3 errfile=$4 l cases=0 failed=0 pending=""
+	local detail=()
+	while IFS= read -r l; do
+		case $l in
+		"ok "*|"not ok "*)
+			[ -n "$pending" ] && not_ok "$pending" "${detail[@]}"
+			pending=""
+			cases=$((cases + 1))
+			case $l in
+			"ok "*) ok "${l#ok * - }";;
+			*) failed=$((failed + 1)); pending="${l#not ok * - }" detail=();;
+			esac;;
+		"# "*)
+			[ -n "$pending" ] && detail+=("${l#\# }");;
+		esac
+	done <"$file"
+	[ -n "$pending" ] && not_ok "$pending" "${detail[@]}"
+	if [ "$cases" -eq 0 ] || { [ "$rc" -ne 0 ] && [ "$failed" -eq 0 ]; } ||
+	    ! grep -qxE "1\.\.$cases" "$file"; then
+		not_ok "$name ran to its end" "exit $rc after $cases cases" \
+		    "stderr: $(tail -n 20 "$errfile")"
+	fi
+}

@@ -80,33 +80,7 @@ wait "$SUITE_PID"
 rc=$?
 SUITE_PID=
 took=$(( $(now_ms) - started ))
-cases=0 failed_cases=0 pending=
-detail=()
-flush() {
-	[ -n "$pending" ] || return 0
-	not_ok "${pending}" "${detail[@]}"
-	pending=
-}
-while IFS= read -r l; do
-	case $l in
-	"ok "*)
-		flush
-		cases=$((cases + 1))
-		ok "${l#ok * - }";;
-	"not ok "*)
-		flush
-		cases=$((cases + 1)) failed_cases=$((failed_cases + 1))
-		pending="${l#not ok * - }" detail=();;
-	"# "*)
-		[ -n "$pending" ] && detail+=("${l#\# }");;
-	esac
-done <"$TMP/suite.out"
-flush
-if [ "$cases" -eq 0 ] || { [ "$rc" -ne 0 ] && [ "$failed_cases" -eq 0 ]; } ||
-    ! grep -qxE "1\.\.$cases" "$TMP/suite.out"; then
-	not_ok "taskproxy_suite.js ran to its end" "exit $rc after $cases cases" \
-	    "stderr: $(tail -n 20 "$TMP/suite.err")"
-fi
+relay_tap "$TMP/suite.out" "$rc" "taskproxy_suite.js" "$TMP/suite.err"
 echo "# the suite took $took ms"
 [ -s "$TMP/tc-fake.err" ] && not_ok "tc-fake reported no internal error" "$(tail -n 20 "$TMP/tc-fake.err")"
 

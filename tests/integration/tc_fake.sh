@@ -75,33 +75,7 @@ SELF_PID=$!
 wait "$SELF_PID"
 rc=$?
 SELF_PID=
-cases=0 failed_cases=0 pending=
-flush() {
-	[ -n "$pending" ] || return 0
-	not_ok "${pending}" "${detail[@]}"
-	pending=
-}
-detail=()
-while IFS= read -r l; do
-	case $l in
-	"ok "*)
-		flush
-		cases=$((cases + 1))
-		ok "${l#ok * - }";;
-	"not ok "*)
-		flush
-		cases=$((cases + 1)) failed_cases=$((failed_cases + 1))
-		pending="${l#not ok * - }" detail=();;
-	"# "*)
-		[ -n "$pending" ] && detail+=("${l#\# }");;
-	esac
-done <"$TMP/selftest.out"
-flush
-if [ "$cases" -eq 0 ] || { [ "$rc" -ne 0 ] && [ "$failed_cases" -eq 0 ]; } ||
-    ! grep -qxE "1\.\.$cases" "$TMP/selftest.out"; then
-	not_ok "selftest.js ran to its end" "exit $rc after $cases cases" \
-	    "stderr: $(tail -n 20 "$TMP/selftest.err")"
-fi
+relay_tap "$TMP/selftest.out" "$rc" "selftest.js" "$TMP/selftest.err"
 
 # --- stop ---
 
