@@ -62,11 +62,11 @@
  * Tests check each width against the kernel's types.
  */
 struct sandbox_arg {
-	unsigned		 arg;		/* argument number, from 0 */
-	unsigned		 bits;		/* 32 or 64, the kernel's type */
-	enum scmp_compare	 op;		/* EQ or MASKED_EQ for 32 bits */
-	scmp_datum_t		 a;		/* value, or mask for MASKED_EQ */
-	scmp_datum_t		 b;		/* value for MASKED_EQ */
+	unsigned		 arg;	/* argument number, from 0 */
+	unsigned		 bits;	/* 32 or 64, the kernel's type */
+	enum scmp_compare	 op;	/* EQ or MASKED_EQ for 32 bits */
+	scmp_datum_t		 a;	/* value, or mask for MASKED_EQ */
+	scmp_datum_t		 b;	/* value for MASKED_EQ */
 };
 
 struct sandbox_syscall {
