@@ -53,8 +53,7 @@ teardown(void **state)
 
 	(void)!system(cmd);
 	free(cmd);
-	free(f->cfg.run_dir);
-	f->cfg.run_dir = NULL;
+	config_free(&f->cfg);
 	free(f);
 	return 0;
 }
