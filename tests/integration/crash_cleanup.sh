@@ -11,15 +11,21 @@ UID_FIRST=71740
 OTHER_RANGE_UID=71790
 CANARY=/var/tmp/sepworker-canary.$$
 
+# Kill what the tests started or left, then remove their cgroups, so a
+# run that failed (or ran against binaries without the cleanup) leaves
+# nothing for the next.
 crash_cleanup() {
-	local p
-	for p in $(ps -e -o pid=,uid= | awk -v lo=$UID_FIRST -v hi=$((UID_FIRST + 9)) \
-	    '$2 >= lo && $2 <= hi { print $1 }'); do
+	local p u cg
+	for p in "${_pids[@]}" $(ps -e -o pid=,uid= | awk -v lo=$UID_FIRST \
+	    -v hi=$((UID_FIRST + 9)) '$2 >= lo && $2 <= hi { print $1 }'); do
 		kill -KILL "$p" 2>/dev/null
 	done
-	sleep 0.2
-	for p in $(seq $UID_FIRST $((UID_FIRST + 9))); do
-		cgroups_of "$p" | xargs -r rmdir 2>/dev/null
+	for u in $(seq $UID_FIRST $((UID_FIRST + 9))); do
+		for cg in $(cgroups_of "$u"); do
+			xargs -r kill -KILL <"$cg/cgroup.procs" 2>/dev/null
+			sleep 0.1
+			rmdir "$cg" 2>/dev/null
+		done
 	done
 	rm -rf "$CANARY"
 }
