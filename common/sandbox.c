@@ -15,6 +15,7 @@
 #include "landlock.h"
 #include "log.h"
 #include "sandbox.h"
+#include "util.h"
 
 void
 sandbox_early(bool core_hard)
@@ -247,12 +248,47 @@ apply_landlock(const struct sandbox_policy *p,
 	return abi;
 }
 
+/*
+ * The libseccomp comparison for one of ours; NULL, or what is wrong with
+ * it.  A 32-bit argument is compared on its low half: EQ becomes a
+ * MASKED_EQ with 0xffffffff, and a MASKED_EQ keeps a mask that has no
+ * high bits.  Ordering comparisons cannot be confined to the low half,
+ * and a datum with high bits could never match what the kernel uses.
+ */
+const char *
+sandbox_arg_cmp(const struct sandbox_arg *in, struct scmp_arg_cmp *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->arg = in->arg;
+	out->op = in->op;
+	out->datum_a = in->a;
+	out->datum_b = in->b;
+	if (in->bits == 64)
+		return NULL;
+	if (in->bits != 32)
+		return "argument width is neither 32 nor 64";
+	if (in->a > UINT32_MAX || in->b > UINT32_MAX)
+		return "datum wider than its 32-bit argument";
+	switch (in->op) {
+	case SCMP_CMP_EQ:
+		out->op = SCMP_CMP_MASKED_EQ;
+		out->datum_a = UINT32_MAX;
+		out->datum_b = in->a;
+		return NULL;
+	case SCMP_CMP_MASKED_EQ:
+		return NULL;
+	default:
+		return "only EQ and MASKED_EQ can ignore the high 32 bits";
+	}
+}
+
 void
 sandbox_seccomp(const struct sandbox_policy *p, bool relaxed,
     uint32_t skip_flags)
 {
 	uint32_t def = p->default_action;
 	scmp_filter_ctx ctx;
+	const char *bad;
 	int rc;
 
 	/* Sanitizer builds log what the filter would have killed. */
@@ -268,13 +304,21 @@ sandbox_seccomp(const struct sandbox_policy *p, bool relaxed,
 		fatalx("seccomp_attr_set(BADARCH): %s", strerror(-rc));
 	for (size_t i = 0; i < p->nsyscalls; i++) {
 		const struct sandbox_syscall *s = &p->syscalls[i];
+		struct sandbox_arg in[2];
 		struct scmp_arg_cmp arg[2];
 
 		if (s->flags & skip_flags)
 			continue;
-		memcpy(arg, s->arg, sizeof(arg));
+		if (s->argc > nitems(s->arg))
+			fatalx("%s: seccomp rule %zu: %u comparisons", p->role,
+			    i, s->argc);
+		memcpy(in, s->arg, sizeof(in));
 		if (s->flags & SB_ARG0_SELF_PID)
-			arg[0].datum_a = (scmp_datum_t)getpid();
+			in[0].a = (scmp_datum_t)getpid();
+		for (unsigned j = 0; j < s->argc; j++)
+			if ((bad = sandbox_arg_cmp(&in[j], &arg[j])) != NULL)
+				fatalx("%s: seccomp rule %zu, argument %u: %s",
+				    p->role, i, in[j].arg, bad);
 		/* An entry whose action equals the default is redundant but
 		 * harmless; libseccomp refuses it, so skip it. */
 		if (s->action == def)

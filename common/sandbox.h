@@ -51,17 +51,38 @@
 #define SB_DEBUG_NS		0x2	/* dropped where the worker lets tasks
 					   debug and make namespaces */
 
+/*
+ * One comparison of a rule.  The kernel reads many arguments as int or
+ * unsigned int (fds, ioctl requests, socket families) and ignores the
+ * upper half of the 64-bit register; a filter comparing all 64 bits is
+ * then bypassed by setting bits the kernel never sees (TIOCSTI | 1 << 32
+ * is still TIOCSTI).  So every comparison names the width of the
+ * argument as the kernel's SYSCALL_DEFINE declares it, and
+ * sandbox_seccomp() compares a 32-bit one on its low 32 bits only.
+ * Tests check each width against the kernel's types.
+ */
+struct sandbox_arg {
+	unsigned		 arg;	/* argument number, from 0 */
+	unsigned		 bits;	/* 32 or 64, the kernel's type */
+	enum scmp_compare	 op;	/* EQ or MASKED_EQ for 32 bits */
+	scmp_datum_t		 a;	/* value, or mask for MASKED_EQ */
+	scmp_datum_t		 b;	/* value for MASKED_EQ */
+};
+
 struct sandbox_syscall {
 	int			 nr;		/* SCMP_SYS(name) */
 	uint32_t		 action;	/* SCMP_ACT_* */
 	unsigned		 argc;		/* comparisons, all must hold */
-	struct scmp_arg_cmp	 arg[2];
+	struct sandbox_arg	 arg[2];
 	uint32_t		 flags;
 	const char		*why;
 };
 
-#define SB_ARG(n, cmp, a, b)	{ .arg = (n), .op = (cmp), .datum_a = (a), \
-				  .datum_b = (b) }
+/* An int, unsigned int or pid_t argument, and an unsigned long one. */
+#define SB_ARG32(n, cmp, va, vb)	{ .arg = (n), .bits = 32, .op = (cmp), \
+					  .a = (va), .b = (vb) }
+#define SB_ARG64(n, cmp, va, vb)	{ .arg = (n), .bits = 64, .op = (cmp), \
+					  .a = (va), .b = (vb) }
 
 struct sandbox_rlimit {
 	int		 resource;
@@ -118,5 +139,7 @@ void	sandbox_drop_privileges(uid_t uid, gid_t gid);
 void	sandbox_check_parent(pid_t parent);
 void	sandbox_seccomp(const struct sandbox_policy *p, bool relaxed,
 	    uint32_t skip_flags);
+const char *sandbox_arg_cmp(const struct sandbox_arg *in,
+	    struct scmp_arg_cmp *out);
 
 #endif

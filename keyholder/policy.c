@@ -15,7 +15,7 @@ static const struct sandbox_syscall keyholder_syscalls[] = {
 	CHILD_BASE_SYSCALLS,
 	/* Documents to sign arrive as sealed memfds. */
 	{ SCMP_SYS(fcntl), ALLOW, 1,
-	    { SB_ARG(1, SCMP_CMP_EQ, F_GET_SEALS, 0) },
+	    { SB_ARG32(1, SCMP_CMP_EQ, F_GET_SEALS, 0) },
 	    0, "check a memfd's seals" },
 	{ SCMP_SYS(fstat), ALLOW, 0, { { 0 } }, 0,
 	    "size of a memfd (by fd only: no path is ever looked up)" },

@@ -35,13 +35,13 @@
 	{ SCMP_SYS(mlock), SCMP_ACT_ALLOW, NOARGS,			\
 	    "sodium_malloc: credentials never swapped" },		\
 	{ SCMP_SYS(munlock), SCMP_ACT_ALLOW, NOARGS, "sodium_free" }
-#define ARG0_IS(v)	1, { SB_ARG(0, SCMP_CMP_EQ, (v), 0) }, 0
+#define ARG0_IS(v)	1, { SB_ARG32(0, SCMP_CMP_EQ, (v), 0) }, 0
 #define ALLOW		SCMP_ACT_ALLOW
 
 static const struct sandbox_syscall proxyd_syscalls[] = {
 	CHILD_BASE_SYSCALLS,
 	{ SCMP_SYS(dup3), ALLOW, 1,
-	    { SB_ARG(1, SCMP_CMP_EQ, PROXYD_FEED_FD, 0) }, 0,
+	    { SB_ARG32(1, SCMP_CMP_EQ, PROXYD_FEED_FD, 0) }, 0,
 	    "move a task proxy's channel to its fixed fd" },
 	{ SCMP_SYS(sendmsg), ALLOW, ARG0_IS(PROXYD_FEED_FD),
 	    "send a task proxy its credentials" },
@@ -75,7 +75,7 @@ const struct sandbox_policy proxyd_policy = {
 #define WRITE_FLAGS	(O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND)
 #define OPEN_REFUSED_WITH(flag)						\
 	{ SCMP_SYS(openat), SCMP_ACT_ERRNO(EACCES), 1,			\
-	    { SB_ARG(2, SCMP_CMP_MASKED_EQ, (flag), (flag)) }, 0,	\
+	    { SB_ARG32(2, SCMP_CMP_MASKED_EQ, (flag), (flag)) }, 0,	\
 	    "opening for writing (" #flag ")" }
 
 static const struct sandbox_syscall taskproxy_syscalls[] = {
@@ -85,8 +85,8 @@ static const struct sandbox_syscall taskproxy_syscalls[] = {
 	{ SCMP_SYS(socket), ALLOW, ARG0_IS(AF_INET), "upstream, DNS" },
 	{ SCMP_SYS(socket), ALLOW, ARG0_IS(AF_INET6), "upstream, DNS" },
 	{ SCMP_SYS(socket), ALLOW, 2, {
-	    SB_ARG(0, SCMP_CMP_EQ, AF_NETLINK, 0),
-	    SB_ARG(2, SCMP_CMP_EQ, NETLINK_ROUTE, 0) }, 0,
+	    SB_ARG32(0, SCMP_CMP_EQ, AF_NETLINK, 0),
+	    SB_ARG32(2, SCMP_CMP_EQ, NETLINK_ROUTE, 0) }, 0,
 	    "getaddrinfo's AI_ADDRCONFIG asks which addresses exist" },
 	{ SCMP_SYS(socket), SCMP_ACT_ERRNO(EACCES), ARG0_IS(AF_UNIX),
 	    "glibc tries nscd; there is none to talk to" },
@@ -129,16 +129,16 @@ static const struct sandbox_syscall taskproxy_syscalls[] = {
 	{ SCMP_SYS(pread64), ALLOW, NOARGS, "reading a sealed memfd" },
 	{ SCMP_SYS(lseek), ALLOW, NOARGS, "stdio on the resolver's files" },
 	{ SCMP_SYS(fcntl), ALLOW, NOARGS, "non-blocking sockets, seals" },
-	{ SCMP_SYS(ioctl), ALLOW, 1, { SB_ARG(1, SCMP_CMP_EQ, FIONREAD, 0) },
+	{ SCMP_SYS(ioctl), ALLOW, 1, { SB_ARG32(1, SCMP_CMP_EQ, FIONREAD, 0) },
 	    0, "bytes waiting on a socket" },
-	{ SCMP_SYS(ioctl), ALLOW, 1, { SB_ARG(1, SCMP_CMP_EQ, FIONBIO, 0) },
+	{ SCMP_SYS(ioctl), ALLOW, 1, { SB_ARG32(1, SCMP_CMP_EQ, FIONBIO, 0) },
 	    0, "non-blocking sockets" },
 	{ SCMP_SYS(newfstatat), ALLOW, NOARGS,
 	    "the resolver checks whether its files changed" },
 	{ SCMP_SYS(fstat), ALLOW, NOARGS, "stdio" },
 	{ SCMP_SYS(statx), ALLOW, NOARGS, "the same, newer libc paths" },
 	{ SCMP_SYS(openat), ALLOW, 1,
-	    { SB_ARG(2, SCMP_CMP_MASKED_EQ, WRITE_FLAGS, 0) }, 0,
+	    { SB_ARG32(2, SCMP_CMP_MASKED_EQ, WRITE_FLAGS, 0) }, 0,
 	    "read the resolver's files (Landlock says which)" },
 	/* Opening for writing: refused, not fatal.  One rule per flag: an
 	 * unconditional rule would shadow the conditional allow above. */
@@ -149,9 +149,10 @@ static const struct sandbox_syscall taskproxy_syscalls[] = {
 	OPEN_REFUSED_WITH(O_APPEND),
 	/* Threads: clone for threads only.  clone3's flags sit in memory
 	 * the filter cannot read, so glibc is told it does not exist and
-	 * falls back to clone. */
+	 * falls back to clone.  clone's flags are an unsigned long, of
+	 * which the kernel keeps the low 32 bits (kernel_clone_args). */
 	{ SCMP_SYS(clone), ALLOW, 1,
-	    { SB_ARG(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD) }, 0,
+	    { SB_ARG32(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD) }, 0,
 	    "a thread per connection, the resolver's thread" },
 	{ SCMP_SYS(clone3), SCMP_ACT_ERRNO(ENOSYS), NOARGS,
 	    "no clone3: glibc falls back to clone" },

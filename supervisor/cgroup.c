@@ -6,13 +6,17 @@
  * hierarchies.  Anything missing or refused is not an error: the task
  * runs with its rlimits alone, and the task log says so.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/pidfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -297,4 +301,169 @@ cgroup_task_remove(struct task_cgroup *cg)
 		free(cg->dirs[i]);
 	}
 	cg->ndirs = 0;
+}
+
+/* Where task cgroups are made, with the prefix of their names. */
+struct task_parent {
+	char		 dir[PATH_MAX];
+	const char	*prefix;
+};
+
+static size_t
+task_parents(struct task_parent *tp)
+{
+	size_t n = 0;
+	char *slash;
+
+	if (own_dir("", tp[n].dir, sizeof(tp[n].dir)) == 0) {
+		tp[n++].prefix = "task-";
+		/* enter_v2() moves every process of its cgroup, this one's
+		 * starter too, into a "sepworker" leaf: an earlier run's
+		 * task cgroup may lie beside the leaf we are in now. */
+		slash = strrchr(tp[n - 1].dir, '/');
+		if (slash != NULL && strcmp(slash, "/sepworker") == 0) {
+			memcpy(tp[n].dir, tp[n - 1].dir, sizeof(tp[n].dir));
+			tp[n].dir[slash - tp[n - 1].dir] = '\0';
+			tp[n++].prefix = "task-";
+		}
+	}
+	if (own_dir("pids", tp[n].dir, sizeof(tp[n].dir)) == 0)
+		tp[n++].prefix = "sepworker-task-";
+	if (own_dir("memory", tp[n].dir, sizeof(tp[n].dir)) == 0)
+		tp[n++].prefix = "sepworker-task-";
+	return n;
+}
+
+/* The uid a task cgroup's name stands for, or 0. */
+static uint32_t
+name_uid(const char *name, const char *prefix)
+{
+	size_t plen = strlen(prefix);
+	unsigned long u;
+	char *end;
+
+	if (strncmp(name, prefix, plen) != 0 || name[plen] < '1' ||
+	    name[plen] > '9')
+		return 0;
+	errno = 0;
+	u = strtoul(name + plen, &end, 10);
+	return *end != '\0' || errno != 0 || u > UINT32_MAX ? 0 : (uint32_t)u;
+}
+
+void
+cgroup_task_leftover_uids(void (*found)(uint32_t, void *), void *arg)
+{
+	struct task_parent tp[CGROUP_MAX_PARENTS];
+	size_t n = task_parents(tp);
+
+	for (size_t i = 0; i < n; i++) {
+		DIR *d = opendir(tp[i].dir);
+		struct dirent *e;
+		uint32_t u;
+
+		while (d != NULL && (e = readdir(d)) != NULL)
+			if (e->d_type == DT_DIR &&
+			    (u = name_uid(e->d_name, tp[i].prefix)) != 0)
+				found(u, arg);
+		if (d != NULL)
+			closedir(d);
+	}
+}
+
+size_t
+cgroup_task_leftovers(uint32_t uid, char (*dirs)[PATH_MAX], size_t max)
+{
+	struct task_parent tp[CGROUP_MAX_PARENTS];
+	size_t n = 0, np = task_parents(tp);
+	struct stat st;
+	char name[40];
+
+	for (size_t i = 0; i < np && n < max; i++) {
+		snprintf(name, sizeof(name), "%s%u", tp[i].prefix, uid);
+		if (join(dirs[n], sizeof(dirs[n]), tp[i].dir, name) == 0 &&
+		    lstat(dirs[n], &st) == 0 && S_ISDIR(st.st_mode))
+			n++;
+	}
+	return n;
+}
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * SIGKILL what cgroup.procs of dir lists.  Each pid is pinned with a
+ * pidfd and the list read again: a pid still listed then is the pinned
+ * process (a reused pid would have to join this very cgroup), so no
+ * process outside it is ever signalled.  Returns how many were listed.
+ */
+static size_t
+kill_members(const char *dir, unsigned *killed)
+{
+	char path[PATH_MAX], buf[8192], again[8192], *p, *save = NULL;
+	ssize_t n;
+	size_t listed = 0;
+	int fd;
+
+	if (join(path, sizeof(path), dir, "cgroup.procs") == -1 ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = read_all(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	for (p = strtok_r(buf, "\n", &save); p != NULL;
+	    p = strtok_r(NULL, "\n", &save)) {
+		char *w, *save2 = NULL;
+		bool still = false;
+		int pfd;
+
+		listed++;
+		if ((pfd = (int)pidfd_open((pid_t)atoi(p), 0)) == -1)
+			continue;
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1) {
+			n = read_all(fd, again, sizeof(again) - 1);
+			close(fd);
+			again[n > 0 ? n : 0] = '\0';
+			for (w = strtok_r(again, "\n", &save2); w != NULL;
+			    w = strtok_r(NULL, "\n", &save2))
+				if (strcmp(w, p) == 0)
+					still = true;
+		}
+		if (still && pidfd_send_signal(pfd, SIGKILL, NULL, 0) == 0)
+			(*killed)++;
+		close(pfd);
+	}
+	return listed;
+}
+
+int
+cgroup_remove_leftover(const char *dir, unsigned wait_ms, unsigned *killed)
+{
+	uint64_t deadline = mono_ms() + wait_ms;
+	const struct timespec pause = { 0, 20 * 1000 * 1000 };
+	unsigned again = 0;
+
+	*killed = 0;
+	kill_members(dir, killed);
+	/* v2 also kills, at once, whatever a member forked meanwhile. */
+	(void)write_file(dir, "cgroup.kill", "1");
+	/* A member still dying is signalled again, not counted again: no
+	 * new one can join, as only a member could fork it. */
+	for (;;) {
+		if (kill_members(dir, &again) == 0 &&
+		    (rmdir(dir) == 0 || errno == ENOENT))
+			return 0;
+		if (mono_ms() >= deadline) {
+			errno = EBUSY;
+			return -1;
+		}
+		nanosleep(&pause, NULL);
+	}
 }

@@ -278,6 +278,12 @@ static const struct key_spec config_keys[] = {
 	  "fails with a network error or a 5xx (exponential backoff with "
 	  "jitter, as the Taskcluster clients; 900 s is the Go client's "
 	  "budget). 0 makes one attempt." },
+	{ "runDir", SW, STR("/run/sepworker"), STORED(run_dir),
+	  .doc = "Directory (made 0700, root's) of the lock files that "
+	  "lease each task uid to the worker running a task as it "
+	  "(`task-uid-<N>.lock`). Workers sharing a host and a task uid "
+	  "range must share it: a start cleans up after a crashed run only "
+	  "the uids no live worker holds." },
 	{ "taskUidFirst", SW, UINT(1, UID_MAX_VALID, 64600),
 	  STORED(task_uid_first),
 	  .doc = "First uid of the task range: each task runs as a fresh "
@@ -784,6 +790,9 @@ check_values(struct load *l)
 		return load_fail(l, "the task uid range %u-%ju includes %u "
 		    "(nobody)", c->task_uid_first, (uintmax_t)last,
 		    UID_NOBODY);
+	if (path_problem(c->run_dir) != NULL)
+		return load_fail(l, "\"sepworker.runDir\" %s",
+		    path_problem(c->run_dir));
 	/* Empty is for config_check_worker() to refuse, as "required". */
 	if (*c->tasks_dir != '\0' && tasks_dir_problem(c->tasks_dir) != NULL)
 		return load_fail(l, "\"tasksDir\" %s", tasks_dir_problem(

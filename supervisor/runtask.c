@@ -34,6 +34,7 @@
 #include "supervisor/outdir.h"
 #include "supervisor/runtask.h"
 #include "supervisor/supervisor.h"
+#include "supervisor/leftovers.h"
 #include "supervisor/taskuid.h"
 #include "taskrunner/payload.h"
 
@@ -269,7 +270,7 @@ write_result(struct task_run *run)
 /* Everything up to the task's first message: an exit status on failure. */
 static int
 prepare(const struct sw_config *cfg, const struct runtask_opts *o,
-    struct task_run *run, int *def_fd)
+    struct task_run *run, int *def_fd, int *lease)
 {
 	char err[512];
 
@@ -292,10 +293,22 @@ prepare(const struct sw_config *cfg, const struct runtask_opts *o,
 		log_errorx("%s", err);
 		return EXIT_INTERNAL_ERROR;
 	}
-	if (taskuid_pick(cfg, &run->uid) == -1) {
-		log_errorx("every uid of the task range %u-%u has a running "
-		    "process", cfg->task_uid_first, cfg->task_uid_first +
-		    cfg->task_uid_count - 1);
+	if (taskuid_rundir(cfg, err, sizeof(err)) == -1) {
+		log_errorx("%s", err);
+		return EXIT_INTERNAL_ERROR;
+	}
+	/* Before anything runs: what a crashed run left must not meet
+	 * this task. */
+	leftovers_remove(cfg);
+	if (taskuid_pick(cfg, &run->uid, lease) == -1) {
+		if (errno == EAGAIN)
+			log_errorx("every uid of the task range %u-%u is held "
+			    "by a running worker or has a running process",
+			    cfg->task_uid_first, cfg->task_uid_first +
+			    cfg->task_uid_count - 1);
+		else
+			log_errorx("task uid lock files in %s: %s",
+			    cfg->run_dir, strerror(errno));
 		return EXIT_INTERNAL_ERROR;
 	}
 	return EXIT_OK;
@@ -761,7 +774,7 @@ runtask_main(struct sw_config *cfg, const struct runtask_opts *o)
 	struct supervisor s;
 	char err[512], b64[EDKEY_B64_LEN + 1] = "", proxy_refusal[512];
 	bool have_key, signed_cot = false;
-	int def_fd = -1, rc;
+	int def_fd = -1, lease = -1, rc;
 
 	/* A key a task could reach is no key to vouch with: refuse to start
 	 * (generic-worker's exit 82), saying how to fix it. */
@@ -771,7 +784,7 @@ runtask_main(struct sw_config *cfg, const struct runtask_opts *o)
 		log_errorx("ed25519SigningKeyLocation: %s", err);
 		return EXIT_MISSING_KEY;
 	}
-	if ((rc = prepare(cfg, o, &r, &def_fd)) != EXIT_OK)
+	if ((rc = prepare(cfg, o, &r, &def_fd, &lease)) != EXIT_OK)
 		goto out;
 	if (supervisor_init(&s, cfg, err, sizeof(err)) == -1) {
 		log_errorx("%s", err);
@@ -830,6 +843,9 @@ runtask_main(struct sw_config *cfg, const struct runtask_opts *o)
 		    EXIT_TASK_EXCEPTION;
 	}
 out:
+	/* Last: the task's uid, cgroup and directory are gone. */
+	if (lease >= 0)
+		close(lease);
 	if (def_fd >= 0)
 		close(def_fd);
 	if (r.outdir_fd >= 0)

@@ -18,11 +18,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "common/rmtree.h"
 #include "common/util.h"
 #include "taskrunner/chan_init.h"
 #include "taskrunner/task.h"
 
-/* Deeper directory trees than this are not walked (nor removed). */
+/* Deeper directory trees than this are not walked. */
 #define MAX_DEPTH	256
 
 static int
@@ -269,57 +270,11 @@ collect_artifacts(struct task *t, struct ipc_conn *c)
 	}
 }
 
-/*
- * Remove everything below dfd; we own all of it (the task user) and every
- * task process is dead, so nothing moves while we work.  A directory the
- * task made unreadable or unsearchable is given its rights back before
- * we go in; one deeper than MAX_DEPTH is moved up to top (renamed) for the
- * next pass instead of recursing further.
- */
-static void
-remove_below(int dfd, int depth, int top, unsigned *moved)
-{
-	char **names = list_dir(dfd);
-
-	if (names == NULL)
-		return;
-	for (size_t i = 0; names[i] != NULL; i++) {
-		struct stat st;
-		int fd;
-
-		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == -1 ||
-		    !S_ISDIR(st.st_mode)) {
-			unlinkat(dfd, names[i], 0);
-			continue;
-		}
-		if (depth >= MAX_DEPTH) {
-			char up[48];
-
-			snprintf(up, sizeof(up), ".sepworker-deep-%u", *moved);
-			if (renameat(dfd, names[i], top, up) == 0)
-				(*moved)++;
-			continue;
-		}
-		/* Failing here shows as a directory that could not be
-		 * emptied, reported below. */
-		(void)!fchmodat(dfd, names[i], 0700, 0);
-		fd = openat(dfd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		    O_CLOEXEC);
-		if (fd >= 0) {
-			remove_below(fd, depth + 1, top, moved);
-			close(fd);
-		}
-		unlinkat(dfd, names[i], AT_REMOVEDIR);
-	}
-	free_list(names);
-}
-
 void
 clean_taskdir(struct task *t, struct ipc_conn *c)
 {
 	int fd = openat(t->taskdir_fd, ".", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC);
-	unsigned moved = 0, before;
 	char **left;
 
 	if (fd == -1) {
@@ -327,18 +282,14 @@ clean_taskdir(struct task *t, struct ipc_conn *c)
 		    strerror(errno));
 		return;
 	}
-	/* The task may have taken away its own rights on the top too. */
-	fchmod(fd, 0700);
-	/* Each pass removes MAX_DEPTH levels; what lies deeper was moved up
-	 * and goes in the next. */
-	do {
-		before = moved;
-		remove_below(fd, 0, fd, &moved);
-	} while (moved != before);
-	left = list_dir(fd);
-	if (left != NULL && left[0] != NULL)
+	/* We own all of it (the task user) and every task process is dead,
+	 * so nothing moves while we work. */
+	if (!rmtree_contents(fd)) {
+		left = list_dir(fd);
 		init_note(c, "The task directory could not be emptied (%s "
-		    "remains)", left[0]);
-	free_list(left);
+		    "remains)", left != NULL && left[0] != NULL ? left[0] :
+		    "an unreadable entry");
+		free_list(left);
+	}
 	close(fd);
 }

@@ -73,10 +73,13 @@ static const struct sandbox_syscall taskrunner_syscalls[] = {
 	{ SCMP_SYS(setns), DENY, DEBUG_NS, "enter another namespace" },
 	{ SCMP_SYS(unshare), DENY, DEBUG_NS,
 	    "new namespaces: the sandbox builder uses clone() flags instead" },
-	/* Typing into a terminal another process reads. */
-	{ SCMP_SYS(ioctl), DENY, 1, { SB_ARG(1, SCMP_CMP_EQ, TIOCSTI, 0) }, 0,
+	/* Typing into a terminal another process reads.  The request is
+	 * an unsigned int: TIOCSTI | 1 << 32 is TIOCSTI to the kernel, so
+	 * the rule compares the low 32 bits only (CVE-2017-5226). */
+	{ SCMP_SYS(ioctl), DENY, 1,
+	    { SB_ARG32(1, SCMP_CMP_EQ, TIOCSTI, 0) }, 0,
 	    "inject input into a terminal" },
-	{ SCMP_SYS(ioctl), DENY, 1, { SB_ARG(1, SCMP_CMP_EQ, TIOCLINUX, 0) },
+	{ SCMP_SYS(ioctl), DENY, 1, { SB_ARG32(1, SCMP_CMP_EQ, TIOCLINUX, 0) },
 	    0, "console selection tricks" },
 };
 
@@ -100,10 +103,12 @@ const struct sandbox_policy taskrunner_policy = {
  * What the task's init forbids once its setup is done, on top of the
  * taskrunner's filter above (seccomp filters stack: a task process is
  * bound by both).  These are exactly what building the sandbox needed.
+ * clone's flags are an unsigned long of which the kernel keeps the low
+ * 32 bits (kernel_clone_args), so they are compared as 32 bits.
  */
 #define NEWNS_DENY(flag, why)						\
 	{ SCMP_SYS(clone), DENY, 1,					\
-	    { SB_ARG(0, SCMP_CMP_MASKED_EQ, (flag), (flag)) }, SB_DEBUG_NS, \
+	    { SB_ARG32(0, SCMP_CMP_MASKED_EQ, (flag), (flag)) }, SB_DEBUG_NS, \
 	    why }
 
 static const struct sandbox_syscall task_setup_done_syscalls[] = {

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -256,6 +257,57 @@ try_open(int argc, char **argv)
 	    O_CLOEXEC));
 }
 
+/*
+ * TIOCSTI, the request number REQ, on a new pty that a child makes its
+ * controlling terminal (as the kernel wants of an unprivileged caller):
+ * the byte is typed into a terminal nobody reads.  Raw syscall(), so the
+ * high half of REQ reaches the filter.
+ */
+static long
+tiocsti_on_new_pty(unsigned long req)
+{
+	char *name;
+	int m, status;
+	pid_t pid;
+
+	m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (m == -1 || grantpt(m) == -1 || unlockpt(m) == -1 ||
+	    (name = ptsname(m)) == NULL)
+		return -1;
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		char c = '\n';
+		int s;
+
+		if (setsid() == -1 || (s = open(name, O_RDWR)) == -1)
+			_exit(errno);
+		_exit(syscall(SYS_ioctl, s, req, &c) == -1 ? errno : 0);
+	}
+	close(m);
+	if (waitpid(pid, &status, 0) == -1)
+		return -1;
+	errno = WIFEXITED(status) ? WEXITSTATUS(status) : EINTR;
+	return errno == 0 ? 0 : -1;
+}
+
+static long
+try_tiocsti(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return tiocsti_on_new_pty(TIOCSTI);
+}
+
+/* The same request with bits set above the 32 the kernel reads. */
+static long
+try_tiocsti_high(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return tiocsti_on_new_pty(TIOCSTI | 1UL << 32);
+}
+
 /* A pidfd for PID, closed unused. */
 static long
 try_pidfd_open(int argc, char **argv)
@@ -285,6 +337,8 @@ static const struct probe {
 	{ "process_vm_readv", try_process_vm_readv, "[PID]" },
 	{ "open", try_open, "PATH" },
 	{ "pidfd_open", try_pidfd_open, "[PID]" },
+	{ "tiocsti", try_tiocsti, "" },
+	{ "tiocsti_high", try_tiocsti_high, "" },
 };
 
 #ifdef SEPWORKER_RELAXED_SANDBOX

@@ -94,7 +94,8 @@ t() {
 test_probes_work_outside() {
 	local n out bad=""
 	for n in ptrace io_uring_setup unshare_user clone_newuser clone3 bpf \
-	    keyctl perf_event_open userfaultfd setns process_vm_readv; do
+	    keyctl perf_event_open userfaultfd setns process_vm_readv \
+	    tiocsti tiocsti_high; do
 		out=$(setpriv --reuid=$OTHER_UID --regid=$OTHER_UID \
 		    --clear-groups "$TRY" $n)
 		case $out in
@@ -171,10 +172,13 @@ keyctl: EPERM
 perf_event_open: EPERM
 userfaultfd: EPERM
 setns: EPERM
-process_vm_readv: EPERM"
+process_vm_readv: EPERM
+tiocsti: EPERM
+tiocsti_high: EPERM"
 	payload=$(task_json 'for n in ptrace io_uring_setup mount umount2 unshare_user \
 	    unshare_mnt clone_newuser clone3 bpf keyctl perf_event_open \
-	    userfaultfd setns process_vm_readv; do "$TRY" $n; done')
+	    userfaultfd setns process_vm_readv tiocsti tiocsti_high; do
+	    "$TRY" $n; done')
 	run_task syscalls <<<"$payload"
 	got=$(probe_lines)
 	show_task syscalls
@@ -535,7 +539,7 @@ t "probes are not refused outside the sandbox, so EPERM inside is the sandbox's"
 t "ps and /proc show only the task's processes, in its own pid namespace" test_only_own_processes
 t "id -u is a uid of the default range, and getent passwd knows it (the host does not)" test_task_identity
 t "the task uid comes from the configured range (taskUidFirst/taskUidCount)" test_uid_from_configured_range
-t "ptrace, io_uring, mount, umount2, unshare, clone(CLONE_NEWUSER), bpf, keyctl, perf, userfaultfd, setns, process_vm_readv: EPERM; clone3: ENOSYS" test_syscalls_refused
+t "ptrace, io_uring, mount, umount2, unshare, clone(CLONE_NEWUSER), bpf, keyctl, perf, userfaultfd, setns, process_vm_readv, TIOCSTI on the task's own pty (also with the request's high 32 bits set): EPERM; clone3: ENOSYS" test_syscalls_refused
 t "task processes and the init: NoNewPrivs 1, Seccomp 2 (two filters), no capabilities" test_status_confined
 t "the task cannot signal, trace, read or open a root process, another uid's, or the supervisor" test_host_processes
 t "a fork bomb stops at taskMaxProcesses (RLIMIT_NPROC) and ends by maxRunTime, leaving nothing" test_fork_bomb_contained

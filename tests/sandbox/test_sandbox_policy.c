@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
@@ -27,6 +28,7 @@
 
 #include "tests/testutil.h"
 
+#include "common/chan_taskproxy.h"
 #include "common/child.h"
 #include "common/sandbox.h"
 #include "keyholder/keyholder.h"
@@ -529,6 +531,293 @@ test_taskrunner_runs_without_capabilities(void **state)
 	expect_exit(&taskrunner_policy, TASKRUNNER_UID, do_check_status, 0);
 }
 
+/* --- 32-bit arguments: the high half of the register is not compared --- */
+
+/*
+ * The kernel's type of every argument a policy compares, from the x86_64
+ * SYSCALL_DEFINEs.  A rule on an argument missing here fails
+ * test_rules_compare_kernel_width until its type is looked up.
+ */
+static const struct kernel_arg {
+	int		 nr;
+	unsigned	 arg;
+	unsigned	 bits;
+	const char	*decl;
+} kernel_args[] = {
+	{ SCMP_SYS(recvmsg), 0, 32, "int fd" },
+	{ SCMP_SYS(sendmsg), 0, 32, "int fd" },
+	{ SCMP_SYS(write), 0, 32, "unsigned int fd" },
+	{ SCMP_SYS(mmap), 2, 64, "unsigned long prot" },
+	{ SCMP_SYS(mprotect), 2, 64, "unsigned long prot" },
+	{ SCMP_SYS(tgkill), 0, 32, "pid_t tgid" },
+	{ SCMP_SYS(fcntl), 1, 32, "unsigned int cmd" },
+	{ SCMP_SYS(dup3), 1, 32, "unsigned int newfd" },
+	{ SCMP_SYS(socket), 0, 32, "int family" },
+	{ SCMP_SYS(socket), 2, 32, "int protocol" },
+	{ SCMP_SYS(socketpair), 0, 32, "int family" },
+	{ SCMP_SYS(accept4), 0, 32, "int fd" },
+	{ SCMP_SYS(accept), 0, 32, "int fd" },
+	{ SCMP_SYS(ioctl), 1, 32, "unsigned int cmd" },
+	{ SCMP_SYS(openat), 2, 32, "int flags" },
+	/* Declared unsigned long; kernel_clone_args keeps its low 32 bits
+	 * (test_clone_ignores_high_flag_bits shows it). */
+	{ SCMP_SYS(clone), 0, 32, "unsigned long clone_flags, low 32 used" },
+	{ SCMP_SYS(prctl), 0, 32, "int option" },
+	{ SCMP_SYS(rt_sigaction), 0, 32, "int sig" },
+};
+
+static const struct sandbox_policy *const all_policies[] = {
+	&keyholder_policy, &proxyd_policy, &taskproxy_policy,
+	&taskrunner_policy, &task_setup_done_policy,
+};
+
+static const struct kernel_arg *
+kernel_arg(int nr, unsigned arg)
+{
+	for (size_t i = 0; i < sizeof(kernel_args) / sizeof(kernel_args[0]);
+	    i++)
+		if (kernel_args[i].nr == nr && kernel_args[i].arg == arg)
+			return &kernel_args[i];
+	return NULL;
+}
+
+/* One comparison of rule j of policy p: declared with the kernel's
+ * width, and one on a 32-bit argument becomes a comparison that masks
+ * the high half away. */
+static void
+check_arg_width(const struct sandbox_policy *p, size_t j,
+    const struct sandbox_arg *a)
+{
+	const struct kernel_arg *ka = kernel_arg(p->syscalls[j].nr, a->arg);
+	struct scmp_arg_cmp c;
+	const char *bad;
+
+	if (ka == NULL) {
+		fail_msg("%s rule %zu: syscall %d arg %u not in kernel_args",
+		    p->role, j, p->syscalls[j].nr, a->arg);
+		return;
+	}
+	if (a->bits != ka->bits)
+		fail_msg("%s rule %zu: arg %u declared %u bits, the kernel's "
+		    "is %s", p->role, j, a->arg, a->bits, ka->decl);
+	if ((bad = sandbox_arg_cmp(a, &c)) != NULL)
+		fail_msg("%s rule %zu: %s", p->role, j, bad);
+	if (ka->bits == 32 && (c.op != SCMP_CMP_MASKED_EQ ||
+	    c.datum_a > UINT32_MAX))
+		fail_msg("%s rule %zu: arg %u (%s) compares high bits",
+		    p->role, j, a->arg, ka->decl);
+}
+
+static void
+test_rules_compare_kernel_width(void **state)
+{
+	size_t checked = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(all_policies) / sizeof(all_policies[0]);
+	    i++) {
+		const struct sandbox_policy *p = all_policies[i];
+
+		for (size_t j = 0; j < p->nsyscalls; j++)
+			for (unsigned k = 0; k < p->syscalls[j].argc; k++) {
+				check_arg_width(p, j, &p->syscalls[j].arg[k]);
+				checked++;
+			}
+	}
+	/* Not vacuous: the tables have their argument rules. */
+	assert_true(checked >= 30);
+}
+
+/* What sandbox_seccomp() refuses to build. */
+static void
+test_arg_cmp_refuses_what_cannot_be_masked(void **state)
+{
+	const struct sandbox_arg wide = SB_ARG32(1, SCMP_CMP_EQ,
+	    1ULL << 32, 0);
+	const struct sandbox_arg order = SB_ARG32(1, SCMP_CMP_LT, 5, 0);
+	const struct sandbox_arg unset = { .arg = 1, .op = SCMP_CMP_EQ };
+	const struct sandbox_arg eq = SB_ARG32(1, SCMP_CMP_EQ, TIOCSTI, 0);
+	const struct sandbox_arg eq64 = SB_ARG64(1, SCMP_CMP_LT, 5, 0);
+	struct scmp_arg_cmp c;
+
+	(void)state;
+	assert_non_null(sandbox_arg_cmp(&wide, &c));
+	assert_non_null(sandbox_arg_cmp(&order, &c));
+	assert_non_null(sandbox_arg_cmp(&unset, &c));
+	assert_null(sandbox_arg_cmp(&eq, &c));
+	assert_int_equal(c.op, SCMP_CMP_MASKED_EQ);
+	assert_int_equal(c.datum_a, UINT32_MAX);
+	assert_int_equal(c.datum_b, TIOCSTI);
+	assert_null(sandbox_arg_cmp(&eq64, &c));
+	assert_int_equal(c.op, SCMP_CMP_LT);
+}
+
+/* One raw syscall, its arguments set before the fork: libc wrappers
+ * would truncate int arguments, the filter sees all 64 bits. */
+static long call_nr;
+static unsigned long call_arg[6];
+
+static void
+do_call(void)
+{
+	report(syscall(call_nr, call_arg[0], call_arg[1], call_arg[2],
+	    call_arg[3], call_arg[4], call_arg[5]));
+}
+
+#define KILLED	(-1)
+#define HI1	(1ULL << 32)
+#define HI2	0xdeadbeef00000000ULL
+
+/* expect_call(policy, uid, want, nr, args...): want is KILLED or an exit
+ * status as from report(). */
+static void
+expect_call_(const struct sandbox_policy *p, uid_t uid, int want, long nr,
+    unsigned long a0, unsigned long a1, unsigned long a2, unsigned long a3)
+{
+	call_nr = nr;
+	call_arg[0] = a0;
+	call_arg[1] = a1;
+	call_arg[2] = a2;
+	call_arg[3] = a3;
+	call_arg[4] = call_arg[5] = 0;
+	if (want == KILLED)
+		expect_killed(p, uid, do_call);
+	else
+		expect_exit(p, uid, do_call, want);
+}
+#define expect_call(p, uid, want, nr, a0, a1, a2, a3)			\
+	expect_call_((p), (uid), (want), (nr), (unsigned long)(a0),	\
+	    (unsigned long)(a1), (unsigned long)(a2), (unsigned long)(a3))
+
+/* The deny-list: the terminal ioctls stay refused whatever the high half
+ * (on an fd that is no terminal: unfiltered, EBADF). */
+static void
+test_taskrunner_ioctl_denied_with_high_bits(void **state)
+{
+	const unsigned long hi[] = { 0, HI1, HI2 };
+	char c = 'x';
+
+	(void)state;
+	for (size_t i = 0; i < 3; i++) {
+		expect_call(&taskrunner_policy, TASKRUNNER_UID,
+		    FAILED_WITH(EPERM), SYS_ioctl, -1, TIOCSTI | hi[i], &c, 0);
+		expect_call(&taskrunner_policy, TASKRUNNER_UID,
+		    FAILED_WITH(EPERM), SYS_ioctl, -1, TIOCLINUX | hi[i], &c,
+		    0);
+	}
+	/* Other requests reach the kernel. */
+	expect_call(&taskrunner_policy, TASKRUNNER_UID, FAILED_WITH(EBADF),
+	    SYS_ioctl, -1, FIONREAD | HI1, &c, 0);
+}
+
+/* Unfiltered, the kernel reads clone's flags as 32 bits: a high bit does
+ * not stop CLONE_NEWUSER.  The task's filter refuses it all the same. */
+static void
+do_clone_newuser_high(void)
+{
+	long pid = syscall(SYS_clone, HI1 | CLONE_NEWUSER | SIGCHLD, 0, 0, 0,
+	    0);
+	int status;
+
+	if (pid == 0)
+		leave(0);
+	if (pid > 0)
+		waitpid((pid_t)pid, &status, 0);
+	report(pid > 0 ? 0 : -1);
+}
+
+static void
+test_clone_ignores_high_flag_bits(void **state)
+{
+	struct sandbox_policy open_policy = task_setup_done_policy;
+
+	(void)state;
+	require_userns();
+	open_policy.nsyscalls = 0;
+	expect_exit(&open_policy, TASKRUNNER_UID, do_clone_newuser_high,
+	    SUCCEEDED);
+	expect_exit(&task_setup_done_policy, TASKRUNNER_UID,
+	    do_clone_newuser_high, FAILED_WITH(EPERM));
+}
+
+/* tgkill(own pid, own tid, 0): a check that succeeds. */
+static void
+do_tgkill_self_high(void)
+{
+	report(syscall(SYS_tgkill, (unsigned long)getpid() | HI1, gettid(),
+	    0));
+}
+
+/* Kill-by-default allow rules: a call whose high half is set is the same
+ * call to the kernel, and gets the same answer as without it; a value
+ * the rule does not allow still kills. */
+static void
+test_base_rules_with_high_bits(void **state)
+{
+	static char page[4096] __attribute__((aligned(4096)));
+
+	(void)state;
+	expect_call(&keyholder_policy, KEYHOLDER_UID, FAILED_WITH(EBADF),
+	    SYS_write, CHILD_LOG_FD | HI1, "x", 1, 0);
+	expect_call(&keyholder_policy, KEYHOLDER_UID, FAILED_WITH(EBADF),
+	    SYS_write, CHILD_LOG_FD | HI2, "x", 1, 0);
+	expect_call(&keyholder_policy, KEYHOLDER_UID, KILLED,
+	    SYS_write, 5 | HI1, "x", 1, 0);
+	expect_exit(&keyholder_policy, KEYHOLDER_UID, do_tgkill_self_high,
+	    SUCCEEDED);
+	expect_call(&keyholder_policy, KEYHOLDER_UID, KILLED,
+	    SYS_tgkill, (unsigned long)getppid() | HI1, getppid(), 0, 0);
+	/* prot is 64 bits to the kernel: a high bit is its EINVAL, and
+	 * PROT_EXEC with one still kills. */
+	expect_call(&keyholder_policy, KEYHOLDER_UID, FAILED_WITH(EINVAL),
+	    SYS_mprotect, page, sizeof(page), PROT_READ | HI1, 0);
+	expect_call(&keyholder_policy, KEYHOLDER_UID, KILLED,
+	    SYS_mprotect, page, sizeof(page), PROT_READ | PROT_EXEC | HI1, 0);
+	expect_call(&keyholder_policy, KEYHOLDER_UID, FAILED_WITH(EBADF),
+	    SYS_fcntl, -1, F_GET_SEALS | HI1, 0, 0);
+	expect_call(&keyholder_policy, KEYHOLDER_UID, KILLED,
+	    SYS_fcntl, -1, F_GETFD | HI1, 0, 0);
+	expect_call(&proxyd_policy, PROXYD_UID, FAILED_WITH(EBADF),
+	    SYS_dup3, 1000, PROXYD_FEED_FD | HI1, 0, 0);
+	expect_call(&proxyd_policy, PROXYD_UID, KILLED,
+	    SYS_dup3, 1000, 9 | HI1, 0, 0);
+}
+
+static void
+test_taskproxy_rules_with_high_bits(void **state)
+{
+	const struct sandbox_policy *p = &taskproxy_policy;
+
+	(void)state;
+	expect_call(p, TASKPROXY_UID, SUCCEEDED,
+	    SYS_socket, AF_INET | HI1, SOCK_STREAM, 0, 0);
+	expect_call(p, TASKPROXY_UID, FAILED_WITH(EACCES),
+	    SYS_socket, AF_UNIX | HI2, SOCK_STREAM, 0, 0);
+	expect_call(p, TASKPROXY_UID, KILLED,
+	    SYS_socket, AF_PACKET | HI1, SOCK_RAW, 0, 0);
+	expect_call(p, TASKPROXY_UID, FAILED_WITH(EBADF),
+	    SYS_ioctl, 1000, FIONREAD | HI1, 0, 0);
+	expect_call(p, TASKPROXY_UID, KILLED,
+	    SYS_ioctl, 1000, TIOCSTI | HI1, 0, 0);
+	expect_call(p, TASKPROXY_UID, FAILED_WITH(EBADF),
+	    SYS_accept4, TASKPROXY_LISTEN_FD | HI1, 0, 0, 0);
+	expect_call(p, TASKPROXY_UID, KILLED,
+	    SYS_accept4, 7 | HI1, 0, 0, 0);
+	expect_call(p, TASKPROXY_UID, FAILED_WITH(EACCES),
+	    SYS_openat, AT_FDCWD, "/tmp/sepworker-test-write",
+	    O_WRONLY | O_CREAT | HI1, 0600);
+	expect_call(p, TASKPROXY_UID, SUCCEEDED,
+	    SYS_prctl, PR_SET_NAME | HI1, "hi", 0, 0);
+	expect_call(p, TASKPROXY_UID, KILLED,
+	    SYS_prctl, PR_SET_DUMPABLE | HI1, 1, 0, 0);
+	expect_call(p, TASKPROXY_UID, SUCCEEDED,
+	    SYS_rt_sigaction, SIGPIPE | HI1, NULL, NULL, 8);
+	expect_call(p, TASKPROXY_UID, FAILED_WITH(EINVAL),
+	    SYS_clone, CLONE_THREAD | HI1, 0, 0, 0);
+	expect_call(p, TASKPROXY_UID, KILLED, SYS_clone, SIGCHLD | HI1, 0,
+	    0, 0);
+}
+
 int
 main(void)
 {
@@ -555,6 +844,12 @@ main(void)
 		cmocka_unit_test(test_taskrunner_cannot_become_root_again),
 		cmocka_unit_test(test_taskrunner_cannot_read_root_only_file),
 		cmocka_unit_test(test_taskrunner_runs_without_capabilities),
+		cmocka_unit_test(test_rules_compare_kernel_width),
+		cmocka_unit_test(test_arg_cmp_refuses_what_cannot_be_masked),
+		cmocka_unit_test(test_taskrunner_ioctl_denied_with_high_bits),
+		cmocka_unit_test(test_clone_ignores_high_flag_bits),
+		cmocka_unit_test(test_base_rules_with_high_bits),
+		cmocka_unit_test(test_taskproxy_rules_with_high_bits),
 	};
 
 	return cmocka_run_group_tests_name("sandbox_policy", tests, NULL,

@@ -434,6 +434,22 @@ test_is_task_uid_bounds(void **state)
 }
 
 static void
+test_run_dir(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_string_equal(f->cfg.run_dir, "/run/sepworker");
+	loads(f, "{\"sepworker\":{\"runDir\":\"/var/run/sw-a\"}}");
+	assert_string_equal(f->cfg.run_dir, "/var/run/sw-a");
+	invalid(f, "{\"sepworker\":{\"runDir\":\"run/sepworker\"}}",
+	    "config: \"sepworker.runDir\" must be an absolute path other "
+	    "than /");
+	invalid(f, "{\"sepworker\":{\"runDir\":\"/run/../etc\"}}",
+	    "config: \"sepworker.runDir\" must not contain \".\", \"..\" or "
+	    "empty segments");
+}
+
+static void
 test_top_level_must_be_an_object(void **state)
 {
 	struct fixture *f = *state;
@@ -743,6 +759,7 @@ main(void)
 		T(test_ip_addresses_checked),
 		T(test_uid_rules),
 		T(test_is_task_uid_bounds),
+		T(test_run_dir),
 		T(test_top_level_must_be_an_object),
 		T(test_not_json_is_a_load_error),
 		T(test_refused_file_leaves_config_alone),
