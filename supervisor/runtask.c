@@ -180,6 +180,8 @@ send_assign(struct supervisor *s, struct task_run *run, int def_fd,
 		.max_memory_bytes = cfg->task_max_memory_bytes,
 		.max_open_files = cfg->task_max_open_files,
 		.max_file_size_bytes = cfg->task_max_file_size_bytes,
+		.collect_secs = cfg->artifact_collection_secs,
+		.log_max_bytes = cfg->task_log_max_bytes,
 		.now_ms = time_now_ms(),
 	};
 	static uint8_t buf[sizeof(a) + TASK_ASSIGN_STRINGS *
