@@ -128,7 +128,7 @@ taskrun_on_command_done(struct task_run *r, struct ipc_msg *m)
 #define ART_RECORD_BYTES(n)	(6 * (n) + 384)
 #define ERR_RECORD_BYTES(n)	(6 * (n) + 192)
 /* result.json's room grows a step at a time, not a syscall a record. */
-#define RESULT_ROOM_STEP	(1u << 20)
+#define RESULT_ROOM_STEP	(256u * 1024)
 
 int
 taskrun_reserve(struct task_run *r, size_t len)
@@ -465,13 +465,10 @@ write_artifact(struct task_run *r, const struct art_in *in)
 	r->art_bytes += res.bytes;
 	taskrun_add_artifact(r, in->name, in->type, in->enc,
 	    in->meta.expires_ms, res.bytes, res.sha256_hex);
-	if (in->st.st_nlink > 1) {
-		a = &r->arts[r->narts - 1];
-		a->linkable = true;
-		a->dev = in->st.st_dev;
-		a->ino = in->st.st_ino;
-		index_put(r, &r->by_inode, r->narts - 1);
-	}
+	a = &r->arts[r->narts - 1];
+	a->dev = in->st.st_dev;
+	a->ino = in->st.st_ino;
+	index_put(r, &r->by_inode, r->narts - 1);
 	log_info("task %s: artifact %s written: %llu bytes, sha256 %s",
 	    r->task_id, in->name, (unsigned long long)res.bytes,
 	    res.sha256_hex);
@@ -528,8 +525,12 @@ take_artifact(struct task_run *r, struct art_in *in)
 		taskrun_add_error(r, in->name, "too-large-file-on-worker", msg);
 		return;
 	}
-	if (in->st.st_nlink > 1 && (first = find_inode(r, in->st.st_dev,
-	    in->st.st_ino)) >= 0) {
+	/* Not st_nlink: the init may have cleaned the task directory (and
+	 * unlinked the other names) by now.  Every file handed up was
+	 * linked in the task directory, which only that cleaning empties,
+	 * when the last was opened: the same st_dev and st_ino is the same
+	 * file. */
+	if ((first = find_inode(r, in->st.st_dev, in->st.st_ino)) >= 0) {
 		link_artifact(r, in, (size_t)first);
 		return;
 	}

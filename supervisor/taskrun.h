@@ -22,8 +22,7 @@ struct artifact_rec {
 	int64_t		 expires_ms;
 	uint64_t	 bytes;
 	char		 sha256[65];
-	bool		 linkable;	/* dev, ino: a file the task handed up */
-	dev_t		 dev;
+	dev_t		 dev;		/* of the file the task handed up */
 	ino_t		 ino;
 };
 
