@@ -291,20 +291,80 @@ open_parent(int dirfd, const char *name, const char **last, bool make,
 	return fd;
 }
 
+void
+outdir_parent_init(struct outdir_parent *p)
+{
+	p->fd = -1;
+	p->len = 0;
+}
+
+void
+outdir_parent_free(struct outdir_parent *p)
+{
+	if (p->fd >= 0)
+		close(p->fd);
+	outdir_parent_init(p);
+}
+
+/*
+ * open_parent through p: the files of a directory artifact come one
+ * directory at a time, and each but the first finds it open already,
+ * saving a mkdirat and an openat2 a level.  Only this process writes
+ * beneath dirfd, so the directory cannot have changed meanwhile.  The
+ * fd returned is p's or dirfd: never closed by the caller.
+ */
+static int
+cached_parent(struct outdir_parent *p, int dirfd, const char *name,
+    const char **last, char *err, size_t errlen)
+{
+	const char *slash = strrchr(name, '/');
+	size_t len = slash == NULL ? 0 : (size_t)(slash - name);
+	int fd;
+
+	if (len == 0) {
+		*last = name;
+		return dirfd;
+	}
+	if (p->fd >= 0 && p->len == len && memcmp(p->path, name, len) == 0) {
+		*last = slash + 1;
+		return p->fd;
+	}
+	if ((fd = open_parent(dirfd, name, last, true, err, errlen)) == -1)
+		return -1;
+	outdir_parent_free(p);
+	memcpy(p->path, name, len);
+	p->len = len;
+	p->fd = fd;
+	return fd;
+}
+
 int
 outdir_create(int dirfd, const char *name, char *err, size_t errlen)
+{
+	struct outdir_parent p;
+	int fd;
+
+	outdir_parent_init(&p);
+	fd = outdir_create_in(&p, dirfd, name, err, errlen);
+	outdir_parent_free(&p);
+	return fd;
+}
+
+int
+outdir_create_in(struct outdir_parent *p, int dirfd, const char *name,
+    char *err, size_t errlen)
 {
 	char shown[SHOWN_NAME_MAX + 4];
 	const char *last, *why;
 	size_t len = strlen(name);
-	int parent, fd, e;
+	int parent, fd;
 
 	if ((why = artifact_name_problem(name, len)) != NULL) {
 		snprintf(err, errlen, "artifact name \"%s\" %s",
 		    shown_name(shown, name, len), why);
 		return -1;
 	}
-	if ((parent = open_parent(dirfd, name, &last, true, err, errlen)) ==
+	if ((parent = cached_parent(p, dirfd, name, &last, err, errlen)) ==
 	    -1)
 		return -1;
 	/* O_EXCL: never overwrite, whether a second artifact of the same
@@ -312,10 +372,7 @@ outdir_create(int dirfd, const char *name, char *err, size_t errlen)
 	 * either (EEXIST), O_NOFOLLOW says so once more. */
 	fd = open_beneath(parent, last, O_WRONLY | O_CREAT | O_EXCL |
 	    O_CLOEXEC | O_NOFOLLOW, 0644);
-	e = errno;
-	if (parent != dirfd)
-		close(parent);
-	return fd == -1 ? create_failed(err, errlen, name, len, e) : fd;
+	return fd == -1 ? create_failed(err, errlen, name, len, errno) : fd;
 }
 
 int

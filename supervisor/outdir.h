@@ -36,6 +36,19 @@ bool	artifact_name_reserved(const char *name);
  * that already exists). */
 int	outdir_create(int dirfd, const char *name, char *err, size_t errlen);
 
+/* The directory the last file was made in, kept open for the next (a
+ * directory artifact's files come one directory at a time). */
+struct outdir_parent {
+	char	path[ARTIFACT_NAME_MAX + 1];
+	size_t	len;
+	int	fd;		/* O_PATH; -1: none */
+};
+void	outdir_parent_init(struct outdir_parent *p);
+void	outdir_parent_free(struct outdir_parent *p);
+/* outdir_create, through p. */
+int	outdir_create_in(struct outdir_parent *p, int dirfd, const char *name,
+	    char *err, size_t errlen);
+
 /* Make name (as outdir_create) a second name of the file dirfd/existing,
  * which this process wrote: no byte is written again.  0, or -1 with
  * err. */

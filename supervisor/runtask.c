@@ -834,6 +834,7 @@ runtask_main(struct sw_config *cfg, const struct runtask_opts *o)
 {
 	struct task_run r = { .outdir_fd = -1, .def_fd = -1, .log_fd = -1,
 	    .scopes_fd = -1, .proxy_listener_fd = -1, .result_fd = -1,
+	    .parent = { .fd = -1 },
 	    .lim = { .max_bytes = cfg->artifact_max_total_bytes,
 	    .max_count = cfg->artifact_max_count,
 	    .log_max = cfg->task_log_max_bytes,

@@ -449,8 +449,8 @@ write_artifact(struct task_run *r, const struct art_in *in)
 	char err[512];
 	int out;
 
-	if ((out = outdir_create(r->outdir_fd, in->name, err, sizeof(err))) ==
-	    -1) {
+	if ((out = outdir_create_in(&r->parent, r->outdir_fd, in->name, err,
+	    sizeof(err))) == -1) {
 		taskrun_add_error(r, in->name, "invalid-resource-on-worker",
 		    err);
 		return;
@@ -760,6 +760,7 @@ taskrun_free(struct task_run *r)
 	}
 	free(r->arts);
 	free(r->errs);
+	outdir_parent_free(&r->parent);
 	free(r->by_name.slot);
 	free(r->by_inode.slot);
 	free(r->over_first);

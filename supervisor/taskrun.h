@@ -14,6 +14,7 @@
 
 #include "common/chan_taskrunner.h"
 #include "common/ipc.h"
+#include "supervisor/outdir.h"
 
 struct artifact_rec {
 	char		*name;
@@ -82,6 +83,7 @@ struct task_run {
 	struct task_limits	 lim;
 	uint64_t		 art_bytes;	/* written for the task */
 	uint64_t		 collect_deadline; /* now_ms(); 0: not begun */
+	struct outdir_parent	 parent;	/* outdir_create_in's */
 	struct art_index	 by_name;
 	struct art_index	 by_inode;
 	unsigned char		 hash_key[16];
