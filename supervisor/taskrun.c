@@ -359,7 +359,7 @@ taskrun_close_collection(struct task_run *r)
 	    "errors (sepworker.artifactMaxCount)", r->over_count - 1,
 	    (unsigned long long)r->lim.max_count);
 	record_error(r, r->over_first, "invalid-resource-on-worker", msg,
-	    false);
+	    true);
 	free(r->over_first);
 	r->over_first = NULL;
 	r->over_count = 0;
