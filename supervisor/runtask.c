@@ -271,31 +271,29 @@ put_result(int fd, const char *json)
 /*
  * result.json, made before the task runs with room kept for the records
  * it will hold (taskrun_reserve), and a provisional resolution in it, so
- * neither a full disk nor a worker that dies leaves none.  -1 if even
- * that could not be made (then write_result tries at the end).
+ * neither a full disk nor a worker that dies leaves none.  If even that
+ * fails, write_result tries again at the end.
  */
-static int
+static void
 reserve_result(struct task_run *r)
 {
 	char err[512], *json;
-	int fd, rc;
+	int fd;
 
 	if ((fd = outdir_create(r->outdir_fd, "result.json", err,
 	    sizeof(err))) == -1) {
 		log_errorx("creating result.json: %s", err);
-		return -1;
+		return;
 	}
 	r->state = TASK_EXCEPTION;
 	snprintf(r->reason, sizeof(r->reason), "internal-error");
 	r->resolved_ms = time_now_ms();
 	json = taskrun_result_json(r);
 	r->result_fd = fd;
-	rc = put_result(fd, json) == -1 || taskrun_reserve(r,
-	    RESULT_BASE_BYTES) == -1 ? -1 : 0;
-	if (rc == -1)
+	if (put_result(fd, json) == -1 || taskrun_reserve(r,
+	    RESULT_BASE_BYTES) == -1)
 		log_warn("task %s: keeping room for result.json", r->task_id);
 	free(json);
-	return rc;
 }
 
 /* The whole result, or, if the disk took the room it was promised, the
@@ -568,7 +566,7 @@ run(struct supervisor *s, struct task_run *r, int def_fd,
 	}
 	k->state = CHILD_TASK;
 	serve_until(s, r, validated);
-	/* result.json lists an exit code a command. */
+	/* result.json lists one exit code per command. */
 	if (r->valid)
 		(void)taskrun_reserve(r, 16 * (size_t)r->sum.ncommands);
 	if (r->valid && !r->resolved && !s->stopping &&
@@ -874,7 +872,7 @@ runtask_main(struct sw_config *cfg, const struct runtask_opts *o)
 		edkey_encode(pk, b64);
 	hand_over_credentials(&s, cfg, proxy_refusal, sizeof(proxy_refusal));
 	log_info("task %s: run %u", r.task_id, r.run_id);
-	(void)reserve_result(&r);
+	reserve_result(&r);
 	if (!run(&s, &r, def_fd, proxy_refusal))
 		taskrun_fail(&r, "internal-error");
 	if (!r.resolved)
