@@ -72,13 +72,22 @@ struct task_assign {
 	uint32_t	max_task_run_time;
 	uint32_t	flags;		/* TASK_F_* */
 	uint32_t	proxy_port;	/* taskclusterProxyPort */
-	uint32_t	unused;		/* zero: keeps what follows aligned */
+	uint32_t	collect_secs;	/* artifactCollectionSeconds */
 	uint64_t	max_processes;
 	uint64_t	max_memory_bytes;
 	uint64_t	max_open_files;
 	uint64_t	max_file_size_bytes;
+	uint64_t	log_max_bytes;	/* taskLogMaxBytes */
 	int64_t		now_ms;		/* the supervisor's clock, for defaults */
 };
+
+/*
+ * Past taskLogMaxBytes the task's output is discarded, but the worker's
+ * own lines (the marker saying so, artifact errors, the resolution) go
+ * on, up to this much more: the log stays bounded and still says how the
+ * task ended.
+ */
+#define TASK_LOG_WORKER_RESERVE	(1u << 20)
 
 #define TASK_F_ENABLE_COT	0x1u
 #define TASK_F_ENABLE_PROXY	0x2u

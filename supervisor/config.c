@@ -313,6 +313,43 @@ static const struct key_spec config_keys[] = {
 	  STORED(task_max_file_size_bytes),
 	  .doc = "Largest file a task may write (RLIMIT_FSIZE), in bytes; "
 	  "0 means no limit." },
+	{ "artifactMaxTotalBytes", SW, UINT(1, INT64_MAX, 64ull << 30),
+	  STORED(artifact_max_total_bytes),
+	  .doc = "Most bytes of artifacts one task may have the worker "
+	  "write (run-task) or upload, counted by each file's apparent "
+	  "size (a sparse file counts what it would take written out; a "
+	  "file hard-linked under several names counts once). An "
+	  "artifact that would take the total past it is refused before "
+	  "a byte of it is written (error `too-large-file-on-worker`) and "
+	  "the task fails. 64 GiB: several times the largest release "
+	  "build outputs (multi-GiB archives, symbols), small enough that "
+	  "a task cannot turn a few MiB of sparse or hard-linked files "
+	  "into a full disk written as root." },
+	{ "artifactMaxCount", SW, UINT(1, 10000000, 250000),
+	  STORED(artifact_max_count),
+	  .doc = "Most artifacts, and artifact errors, one task may have "
+	  "(every file of a directory artifact is one). Past it, artifacts "
+	  "are not collected and the task fails, with one artifact error "
+	  "saying how many were left out. 250000: well above a directory "
+	  "artifact of 100000 files (`make bench`), while the records of "
+	  "one task stay within tens of MiB of the supervisor's memory." },
+	{ "taskLogMaxBytes", SW, UINT(65536, INT64_MAX, 512ull << 20),
+	  STORED(task_log_max_bytes),
+	  .doc = "Largest task log, in bytes. When the task's output takes "
+	  "the log there, one line says so (naming this key) and the rest "
+	  "of the task's output is read and discarded: the task goes on "
+	  "running and resolves as it otherwise would. The worker's own "
+	  "lines (artifact errors, the resolution) may add up to 1 MiB "
+	  "past it. 512 MiB: above the largest logs of real test suites, "
+	  "far below what fills a worker's disk." },
+	{ "artifactCollectionSeconds", SW, UINT(1, 86400, 3600),
+	  STORED(artifact_collection_secs),
+	  .doc = "How long collecting a task's artifacts may take, from its "
+	  "last command's end (walking directory artifacts and writing or "
+	  "uploading every file). What is not collected by then becomes "
+	  "an artifact error naming this key, and the task fails. 3600 s: "
+	  "tens of GiB at disk or network speed, while a task cannot hold "
+	  "a worker for ever with millions of files." },
 	{ "allowTaskPtraceAndNamespaces", SW, BOOL(false),
 	  STORED(allow_task_ptrace_ns),
 	  .doc = "Let tasks use ptrace, process_vm_readv/writev, "

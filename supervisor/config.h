@@ -71,6 +71,10 @@ struct sw_config {
 	uint64_t	 task_max_memory_bytes;		/* 0: no limit */
 	uint64_t	 task_max_open_files;
 	uint64_t	 task_max_file_size_bytes;	/* 0: no limit */
+	uint64_t	 artifact_max_total_bytes;
+	uint64_t	 artifact_max_count;
+	uint64_t	 task_log_max_bytes;
+	uint32_t	 artifact_collection_secs;
 	char		*task_read_only_paths;	/* '\n'-separated */
 	bool		 allow_task_ptrace_ns;	/* weakens the task sandbox */
 };

@@ -252,56 +252,179 @@ create_failed(char *err, size_t errlen, const char *name, size_t at, int e)
 	return -1;
 }
 
-int
-outdir_create(int dirfd, const char *name, char *err, size_t errlen)
+/*
+ * The directory name is to be made in, opened O_PATH beneath dirfd as
+ * outdir_create does (missing directories made, no symlink followed);
+ * *last points at its last segment.  -1 with err set.
+ */
+static int
+open_parent(int dirfd, const char *name, const char **last, bool make,
+    char *err, size_t errlen)
 {
-	char part[ARTIFACT_NAME_MAX + 1], shown[SHOWN_NAME_MAX + 4];
-	const char *seg, *slash, *why;
-	size_t len = strlen(name);
+	char part[ARTIFACT_NAME_MAX + 1];
+	const char *seg, *slash;
 	int fd = dirfd, next, e;
 
-	if ((why = artifact_name_problem(name, len)) != NULL) {
-		snprintf(err, errlen, "artifact name \"%s\" %s",
-		    shown_name(shown, name, len), why);
-		return -1;
-	}
 	for (seg = name; (slash = strchr(seg, '/')) != NULL; seg = slash + 1) {
 		memcpy(part, seg, (size_t)(slash - seg));
 		part[slash - seg] = '\0';
 		/* EEXIST is fine: an earlier artifact made it, and
 		 * open_beneath refuses it below unless it is a directory. */
-		if (mkdirat(fd, part, 0755) == -1 && errno != EEXIST) {
+		if (make && mkdirat(fd, part, 0755) == -1 && errno != EEXIST) {
 			e = errno;
+			if (fd != dirfd)
+				close(fd);
 			snprintf(err, errlen, "artifact %s: creating %.*s: %s",
 			    name, (int)(slash - name), name, strerror(e));
-			goto fail;
+			return -1;
 		}
 		next = open_beneath(fd, part, O_PATH | O_DIRECTORY | O_CLOEXEC,
 		    0);
 		e = errno;
 		if (fd != dirfd)
 			close(fd);
-		fd = next;
-		if (fd == -1)
+		if ((fd = next) == -1)
 			return create_failed(err, errlen, name,
 			    (size_t)(slash - name), e);
 	}
+	*last = seg;
+	return fd;
+}
+
+void
+outdir_parent_init(struct outdir_parent *p)
+{
+	p->fd = -1;
+	p->len = 0;
+}
+
+void
+outdir_parent_free(struct outdir_parent *p)
+{
+	if (p->fd >= 0)
+		close(p->fd);
+	outdir_parent_init(p);
+}
+
+/*
+ * open_parent through p: the files of a directory artifact come one
+ * directory at a time, and each but the first finds it open already,
+ * saving a mkdirat and an openat2 a level.  Only this process writes
+ * beneath dirfd, so the directory cannot have changed meanwhile.  The
+ * fd returned is p's or dirfd: never closed by the caller.
+ */
+static int
+cached_parent(struct outdir_parent *p, int dirfd, const char *name,
+    const char **last, char *err, size_t errlen)
+{
+	const char *slash = strrchr(name, '/');
+	size_t len = slash == NULL ? 0 : (size_t)(slash - name);
+	int fd;
+
+	if (len == 0) {
+		*last = name;
+		return dirfd;
+	}
+	if (p->fd >= 0 && p->len == len && memcmp(p->path, name, len) == 0) {
+		*last = slash + 1;
+		return p->fd;
+	}
+	if ((fd = open_parent(dirfd, name, last, true, err, errlen)) == -1)
+		return -1;
+	outdir_parent_free(p);
+	memcpy(p->path, name, len);
+	p->len = len;
+	p->fd = fd;
+	return fd;
+}
+
+int
+outdir_create(int dirfd, const char *name, char *err, size_t errlen)
+{
+	struct outdir_parent p;
+	int fd;
+
+	outdir_parent_init(&p);
+	fd = outdir_create_in(&p, dirfd, name, err, errlen);
+	outdir_parent_free(&p);
+	return fd;
+}
+
+int
+outdir_create_in(struct outdir_parent *p, int dirfd, const char *name,
+    char *err, size_t errlen)
+{
+	char shown[SHOWN_NAME_MAX + 4];
+	const char *last, *why;
+	size_t len = strlen(name);
+	int parent, fd;
+
+	if ((why = artifact_name_problem(name, len)) != NULL) {
+		snprintf(err, errlen, "artifact name \"%s\" %s",
+		    shown_name(shown, name, len), why);
+		return -1;
+	}
+	if ((parent = cached_parent(p, dirfd, name, &last, err, errlen)) ==
+	    -1)
+		return -1;
 	/* O_EXCL: never overwrite, whether a second artifact of the same
 	 * name or anything else; with it a final symlink is not followed
 	 * either (EEXIST), O_NOFOLLOW says so once more. */
-	next = open_beneath(fd, seg, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW, 0644);
-	e = errno;
-	if (fd != dirfd)
-		close(fd);
-	if (next == -1)
-		return create_failed(err, errlen, name, len, e);
-	return next;
+	fd = open_beneath(parent, last, O_WRONLY | O_CREAT | O_EXCL |
+	    O_CLOEXEC | O_NOFOLLOW, 0644);
+	return fd == -1 ? create_failed(err, errlen, name, len, errno) : fd;
+}
 
-fail:
-	if (fd != dirfd)
-		close(fd);
-	return -1;
+int
+outdir_link(int dirfd, const char *existing, const char *name, char *err,
+    size_t errlen)
+{
+	char shown[SHOWN_NAME_MAX + 4], self[64];
+	const char *why, *last;
+	size_t len = strlen(name);
+	int from, parent, rc, e;
+
+	if ((why = artifact_name_problem(name, len)) != NULL) {
+		snprintf(err, errlen, "artifact name \"%s\" %s",
+		    shown_name(shown, name, len), why);
+		return -1;
+	}
+	from = open_beneath(dirfd, existing, O_PATH | O_NOFOLLOW | O_CLOEXEC,
+	    0);
+	if (from == -1) {
+		snprintf(err, errlen, "artifact %s: reopening %s to link it: "
+		    "%s", name, existing, strerror(errno));
+		return -1;
+	}
+	if ((parent = open_parent(dirfd, name, &last, true, err, errlen)) ==
+	    -1) {
+		close(from);
+		return -1;
+	}
+	/* linkat never replaces a name that exists (EEXIST), and the new
+	 * name's directory was resolved beneath dirfd as for a file.
+	 * AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; /proc/self/fd does not. */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", from);
+	rc = linkat(AT_FDCWD, self, parent, last, AT_SYMLINK_FOLLOW);
+	e = errno;
+	close(from);
+	if (parent != dirfd)
+		close(parent);
+	return rc == -1 ? create_failed(err, errlen, name, len, e) : 0;
+}
+
+void
+outdir_remove(int dirfd, const char *name)
+{
+	const char *last;
+	char err[64];
+	int parent = open_parent(dirfd, name, &last, false, err, sizeof(err));
+
+	if (parent == -1)
+		return;
+	unlinkat(parent, last, 0);
+	if (parent != dirfd)
+		close(parent);
 }
 
 static void
@@ -381,6 +504,15 @@ int
 copy_and_hash(int src, int dst, struct copy_result *r, char *err,
     size_t errlen)
 {
+	const struct copy_bounds none = { UINT64_MAX, UINT64_MAX };
+
+	return copy_and_hash_bounded(src, dst, &none, r, err, errlen);
+}
+
+int
+copy_and_hash_bounded(int src, int dst, const struct copy_bounds *b,
+    struct copy_result *r, char *err, size_t errlen)
+{
 	/*
 	 * Static: their pages fault in once per process, not once per
 	 * artifact (about 3 ms per MiB here, performance.md Fact B).  Not
@@ -389,12 +521,13 @@ copy_and_hash(int src, int dst, struct copy_result *r, char *err,
 	static unsigned char bufs[RING][COPY_BUF_SIZE];
 	struct ring g = { .mu = PTHREAD_MUTEX_INITIALIZER,
 	    .cv = PTHREAD_COND_INITIALIZER };
+	enum copy_failure failure = COPY_READ;
 	unsigned int mdlen = 0;
 	struct stat st;
 	bool threaded;
 	pthread_t th;
 	uint64_t off = 0;
-	int rc = -1;
+	int rc = -1, error = 0;
 
 	memset(r, 0, sizeof(*r));
 	if ((g.ctx = EVP_MD_CTX_new()) == NULL ||
@@ -402,22 +535,37 @@ copy_and_hash(int src, int dst, struct copy_result *r, char *err,
 		snprintf(err, errlen, "SHA-256: OpenSSL could not start a "
 		    "digest");
 		EVP_MD_CTX_free(g.ctx);
+		r->failure = COPY_READ;
 		return -1;
 	}
 	for (int i = 0; i < RING; i++)
 		g.buf[i] = bufs[i];
 	threaded = fstat(src, &st) == 0 && (uint64_t)st.st_size >= THREAD_MIN &&
+	    b->max_bytes >= THREAD_MIN &&
 	    pthread_create(&th, NULL, hasher, &g) == 0;
 	for (size_t i = 0;; i = (i + 1) % RING) {
+		size_t want = b->max_bytes - off < COPY_BUF_SIZE ?
+		    (size_t)(b->max_bytes - off) : COPY_BUF_SIZE;
 		ssize_t n;
 
+		/* Whatever the file does meanwhile, no more than its size
+		 * when it was handed over is written. */
+		if (want == 0)
+			break;
+		if (now_ms() >= b->deadline_ms) {
+			snprintf(err, errlen, "the time for collecting "
+			    "artifacts ran out at byte %llu",
+			    (unsigned long long)off);
+			failure = COPY_LATE;
+			goto out;
+		}
 		if (threaded) {
 			pthread_mutex_lock(&g.mu);
 			while (g.full[i])
 				pthread_cond_wait(&g.cv, &g.mu);
 			pthread_mutex_unlock(&g.mu);
 		}
-		if ((n = read_chunk(src, g.buf[i], COPY_BUF_SIZE, off)) == -1) {
+		if ((n = read_chunk(src, g.buf[i], want, off)) == -1) {
 			snprintf(err, errlen, "reading the artifact at byte "
 			    "%llu: %s", (unsigned long long)off,
 			    strerror(errno));
@@ -434,9 +582,11 @@ copy_and_hash(int src, int dst, struct copy_result *r, char *err,
 		} else if (EVP_DigestUpdate(g.ctx, g.buf[i], (size_t)n) != 1)
 			g.failed = true;
 		if (write_all(dst, g.buf[i], (size_t)n) == -1) {
+			error = errno;
 			snprintf(err, errlen, "writing the output file at byte "
 			    "%llu: %s", (unsigned long long)off,
-			    strerror(errno));
+			    strerror(error));
+			failure = COPY_WRITE;
 			goto out;
 		}
 		off += (uint64_t)n;
@@ -453,13 +603,17 @@ out:
 	if (rc == 0 && (g.failed || EVP_DigestFinal_ex(g.ctx, r->sha256,
 	    &mdlen) != 1 || mdlen != sizeof(r->sha256))) {
 		snprintf(err, errlen, "SHA-256: OpenSSL digest failed");
+		failure = COPY_READ;
 		rc = -1;
 	}
 	EVP_MD_CTX_free(g.ctx);
 	if (rc == 0) {
 		r->bytes = off;
 		to_hex(r->sha256, sizeof(r->sha256), r->sha256_hex);
-	} else
+	} else {
 		memset(r, 0, sizeof(*r));
+		r->failure = failure;
+		r->error = error;
+	}
 	return rc;
 }

@@ -181,6 +181,8 @@ send_assign(struct supervisor *s, struct task_run *run, int def_fd,
 		.max_memory_bytes = cfg->task_max_memory_bytes,
 		.max_open_files = cfg->task_max_open_files,
 		.max_file_size_bytes = cfg->task_max_file_size_bytes,
+		.collect_secs = cfg->artifact_collection_secs,
+		.log_max_bytes = cfg->task_log_max_bytes,
 		.now_ms = time_now_ms(),
 	};
 	static uint8_t buf[sizeof(a) + TASK_ASSIGN_STRINGS *
@@ -248,21 +250,91 @@ resolved(const struct task_run *r)
 	return r->resolved;
 }
 
+/* result.json's room before any record: the task's own fields, its
+ * exit codes, and the smaller form write_result falls back to. */
+#define RESULT_BASE_BYTES	(64u * 1024)
+
+/* json over what result.json held, in the room kept for it: the
+ * ftruncate up and down gives back what the room had left (on tmpfs a
+ * truncate to the same size would keep it). */
+static int
+put_result(int fd, const char *json)
+{
+	size_t len = strlen(json);
+
+	if (lseek(fd, 0, SEEK_SET) == -1 || write_all(fd, json, len) == -1 ||
+	    ftruncate(fd, (off_t)len + 1) == -1 ||
+	    ftruncate(fd, (off_t)len) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * result.json, made before the task runs with room kept for the records
+ * it will hold (taskrun_reserve), and a provisional resolution in it, so
+ * neither a full disk nor a worker that dies leaves none.  If even that
+ * fails, write_result tries again at the end.
+ */
+static void
+reserve_result(struct task_run *r)
+{
+	char err[512], *json;
+	int fd;
+
+	if ((fd = outdir_create(r->outdir_fd, "result.json", err,
+	    sizeof(err))) == -1) {
+		log_errorx("creating result.json: %s", err);
+		return;
+	}
+	r->state = TASK_EXCEPTION;
+	snprintf(r->reason, sizeof(r->reason), "internal-error");
+	r->resolved_ms = time_now_ms();
+	json = taskrun_result_json(r);
+	r->result_fd = fd;
+	if (put_result(fd, json) == -1 || taskrun_reserve(r,
+	    RESULT_BASE_BYTES) == -1)
+		log_warn("task %s: keeping room for result.json", r->task_id);
+	free(json);
+}
+
+/* The whole result, or, if the disk took the room it was promised, the
+ * resolution and one error saying what is not listed. */
 static int
 write_result(struct task_run *run)
 {
-	char err[512], *json = taskrun_result_json(run);
-	int fd = outdir_create(run->outdir_fd, "result.json", err,
-	    sizeof(err));
-	int rc = 0;
+	char err[512], *json, msg[256];
+	struct artifact_err one = { "result.json",
+	    "invalid-resource-on-worker", msg };
+	struct task_run brief;
+	int fd = run->result_fd, rc = 0;
 
-	if (fd == -1 || write_all(fd, json, strlen(json)) == -1) {
-		log_errorx("writing result.json: %s", fd == -1 ? err :
-		    strerror(errno));
-		rc = -1;
+	if (fd == -1 && (fd = run->result_fd = outdir_create(run->outdir_fd,
+	    "result.json", err, sizeof(err))) == -1) {
+		log_errorx("writing result.json: %s", err);
+		return -1;
 	}
-	if (fd != -1)
-		close(fd);
+	json = taskrun_result_json(run);
+	if (put_result(fd, json) == -1) {
+		log_warn("task %s: writing result.json in full", run->task_id);
+		snprintf(msg, sizeof(msg), "no space left on device for all of "
+		    "result.json: %zu artifacts and %zu artifact errors are not "
+		    "listed (the task log names them)", run->narts, run->nerrs);
+		brief = *run;
+		brief.narts = 0;
+		brief.errs = &one;
+		brief.nerrs = 1;
+		if (brief.state == TASK_COMPLETED) {
+			brief.state = TASK_FAILED;
+			snprintf(brief.reason, sizeof(brief.reason), "failed");
+		}
+		run->state = brief.state;
+		free(json);
+		json = taskrun_result_json(&brief);
+		if (put_result(fd, json) == -1) {
+			log_errorx("writing result.json: %s", strerror(errno));
+			rc = -1;
+		}
+	}
 	free(json);
 	return rc;
 }
@@ -507,6 +579,9 @@ run(struct supervisor *s, struct task_run *r, int def_fd,
 	}
 	k->state = CHILD_TASK;
 	serve_until(s, r, validated);
+	/* result.json lists one exit code per command. */
+	if (r->valid)
+		(void)taskrun_reserve(r, 16 * (size_t)r->sum.ncommands);
 	if (r->valid && !r->resolved && !s->stopping &&
 	    (r->sum.features & TASK_FEAT_PROXY) &&
 	    s->cfg->task_network == TASK_NET_HOST &&
@@ -769,7 +844,12 @@ int
 runtask_main(struct sw_config *cfg, const struct runtask_opts *o)
 {
 	struct task_run r = { .outdir_fd = -1, .def_fd = -1, .log_fd = -1,
-	    .scopes_fd = -1, .proxy_listener_fd = -1 };
+	    .scopes_fd = -1, .proxy_listener_fd = -1, .result_fd = -1,
+	    .parent = { .fd = -1 },
+	    .lim = { .max_bytes = cfg->artifact_max_total_bytes,
+	    .max_count = cfg->artifact_max_count,
+	    .log_max = cfg->task_log_max_bytes,
+	    .collect_secs = cfg->artifact_collection_secs } };
 	unsigned char pk[32];
 	struct supervisor s;
 	char err[512], b64[EDKEY_B64_LEN + 1] = "", proxy_refusal[512];
@@ -805,12 +885,14 @@ runtask_main(struct sw_config *cfg, const struct runtask_opts *o)
 		edkey_encode(pk, b64);
 	hand_over_credentials(&s, cfg, proxy_refusal, sizeof(proxy_refusal));
 	log_info("task %s: run %u", r.task_id, r.run_id);
+	reserve_result(&r);
 	if (!run(&s, &r, def_fd, proxy_refusal))
 		taskrun_fail(&r, "internal-error");
 	if (!r.resolved)
 		taskrun_fail(&r, s.stop_signal ? "worker-shutdown" :
 		    "internal-error");
 	await_taskrunner(&s);
+	taskrun_close_collection(&r);
 	if (r.valid && r.started && (r.sum.features & TASK_FEAT_COT) &&
 	    !s.stopping) {
 		if (have_key && chain_of_trust(&s, &r, pk, err,

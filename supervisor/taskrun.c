@@ -1,7 +1,11 @@
 #include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -119,6 +123,168 @@ taskrun_on_command_done(struct task_run *r, struct ipc_msg *m)
 	return 0;
 }
 
+/* Room kept in result.json for one record: every string at worst
+ * escaped six times over (\u00XX), plus the keys, layout and numbers. */
+#define ART_RECORD_BYTES(n)	(6 * (n) + 384)
+#define ERR_RECORD_BYTES(n)	(6 * (n) + 192)
+/* result.json's room grows a step at a time, not a syscall a record. */
+#define RESULT_ROOM_STEP	(256u * 1024)
+
+int
+taskrun_reserve(struct task_run *r, size_t len)
+{
+	uint64_t room;
+
+	r->result_need += len;
+	if (r->result_fd < 0 || r->result_need <= r->result_room)
+		return 0;
+	room = (r->result_need / RESULT_ROOM_STEP + 1) * RESULT_ROOM_STEP;
+	/* KEEP_SIZE: the blocks are the file's, past its end, until
+	 * write_result writes into them. */
+	if (fallocate(r->result_fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)room) ==
+	    -1)
+		return -1;
+	r->result_room = room;
+	return 0;
+}
+
+/* A line of the worker's own in the task log, as the taskrunner writes
+ * them; nothing from a task name can start a line of its own.  Past
+ * taskLogMaxBytes, only within the reserve the worker's lines have. */
+static void __attribute__((format(printf, 2, 3)))
+task_log_line(struct task_run *r, const char *fmt, ...)
+{
+	char line[2048], when[TIMEFMT_LEN];
+	struct stat st;
+	va_list ap;
+	int n, m;
+
+	if (r->log_fd < 0 || fstat(r->log_fd, &st) == -1 ||
+	    (uint64_t)st.st_size >= r->lim.log_max + TASK_LOG_WORKER_RESERVE)
+		return;
+	time_format_ms(time_now_ms(), when);
+	n = snprintf(line, sizeof(line), "[taskcluster %s] ", when);
+	va_start(ap, fmt);
+	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
+	va_end(ap);
+	if (m < 0)
+		return;
+	n += m;
+	if ((size_t)n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	for (int i = 0; i < n; i++)
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+			line[i] = '?';
+	line[n++] = '\n';
+	if (write_all(r->log_fd, line, (size_t)n) == -1)
+		log_warn("task %s: writing the task log", r->task_id);
+}
+
+static uint64_t
+keyed_hash(const struct task_run *r, const void *in, size_t len)
+{
+	unsigned char h[crypto_shorthash_BYTES];
+	uint64_t v;
+
+	crypto_shorthash(h, in, len, r->hash_key);
+	memcpy(&v, h, sizeof(v));
+	return v;
+}
+
+static uint64_t
+inode_hash(const struct task_run *r, dev_t dev, ino_t ino)
+{
+	uint64_t k[2] = { (uint64_t)dev, (uint64_t)ino };
+
+	return keyed_hash(r, k, sizeof(k));
+}
+
+static uint64_t
+entry_hash(const struct task_run *r, const struct art_index *x, size_t i)
+{
+	const struct artifact_rec *a = &r->arts[i];
+
+	return x == &r->by_inode ? inode_hash(r, a->dev, a->ino) :
+	    keyed_hash(r, a->name, strlen(a->name));
+}
+
+static void
+index_place(uint32_t *slot, size_t cap, uint64_t h, size_t i)
+{
+	size_t j;
+
+	for (j = h & (cap - 1); slot[j] != 0; j = (j + 1) & (cap - 1))
+		continue;
+	slot[j] = (uint32_t)(i + 1);
+}
+
+/* Add arts[i] to x, which stays at most half full. */
+static void
+index_put(struct task_run *r, struct art_index *x, size_t i)
+{
+	if (2 * (x->n + 1) > x->cap) {
+		size_t cap = x->cap ? 2 * x->cap : 64;
+		uint32_t *slot = xcalloc(cap, sizeof(*slot));
+
+		for (size_t j = 0; j < x->cap; j++)
+			if (x->slot[j] != 0)
+				index_place(slot, cap, entry_hash(r, x,
+				    x->slot[j] - 1), x->slot[j] - 1);
+		free(x->slot);
+		x->slot = slot;
+		x->cap = cap;
+	}
+	index_place(x->slot, x->cap, entry_hash(r, x, i), i);
+	x->n++;
+}
+
+/* The artifact already written under name, or -1. */
+static ssize_t
+find_name(const struct task_run *r, const char *name)
+{
+	const struct art_index *x = &r->by_name;
+	size_t j;
+
+	if (x->cap == 0)
+		return -1;
+	for (j = keyed_hash(r, name, strlen(name)) & (x->cap - 1);
+	    x->slot[j] != 0; j = (j + 1) & (x->cap - 1))
+		if (strcmp(r->arts[x->slot[j] - 1].name, name) == 0)
+			return x->slot[j] - 1;
+	return -1;
+}
+
+/* The artifact already written from this file (dev, ino), or -1. */
+static ssize_t
+find_inode(const struct task_run *r, dev_t dev, ino_t ino)
+{
+	const struct art_index *x = &r->by_inode;
+	size_t j;
+
+	if (x->cap == 0)
+		return -1;
+	for (j = inode_hash(r, dev, ino) & (x->cap - 1); x->slot[j] != 0;
+	    j = (j + 1) & (x->cap - 1)) {
+		const struct artifact_rec *a = &r->arts[x->slot[j] - 1];
+
+		if (a->dev == dev && a->ino == ino)
+			return x->slot[j] - 1;
+	}
+	return -1;
+}
+
+/* Room for one more element of *v (n of them, cap allocated). */
+static void *
+grow(void *v, size_t n, size_t *cap, size_t size)
+{
+	if (n < *cap)
+		return v;
+	*cap = *cap ? 2 * *cap : 64;
+	if ((v = reallocarray(v, *cap, size)) == NULL)
+		fatalx("out of memory");
+	return v;
+}
+
 void
 taskrun_add_artifact(struct task_run *r, const char *name, const char *type,
     const char *encoding, int64_t expires_ms, uint64_t bytes,
@@ -126,99 +292,289 @@ taskrun_add_artifact(struct task_run *r, const char *name, const char *type,
 {
 	struct artifact_rec *a;
 
-	r->arts = realloc(r->arts, (r->narts + 1) * sizeof(*r->arts));
-	if (r->arts == NULL)
-		fatalx("out of memory");
+	if (r->by_name.cap == 0)
+		randombytes_buf(r->hash_key, sizeof(r->hash_key));
+	r->arts = grow(r->arts, r->narts, &r->arts_cap, sizeof(*r->arts));
 	a = &r->arts[r->narts++];
 	*a = (struct artifact_rec){ .name = xstrdup(name),
 	    .content_type = xstrdup(type), .content_encoding = xstrdup(encoding),
 	    .expires_ms = expires_ms, .bytes = bytes };
 	snprintf(a->sha256, sizeof(a->sha256), "%s", sha256_hex);
+	index_put(r, &r->by_name, r->narts - 1);
 }
 
-void
-taskrun_add_error(struct task_run *r, const char *name, const char *reason,
-    const char *message)
+static void
+record_error(struct task_run *r, const char *name, const char *reason,
+    const char *message, bool to_task_log)
 {
 	struct artifact_err *e;
 
-	r->errs = realloc(r->errs, (r->nerrs + 1) * sizeof(*r->errs));
-	if (r->errs == NULL)
-		fatalx("out of memory");
+	(void)taskrun_reserve(r, ERR_RECORD_BYTES(strlen(name) +
+	    strlen(reason) + strlen(message)));
+	r->errs = grow(r->errs, r->nerrs, &r->errs_cap, sizeof(*r->errs));
 	e = &r->errs[r->nerrs++];
 	e->name = xstrdup(name);
 	e->reason = xstrdup(reason);
 	e->message = xstrdup(message);
 	log_warnx("task %s: artifact %s: %s (%s)", r->task_id, name, message,
 	    reason);
+	if (to_task_log)
+		task_log_line(r, "Artifact %s: %s (%s)", name, message, reason);
 }
 
-static bool
-name_taken(const struct task_run *r, const char *name)
+void
+taskrun_add_error(struct task_run *r, const char *name, const char *reason,
+    const char *message)
 {
-	for (size_t i = 0; i < r->narts; i++)
-		if (strcmp(r->arts[i].name, name) == 0)
-			return true;
-	return false;
+	record_error(r, name, reason, message, true);
+}
+
+/*
+ * artifactMaxCount bounds the records (artifacts and errors) a task can
+ * make the supervisor keep: past it, each is only counted, named in the
+ * task log while the log has room, and one error says how many.
+ */
+static bool
+over_count(struct task_run *r, const char *name)
+{
+	if (r->narts + r->nerrs < r->lim.max_count)
+		return false;
+	if (r->over_count++ == 0)
+		r->over_first = xstrdup(name);
+	task_log_line(r, "Artifact %s: not collected: the task has more than "
+	    "%llu artifacts and artifact errors (sepworker.artifactMaxCount)",
+	    name, (unsigned long long)r->lim.max_count);
+	return true;
+}
+
+void
+taskrun_close_collection(struct task_run *r)
+{
+	char msg[512];
+
+	if (r->over_count == 0)
+		return;
+	snprintf(msg, sizeof(msg), "this artifact and %zu more were not "
+	    "collected: a task may have at most %llu artifacts and artifact "
+	    "errors (sepworker.artifactMaxCount)", r->over_count - 1,
+	    (unsigned long long)r->lim.max_count);
+	record_error(r, r->over_first, "invalid-resource-on-worker", msg,
+	    true);
+	free(r->over_first);
+	r->over_first = NULL;
+	r->over_count = 0;
+}
+
+/* The collection's time (artifactCollectionSeconds) runs from the first
+ * artifact the taskrunner hands up; false once it has run out. */
+static bool
+in_time(struct task_run *r)
+{
+	if (r->collect_deadline == 0)
+		r->collect_deadline = now_ms() +
+		    (uint64_t)r->lim.collect_secs * 1000;
+	return now_ms() < r->collect_deadline;
+}
+
+static void
+late(struct task_run *r, const char *name, const char *what)
+{
+	char msg[640];
+
+	snprintf(msg, sizeof(msg), "%.500s: collecting artifacts took longer than "
+	    "%u s (sepworker.artifactCollectionSeconds)", what,
+	    r->lim.collect_secs);
+	taskrun_add_error(r, name, "invalid-resource-on-worker", msg);
+}
+
+struct art_in {
+	const char		*name, *type, *enc;
+	struct task_artifact_meta meta;
+	int			 fd;
+	struct stat		 st;
+};
+
+/* A second name of a file already written for this task: a hard link
+ * to the first copy, no byte written again, the same hash. */
+static void
+link_artifact(struct task_run *r, const struct art_in *in, size_t first)
+{
+	char err[512], sha[65], *existing = xstrdup(r->arts[first].name);
+	uint64_t bytes = r->arts[first].bytes;
+
+	snprintf(sha, sizeof(sha), "%s", r->arts[first].sha256);
+	if (outdir_link(r->outdir_fd, existing, in->name, err,
+	    sizeof(err)) == -1)
+		taskrun_add_error(r, in->name, "invalid-resource-on-worker",
+		    err);
+	else {
+		taskrun_add_artifact(r, in->name, in->type, in->enc,
+		    in->meta.expires_ms, bytes, sha);
+		log_info("task %s: artifact %s: the same file as %s, linked, "
+		    "not written again", r->task_id, in->name, existing);
+	}
+	free(existing);
+}
+
+static void
+copy_failed(struct task_run *r, const char *name, uint64_t size,
+    const struct copy_result *res, const char *err)
+{
+	char msg[768];
+
+	outdir_remove(r->outdir_fd, name);
+	if (res->failure == COPY_LATE)
+		late(r, name, err);
+	else if (res->failure == COPY_WRITE && (res->error == ENOSPC ||
+	    res->error == EDQUOT)) {
+		snprintf(msg, sizeof(msg), "no space left on device writing "
+		    "artifact %s: it did not fit (%llu bytes)", name,
+		    (unsigned long long)size);
+		taskrun_add_error(r, name, "too-large-file-on-worker", msg);
+	} else
+		taskrun_add_error(r, name, res->failure == COPY_WRITE ?
+		    "invalid-resource-on-worker" : "file-not-readable-on-worker",
+		    err);
+}
+
+/* Copy the file, at most the size it had when handed up, and hash it;
+ * a copy that fails leaves nothing behind. */
+static void
+write_artifact(struct task_run *r, const struct art_in *in)
+{
+	uint64_t size = (uint64_t)in->st.st_size;
+	const struct copy_bounds b = { size, r->collect_deadline };
+	struct copy_result res;
+	struct artifact_rec *a;
+	char err[512];
+	int out;
+
+	if ((out = outdir_create_in(&r->parent, r->outdir_fd, in->name, err,
+	    sizeof(err))) == -1) {
+		taskrun_add_error(r, in->name, "invalid-resource-on-worker",
+		    err);
+		return;
+	}
+	if (copy_and_hash_bounded(in->fd, out, &b, &res, err,
+	    sizeof(err)) == -1) {
+		close(out);
+		copy_failed(r, in->name, size, &res, err);
+		return;
+	}
+	close(out);
+	r->art_bytes += res.bytes;
+	taskrun_add_artifact(r, in->name, in->type, in->enc,
+	    in->meta.expires_ms, res.bytes, res.sha256_hex);
+	a = &r->arts[r->narts - 1];
+	a->dev = in->st.st_dev;
+	a->ino = in->st.st_ino;
+	index_put(r, &r->by_inode, r->narts - 1);
+	log_info("task %s: artifact %s written: %llu bytes, sha256 %s",
+	    r->task_id, in->name, (unsigned long long)res.bytes,
+	    res.sha256_hex);
+}
+
+/* Why an artifact of this name cannot be written, or NULL. */
+static const char *
+name_refused(const struct task_run *r, const char *name)
+{
+	const char *why = artifact_name_problem(name, strlen(name));
+
+	if (why == NULL && artifact_name_reserved(name))
+		why = "the name is, lies below, or contains a name reserved "
+		    "for what the worker itself writes";
+	if (why == NULL && find_name(r, name) >= 0)
+		why = "an artifact of that name was already written";
+	return why;
+}
+
+/*
+ * Every bound is checked before a byte is written: the count, the name,
+ * the time, then the file's apparent size (what writing it would take,
+ * holes included) against artifactMaxTotalBytes.  A file already written
+ * under another name (a hard link: same st_dev and st_ino) is counted
+ * once and linked, not written again.
+ */
+static void
+take_artifact(struct task_run *r, struct art_in *in)
+{
+	char msg[512];
+	const char *why;
+	ssize_t first;
+
+	if (over_count(r, in->name))
+		return;
+	if ((why = name_refused(r, in->name)) != NULL) {
+		taskrun_add_error(r, in->name, "invalid-resource-on-worker", why);
+		return;
+	}
+	if (!in_time(r)) {
+		late(r, in->name, "not collected");
+		return;
+	}
+	if (fstat(in->fd, &in->st) == -1 || !S_ISREG(in->st.st_mode)) {
+		taskrun_add_error(r, in->name, "file-not-readable-on-worker",
+		    "the file handed up cannot be examined");
+		return;
+	}
+	if (taskrun_reserve(r, ART_RECORD_BYTES(strlen(in->name) +
+	    strlen(in->type) + strlen(in->enc))) == -1) {
+		snprintf(msg, sizeof(msg), "no space left on device writing "
+		    "artifact %s: not even for its record in result.json",
+		    in->name);
+		taskrun_add_error(r, in->name, "too-large-file-on-worker", msg);
+		return;
+	}
+	/* Not st_nlink: the init may have cleaned the task directory (and
+	 * unlinked the other names) by now.  Every file handed up was
+	 * linked in the task directory, which only that cleaning empties,
+	 * when the last was opened: the same st_dev and st_ino is the same
+	 * file. */
+	if ((first = find_inode(r, in->st.st_dev, in->st.st_ino)) >= 0) {
+		link_artifact(r, in, (size_t)first);
+		return;
+	}
+	if ((uint64_t)in->st.st_size > r->lim.max_bytes - r->art_bytes) {
+		snprintf(msg, sizeof(msg), "refused before writing: its %llu "
+		    "bytes would take the task's artifacts past %llu bytes "
+		    "(sepworker.artifactMaxTotalBytes; %llu written so far)",
+		    (unsigned long long)in->st.st_size,
+		    (unsigned long long)r->lim.max_bytes,
+		    (unsigned long long)r->art_bytes);
+		taskrun_add_error(r, in->name, "too-large-file-on-worker", msg);
+		return;
+	}
+	write_artifact(r, in);
 }
 
 int
 taskrun_on_artifact(struct task_run *r, struct ipc_msg *m)
 {
-	struct task_artifact_meta meta;
-	struct copy_result res;
+	struct art_in in = { .fd = m->fd };
 	struct ipc_reader rd;
 	const uint8_t *fixed;
-	char *name, *type, *enc, err[512];
-	const char *why;
-	int out;
+	char *name, *type, *enc;
+	int rc = -1;
 
 	ipc_reader_init(&rd, m);
-	fixed = ipc_get_bytes(&rd, sizeof(meta));
+	fixed = ipc_get_bytes(&rd, sizeof(in.meta));
 	if (fixed == NULL)
 		return -1;
-	memcpy(&meta, fixed, sizeof(meta));
+	memcpy(&in.meta, fixed, sizeof(in.meta));
 	name = ipc_get_strdup(&rd, TASK_STRING_MAX);
 	type = ipc_get_strdup(&rd, TASK_STRING_MAX);
 	enc = ipc_get_strdup(&rd, TASK_STRING_MAX);
-	if (!ipc_get_end(&rd) || !r->started) {
-		free(name);
-		free(type);
-		free(enc);
-		return -1;
+	if (ipc_get_end(&rd) && r->started) {
+		in.name = name;
+		in.type = type;
+		in.enc = enc;
+		take_artifact(r, &in);
+		rc = 0;
 	}
-	/* The name is the task's choice: checked again here, where it
-	 * becomes a path written by root. */
-	why = artifact_name_problem(name, strlen(name));
-	if (why == NULL && artifact_name_reserved(name))
-		why = "the name is, lies below, or contains a name reserved "
-		    "for what the worker itself writes";
-	if (why == NULL && name_taken(r, name))
-		why = "an artifact of that name was already written";
-	if (why != NULL) {
-		taskrun_add_error(r, name, "invalid-resource-on-worker", why);
-		goto out;
-	}
-	if ((out = outdir_create(r->outdir_fd, name, err, sizeof(err))) ==
-	    -1) {
-		taskrun_add_error(r, name, "invalid-resource-on-worker", err);
-		goto out;
-	}
-	if (copy_and_hash(m->fd, out, &res, err, sizeof(err)) == -1) {
-		close(out);
-		taskrun_add_error(r, name, "file-not-readable-on-worker", err);
-		goto out;
-	}
-	close(out);
-	taskrun_add_artifact(r, name, type, enc, meta.expires_ms, res.bytes,
-	    res.sha256_hex);
-	log_info("task %s: artifact %s written: %llu bytes, sha256 %s",
-	    r->task_id, name, (unsigned long long)res.bytes, res.sha256_hex);
-out:
 	free(name);
 	free(type);
 	free(enc);
-	return 0;
+	return rc;
 }
 
 int
@@ -233,7 +589,10 @@ taskrun_on_artifact_error(struct task_run *r, struct ipc_msg *m)
 	reason = ipc_get_strdup(&rd, TASK_STRING_MAX);
 	message = ipc_get_strdup(&rd, TASK_STRING_MAX);
 	if (ipc_get_end(&rd) && r->started) {
-		taskrun_add_error(r, name, reason, message);
+		(void)in_time(r);
+		/* The taskrunner wrote it in the task log already. */
+		if (!over_count(r, name))
+			record_error(r, name, reason, message, false);
 		rc = 0;
 	}
 	free(name);
@@ -283,6 +642,7 @@ taskrun_on_result(struct task_run *r, struct ipc_msg *m)
 		free(reason);
 		return 0;
 	}
+	taskrun_close_collection(r);
 	r->state = (enum task_state)state;
 	snprintf(r->reason, sizeof(r->reason), "%s", reason);
 	free(reason);
@@ -290,6 +650,9 @@ taskrun_on_result(struct task_run *r, struct ipc_msg *m)
 	if (r->state == TASK_COMPLETED && r->nerrs > 0) {
 		r->state = TASK_FAILED;
 		snprintf(r->reason, sizeof(r->reason), "failed");
+		task_log_line(r, "Resolution: failed/failed: %zu artifact%s "
+		    "could not be collected (see above)", r->nerrs,
+		    r->nerrs == 1 ? "" : "s");
 	}
 	r->resolved = true;
 	r->resolved_ms = time_now_ms();
@@ -397,6 +760,17 @@ taskrun_free(struct task_run *r)
 	}
 	free(r->arts);
 	free(r->errs);
+	outdir_parent_free(&r->parent);
+	free(r->by_name.slot);
+	free(r->by_inode.slot);
+	free(r->over_first);
+	r->arts = NULL;
+	r->errs = NULL;
+	r->by_name.slot = r->by_inode.slot = NULL;
+	r->over_first = NULL;
+	if (r->result_fd >= 0)
+		close(r->result_fd);
+	r->result_fd = -1;
 	free(r->exit_codes);
 	if (r->def_fd >= 0)
 		close(r->def_fd);

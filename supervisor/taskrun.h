@@ -10,9 +10,11 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/chan_taskrunner.h"
 #include "common/ipc.h"
+#include "supervisor/outdir.h"
 
 struct artifact_rec {
 	char		*name;
@@ -21,6 +23,24 @@ struct artifact_rec {
 	int64_t		 expires_ms;
 	uint64_t	 bytes;
 	char		 sha256[65];
+	dev_t		 dev;		/* of the file the task handed up */
+	ino_t		 ino;
+};
+
+/* The sepworker keys that bound what a task can make the worker write. */
+struct task_limits {
+	uint64_t	 max_bytes;	/* artifactMaxTotalBytes */
+	uint64_t	 max_count;	/* artifactMaxCount */
+	uint64_t	 log_max;	/* taskLogMaxBytes */
+	uint32_t	 collect_secs;	/* artifactCollectionSeconds */
+};
+
+/* An open-addressed set of indexes into task_run.arts, keyed by a hash
+ * that a task cannot aim (SipHash with a key of the run's own). */
+struct art_index {
+	uint32_t	*slot;		/* index + 1; 0 is empty */
+	size_t		 cap;		/* a power of two */
+	size_t		 n;
 };
 
 struct artifact_err {
@@ -56,9 +76,24 @@ struct task_run {
 	int32_t			*exit_codes;
 	size_t			 nexit;
 	struct artifact_rec	*arts;
-	size_t			 narts;
+	size_t			 narts, arts_cap;
 	struct artifact_err	*errs;
-	size_t			 nerrs;
+	size_t			 nerrs, errs_cap;
+
+	struct task_limits	 lim;
+	uint64_t		 art_bytes;	/* written for the task */
+	uint64_t		 collect_deadline; /* now_ms(); 0: not begun */
+	struct outdir_parent	 parent;	/* outdir_create_in's */
+	struct art_index	 by_name;
+	struct art_index	 by_inode;
+	unsigned char		 hash_key[16];
+	size_t			 over_count;	/* records past max_count */
+	char			*over_first;	/* the first one's name */
+	/* result.json, made at the start with room kept for all of it,
+	 * so a full disk cannot take it (runtask); -1 in worker mode. */
+	int			 result_fd;
+	uint64_t		 result_need;	/* bytes it may take */
+	uint64_t		 result_room;	/* bytes kept for it */
 };
 
 /* Handlers for the taskrunner's task messages; -1 is a violation. */
@@ -78,6 +113,12 @@ void	taskrun_add_artifact(struct task_run *r, const char *name,
 /* Record an error the supervisor itself found (e.g. a name it refused). */
 void	taskrun_add_error(struct task_run *r, const char *name,
 	    const char *reason, const char *message);
+/* Once the taskrunner is done: what artifactMaxCount left out becomes
+ * one error. */
+void	taskrun_close_collection(struct task_run *r);
+/* Keep room in result_fd for a record of about len bytes more; -1 if
+ * the disk has no more room. */
+int	taskrun_reserve(struct task_run *r, size_t len);
 /* Resolve as exception/reason unless already resolved. */
 void	taskrun_fail(struct task_run *r, const char *reason);
 /* After the fact: what the worker could not do (sign) overrides. */

@@ -11,6 +11,8 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +65,25 @@ send_error(struct ipc_conn *c, const char *name, const char *reason,
 	put_str(&w, reason);
 	put_str(&w, msg);
 	ipc_send(c, INIT_ARTIFACT_ERROR, 0, w.buf, w.len, -1);
+}
+
+/* When collection must end (artifactCollectionSeconds), in now_ms(). */
+static uint64_t	collect_deadline = UINT64_MAX;
+static unsigned	collect_secs;
+
+/* Past the deadline: say so for artifact a, once, and stop. */
+static bool
+out_of_time(struct ipc_conn *c, const struct task_artifact *a,
+    bool *reported, const char *what)
+{
+	if (now_ms() < collect_deadline)
+		return false;
+	if (!*reported)
+		send_error(c, a->name, "invalid-resource-on-worker", "%s: "
+		    "collecting artifacts took longer than %u s "
+		    "(sepworker.artifactCollectionSeconds)", what, collect_secs);
+	*reported = true;
+	return true;
 }
 
 static void
@@ -190,10 +211,11 @@ free_list(char **names)
 	free(names);
 }
 
-/* Every regular file below dfd becomes "<artifact name>/<relative path>". */
+/* Every regular file below dfd becomes "<artifact name>/<relative path>",
+ * until the collection runs out of time (*late). */
 static void
 walk(struct ipc_conn *c, const struct task_artifact *a, int dfd,
-    const char *rel, int depth)
+    const char *rel, int depth, bool *late)
 {
 	char **names = list_dir(dfd);
 
@@ -203,18 +225,22 @@ walk(struct ipc_conn *c, const struct task_artifact *a, int dfd,
 		return;
 	}
 	for (size_t i = 0; names[i] != NULL; i++) {
-		char *sub = *rel ? xasprintf("%s/%s", rel, names[i]) :
-		    xstrdup(names[i]);
+		char *sub;
 		struct stat st;
 		int fd;
 
+		if (*late || out_of_time(c, a, late, "the rest of this "
+		    "directory was not collected"))
+			break;
+		sub = *rel ? xasprintf("%s/%s", rel, names[i]) :
+		    xstrdup(names[i]);
 		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == -1)
 			st.st_mode = 0;
 		if (S_ISDIR(st.st_mode) && depth < MAX_DEPTH) {
 			fd = openat(dfd, names[i], O_RDONLY | O_DIRECTORY |
 			    O_NOFOLLOW | O_CLOEXEC);
 			if (fd >= 0) {
-				walk(c, a, fd, sub, depth + 1);
+				walk(c, a, fd, sub, depth + 1, late);
 				close(fd);
 			}
 		} else if (S_ISREG(st.st_mode)) {
@@ -248,21 +274,27 @@ collect_directory(struct task *t, struct ipc_conn *c,
 {
 	int fd = open_beneath(t->taskdir_fd, a->path, O_RDONLY |
 	    O_DIRECTORY);
+	bool late = false;
 
 	if (fd == -1) {
 		open_failed(c, a, errno == ENOTDIR ? ENOTDIR : errno);
 		return;
 	}
-	walk(c, a, fd, "", 0);
+	walk(c, a, fd, "", 0, &late);
 	close(fd);
 }
 
 void
 collect_artifacts(struct task *t, struct ipc_conn *c)
 {
+	collect_secs = t->a.collect_secs;
+	collect_deadline = now_ms() + (uint64_t)collect_secs * 1000;
 	for (size_t i = 0; i < t->def.nartifacts; i++) {
 		const struct task_artifact *a = &t->def.artifacts[i];
+		bool late = false;
 
+		if (out_of_time(c, a, &late, "not collected"))
+			continue;
 		if (a->type == ARTIFACT_FILE)
 			collect_file(t, c, a);
 		else

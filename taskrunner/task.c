@@ -31,8 +31,8 @@
 
 #define DEFAULT_PATH	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:" \
 			"/sbin:/bin"
-/* How long past maxRunTime the init may take to kill, collect and clean
- * before the taskrunner gives up on it. */
+/* How long past maxRunTime and the collection time the init may take to
+ * kill and clean before the taskrunner gives up on it. */
 #define INIT_GRACE_SECS	600
 
 /* How the task is going: the first error decides (generic-worker's rule). */
@@ -457,7 +457,7 @@ drain_output(struct run *r)
 			continue;
 		if (n <= 0)
 			return;
-		tasklog_raw(buf, (size_t)n);
+		tasklog_output(buf, (size_t)n);
 	}
 }
 
@@ -758,7 +758,8 @@ run_loop(struct run *r)
 			read_supervisor(r);
 		if (pfd[4].revents) {
 			tasklog("The task's init did not finish within %us "
-			    "of its maxRunTime; killing it", INIT_GRACE_SECS);
+			    "of its maxRunTime and artifact collection time; "
+			    "killing it", INIT_GRACE_SECS);
 			outcome_set(&r->o, TASK_EXCEPTION, "internal-error");
 			pidfd_send_signal(r->t->init_pidfd, SIGKILL, NULL, 0);
 			close(r->timer);
@@ -778,7 +779,8 @@ static void
 arm_backstop(struct run *r)
 {
 	struct itimerspec its = { .it_value.tv_sec =
-	    (time_t)r->t->def.max_run_time + INIT_GRACE_SECS };
+	    (time_t)r->t->def.max_run_time + (time_t)r->t->a.collect_secs +
+	    INIT_GRACE_SECS };
 
 	r->timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (r->timer == -1 || timerfd_settime(r->timer, 0, &its, NULL) == -1)
@@ -834,6 +836,7 @@ task_run(struct task *t, struct ipc_conn *sup)
 	uint32_t uid = t->a.task_uid;
 
 	r.started_ms = time_now_ms();
+	tasklog_limit(t->a.log_max_bytes);
 	build_identity(t);
 	build_env(t);
 	if (privop_call(sup, TR_TASKDIR_REQ, NULL, 0, -1, TR_TASKDIR,

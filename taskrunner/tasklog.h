@@ -7,12 +7,18 @@
 #define SEPWORKER_TASKLOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Log to fd (the file the supervisor opened for appending). */
 void	tasklog_init(int fd);
 /* One "[taskcluster <now>] <message>" line. */
 void	tasklog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Bytes exactly as the task wrote them. */
+/* The worker's own bytes, exactly. */
 void	tasklog_raw(const void *buf, size_t len);
+/* Bytes exactly as the task wrote them, until the log holds max bytes;
+ * then one line saying so, and the rest is dropped.  The worker's own
+ * lines go on up to TASK_LOG_WORKER_RESERVE past max. */
+void	tasklog_limit(uint64_t max);
+void	tasklog_output(const void *buf, size_t len);
 
 #endif

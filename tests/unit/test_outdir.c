@@ -685,6 +685,109 @@ test_copy_and_hash_errors(void **state)
 	close(dst);
 }
 
+/* At most max_bytes are copied, even of a file that has more (one that
+ * grew after it was handed up), and the hash is of what was copied. */
+static void
+test_copy_bounded_by_size(void **state)
+{
+	const struct copy_bounds b = { 3, UINT64_MAX };
+	struct fixture *f = *state;
+	struct copy_result r;
+	char path[160];
+	int src, dst;
+
+	snprintf(path, sizeof(path), "%s/src", f->outside);
+	write_file(path, "abcdef");
+	src = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(src >= 0);
+	dst = outdir_create(f->dirfd, "dst", f->err, sizeof(f->err));
+	assert_true(dst >= 0);
+	assert_int_equal(copy_and_hash_bounded(src, dst, &b, &r, f->err,
+	    sizeof(f->err)), 0);
+	assert_int_equal(r.bytes, 3);
+	assert_string_equal(r.sha256_hex, SHA256_ABC);
+	assert_int_equal(lseek(dst, 0, SEEK_END), 3);
+	close(src);
+	close(dst);
+}
+
+/* Past the deadline nothing more is copied, and the failure says so. */
+static void
+test_copy_bounded_by_time(void **state)
+{
+	const struct copy_bounds b = { UINT64_MAX, 1 };
+	struct fixture *f = *state;
+	struct copy_result r;
+	char path[160];
+	int src, dst;
+
+	snprintf(path, sizeof(path), "%s/src", f->outside);
+	write_file(path, "abc");
+	src = open(path, O_RDONLY | O_CLOEXEC);
+	dst = outdir_create(f->dirfd, "dst", f->err, sizeof(f->err));
+	assert_true(src >= 0 && dst >= 0);
+	assert_int_equal(copy_and_hash_bounded(src, dst, &b, &r, f->err,
+	    sizeof(f->err)), -1);
+	assert_int_equal(r.failure, COPY_LATE);
+	assert_non_null(strstr(f->err, "ran out"));
+	assert_int_equal(lseek(dst, 0, SEEK_END), 0);
+	close(src);
+	close(dst);
+}
+
+/* A second name is the same inode, made beneath DIR with its missing
+ * directories; an existing name is never replaced. */
+static void
+test_link_makes_second_name(void **state)
+{
+	struct fixture *f = *state;
+	struct stat a, b;
+
+	create_and_write(f, "public/a", "x");
+	assert_int_equal(outdir_link(f->dirfd, "public/a", "public/d/b",
+	    f->err, sizeof(f->err)), 0);
+	assert_int_equal(fstatat(f->dirfd, "public/a", &a, 0), 0);
+	assert_int_equal(fstatat(f->dirfd, "public/d/b", &b, 0), 0);
+	assert_true(a.st_ino == b.st_ino && a.st_nlink == 2);
+	assert_int_equal(outdir_link(f->dirfd, "public/a", "public/d/b",
+	    f->err, sizeof(f->err)), -1);
+	assert_non_null(strstr(f->err, "already exists"));
+	assert_int_equal(outdir_link(f->dirfd, "public/a", "../x",
+	    f->err, sizeof(f->err)), -1);
+	outdir_remove(f->dirfd, "public/d/b");
+	assert_int_equal(fstatat(f->dirfd, "public/d/b", &b, 0), -1);
+	assert_int_equal(fstatat(f->dirfd, "public/a", &a, 0), 0);
+}
+
+/* Through a kept parent: files in one directory, then another, then
+ * the first again, each where its name says. */
+static void
+test_create_in_keeps_parent(void **state)
+{
+	static const char *const names[] = { "p/d/1", "p/d/2", "p/e/1", "top",
+	    "p/d/3" };
+	struct fixture *f = *state;
+	struct outdir_parent p;
+	struct stat st;
+	size_t i;
+	int fd;
+
+	outdir_parent_init(&p);
+	for (i = 0; i < nitems(names); i++) {
+		fd = outdir_create_in(&p, f->dirfd, names[i], f->err,
+		    sizeof(f->err));
+		if (fd < 0)
+			fail_msg("%s: %s", names[i], f->err);
+		close(fd);
+		assert_int_equal(fstatat(f->dirfd, names[i], &st,
+		    AT_SYMLINK_NOFOLLOW), 0);
+		assert_true(S_ISREG(st.st_mode));
+	}
+	assert_int_equal(outdir_create_in(&p, f->dirfd, "p/d/1", f->err,
+	    sizeof(f->err)), -1);
+	outdir_parent_free(&p);
+}
+
 int
 main(void)
 {
@@ -711,6 +814,10 @@ main(void)
 		TO(test_copy_and_hash_known_vectors),
 		TO(test_copy_and_hash_multi_mib),
 		TO(test_copy_and_hash_errors),
+		TO(test_copy_bounded_by_size),
+		TO(test_copy_bounded_by_time),
+		TO(test_link_makes_second_name),
+		TO(test_create_in_keeps_parent),
 	};
 
 	/* The mode checks expect the usual umask. */
