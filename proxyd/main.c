@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/chan_proxyd.h"
@@ -338,6 +339,9 @@ main(int argc, char **argv)
 	child_start(argc, argv, "proxyd", NULL, NULL, &args);
 	if (sodium_init() < 0)
 		fatalx("sodium_init failed");
+	/* glibc's gmtime_r (time_format_ms) reads the time zone file on its
+	 * first call: make that call now, while files may be opened. */
+	tzset();
 	child_lockdown(&proxyd_policy, &args);
 	ipc_conn_init(&conn, CHILD_CONTROL_FD, &proxyd_channel, IPC_TO_CHILD);
 	child_serve(&conn, handlers, nitems(handlers), &state, NULL);
