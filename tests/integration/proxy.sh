@@ -441,3 +441,61 @@ test_hosts_isolated() {
 	    ! grep -qE 'taskproxy\[[0-9]+\] [a-z]+: GET https://(127\.0\.0\.1|wild\.invalid|blocked\.example\.com)/x(:| ->)' "$TMP/hostsiso.stderr"
 }
 t "isolated networking, sepworker.proxyAllowedHosts [allowed.invalid, *.wild.invalid]: those are tried, the rootURL's host and others 403, the rootURL routes unaffected" test_hosts_isolated
+
+# --- credentials that cannot be issued ---
+
+# past_task NAME SCOPES_JSON CREATED_OFFSET_MS DEADLINE_OFFSET_MS: a proxy
+# task with those times (from now).
+timed_task() {
+	local now
+	now=$(now_ms)
+	run_task "$1" --config "$CONFIG" < <(node -e '
+	    const [now, c, d] = process.argv.slice(1, 4).map(Number);
+	    console.log(JSON.stringify({created: new Date(now + c).toISOString(),
+		deadline: new Date(now + d).toISOString(),
+		expires: new Date(now + 86400e3).toISOString(),
+		scopes: JSON.parse(process.argv[4]),
+		payload: {maxRunTime: 60, features: {taskclusterProxy: true},
+		command: [["/bin/sh", "-c", "echo ran"]]}}))' "$now" "$3" "$4" "$2")
+}
+
+test_deadline_past() {
+	timed_task pastdl "$ALLOWED" -7200000 -3600000
+	show pastdl
+	expect_task pastdl exception internal-error 2 >/dev/null && ! grep -qx ran "$LOG" &&
+	    grep -q "the taskcluster proxy could not be started: it did not get the task's credentials: the task's credentials would expire at .*, which is past (its deadline has passed)" "$LOG"
+}
+t "a task whose deadline has passed gets no credentials: exception/internal-error, saying so" test_deadline_past
+
+test_scopes_too_large() {
+	local many
+	many=$(node -e 'console.log(JSON.stringify(Array.from({length: 400},
+	    (_, i) => "secrets:get:proxytest/" + String(i).padStart(80, "x"))))')
+	timed_task bigscopes "$many" 0 3600000
+	show bigscopes
+	expect_task bigscopes exception internal-error 2 >/dev/null && ! grep -qx ran "$LOG" &&
+	    grep -q "it did not get the task's credentials: the task's credentials take [0-9]* bytes (its scopes are in their certificate), more than the 32752 a task proxy takes" "$LOG"
+}
+t "scopes too many for the credentials channel: exception/internal-error naming the limit, the task not run" test_scopes_too_large
+
+# Temporary credentials in the config: passed on as they are (they cannot
+# issue others), their certificate's scopes and expiry unchanged.
+test_config_temporary() {
+	local cfg=$CFGDIR/temp.json creds id tok cert
+	creds=$(node "$FAKE_DIR/mkcreds.js" --client-id "$CLIENT" --access-token "$TOKEN" \
+	    --scopes 'secrets:get:proxytest/*')
+	id=$(node -e 'console.log(JSON.parse(process.argv[1]).clientId)' "$creds")
+	tok=$(node -e 'console.log(JSON.parse(process.argv[1]).accessToken)' "$creds")
+	cert=$(node -e 'console.log(JSON.stringify(JSON.parse(process.argv[1]).certificate))' "$creds")
+	mkconfig "$cfg" "rootURL=\"$FAKE_URL\"" "clientId=\"$id\"" "accessToken=\"$tok\"" \
+	    "certificate=$cert" "taskclusterProxyPort=$PORT" "sepworker.taskReadOnlyPaths=[\"$HELPERS_ABS\"]"
+	chmod 600 "$cfg"
+	proxy_task configtemp "$ALLOWED" '
+	    curl -s -D headers -o /dev/null -w "status:%{http_code}\n" "$TASKCLUSTER_PROXY_URL/secrets/v1/secret/proxytest%2Fallowed"
+	    tr -d "\r" <headers | grep -i "^x-taskcluster-proxy-temp-scopes"' "$cfg"
+	show configtemp
+	expect_task configtemp completed completed 0 >/dev/null && grep -qx 'status:200' "$LOG" &&
+	    grep -qiF 'x-taskcluster-proxy-temp-scopes: ["secrets:get:proxytest/*"]' "$LOG" &&
+	    ! grep -q 'issued temporary credentials' "$TMP/configtemp.stderr"
+}
+t "temporary credentials in the config reach the task's proxy as they are (their own scopes and expiry), and work" test_config_temporary
