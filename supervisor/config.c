@@ -651,11 +651,13 @@ set_hosts(struct load *l, const struct key_spec *k, const char *name,
 		char item[80];
 
 		snprintf(item, sizeof(item), "%s[%zu]", name, i);
-		if (json_as_string(e, item, &s, l->why, l->whylen) == -1 ||
-		    (why = host_pattern_problem(s)) != NULL) {
+		if (json_as_string(e, item, &s, l->why, l->whylen) == -1) {
 			free(strbuf_take(&b, NULL));
-			return why == NULL ? CONFIG_ERR_INVALID :
-			    load_fail(l, "\"%s\" %s", item, why);
+			return CONFIG_ERR_INVALID;
+		}
+		if ((why = host_pattern_problem(s)) != NULL) {
+			free(strbuf_take(&b, NULL));
+			return load_fail(l, "\"%s\" %s", item, why);
 		}
 		if (i > 0)
 			strbuf_puts(&b, ",");

@@ -442,6 +442,48 @@ test_hosts_isolated() {
 }
 t "isolated networking, sepworker.proxyAllowedHosts [allowed.invalid, *.wild.invalid]: those are tried, the rootURL's host and others 403, the rootURL routes unaffected" test_hosts_isolated
 
+# --- the expiry rule ---
+
+# cert_lifetime TARGET: expiry - start (ms) of the certificate on the last
+# request to TARGET tc-fake saw.
+cert_lifetime() {
+	node -e '
+	    const l = require("fs").readFileSync(process.argv[1], "utf-8").split("\n")
+		.filter(Boolean).map(JSON.parse).filter(l => l.target === process.argv[2]).pop();
+	    const c = l && l.status === 200 && l.authorization.ext.certificate;
+	    console.log(c ? c.expiry - c.start : -1);' "$FAKE_LOG" "$1"
+}
+
+test_expiry_rule() {
+	local cfg=$CFGDIR/margin0.json big=$CFGDIR/long.json short long now
+	mkconfig "$cfg" "rootURL=\"$FAKE_URL\"" "clientId=\"$CLIENT\"" "accessToken=\"$TOKEN\"" \
+	    "taskclusterProxyPort=$PORT" 'sepworker.proxyCredentialsMarginSeconds=0'
+	mkconfig "$big" "rootURL=\"$FAKE_URL\"" "clientId=\"$CLIENT\"" "accessToken=\"$TOKEN\"" \
+	    "taskclusterProxyPort=$PORT" 'maxTaskRunTime=4000000'
+	chmod 600 "$cfg" "$big"
+	proxy_task margin0 "$ALLOWED" 'curl -s -o /dev/null "$TASKCLUSTER_PROXY_URL/api/fake/v1/echo/margin0"' "$cfg"
+	expect_task margin0 completed completed 0 >/dev/null || { show margin0; return 1; }
+	short=$(cert_lifetime /api/fake/v1/echo/margin0)
+	# maxRunTime 40 days, deadline 40 days away: Taskcluster's 31 days.
+	now=$(now_ms)
+	run_task long --config "$big" < <(node -e '
+	    const now = Number(process.argv[1]);
+	    console.log(JSON.stringify({created: new Date(now).toISOString(),
+		deadline: new Date(now + 40 * 86400e3).toISOString(),
+		expires: new Date(now + 400 * 86400e3).toISOString(),
+		scopes: JSON.parse(process.argv[2]),
+		payload: {maxRunTime: 40 * 86400, features: {taskclusterProxy: true},
+		command: [["/bin/sh", "-c", "curl -s -o /dev/null \"$TASKCLUSTER_PROXY_URL/api/fake/v1/echo/long\""]]}}))' \
+	    "$now" "$ALLOWED")
+	show long
+	long=$(cert_lifetime /api/fake/v1/echo/long)
+	why+=("lifetime with margin 0 and maxRunTime 60: $short ms; with maxRunTime 40 days: $long ms")
+	expect_task long completed completed 0 >/dev/null &&
+	    [ "$short" -gt 58000 ] && [ "$short" -le 60000 ] &&
+	    [ "$long" -gt $((31 * 86400000 - 5000)) ] && [ "$long" -le $((31 * 86400000)) ]
+}
+t "the certificate's lifetime: maxRunTime plus sepworker.proxyCredentialsMarginSeconds (0 here), and never beyond Taskcluster's 31 days" test_expiry_rule
+
 # --- credentials that cannot be issued ---
 
 # past_task NAME SCOPES_JSON CREATED_OFFSET_MS DEADLINE_OFFSET_MS: a proxy
