@@ -1,6 +1,9 @@
 /*
  * proxyd: holds the Taskcluster credentials and hands each task's to that
- * task's own proxy.  Started by the supervisor; locks itself down before
+ * task's own proxy: temporary ones it issues for the task's scopes when
+ * the credentials it holds are permanent (issue.c), so that no task
+ * proxy ever holds a permanent accessToken.  Started by the supervisor;
+ * locks itself down before
  * it serves its channel (common/chan_proxyd.h).  It never parses HTTP
  * from a task: that is the task proxy's job (taskproxy.c), the same
  * binary exec'd afresh per task as "taskproxy".

@@ -368,9 +368,10 @@ grant_task_creds(struct supervisor *s, struct task_run *r, char *why,
 
 /*
  * The task's own proxy: proxyd exec'd afresh, with the listener, the
- * task's scopes (passed on unread) and, over a socketpair whose other
- * end goes to proxyd, the task's credentials.  0 once it serves, or -1
- * with why.
+ * task's scopes (passed on unread, to it and to proxyd) and, over a
+ * socketpair whose other end goes to proxyd, the task's credentials
+ * (temporary ones proxyd issues for those scopes, when the config's are
+ * permanent).  0 once it serves, or -1 with why.
  */
 static int
 start_task_proxy(struct supervisor *s, struct task_run *r, int listen_fd,

@@ -569,6 +569,7 @@ const main = async () => {
       hosts: 'nonexistent.invalid,*.wild.invalid',
     },
     anyUid: { creds: PERM_A, ident: permIdent(PERM_A), scopes: ['secrets:get:proxy-test/*'], allowed: 'none' },
+    noHosts: { creds: PERM_A, ident: permIdent(PERM_A), scopes: ['secrets:get:proxy-test/*'], allowed: 'none', retry: 0, hosts: '' },
   };
   const P = label => proxy(label, cfg[label]);
 
@@ -1172,7 +1173,7 @@ const main = async () => {
     assert.match(log, /refused GET https:\/\/example\.com\/x\?y=1: example\.com is not an allowed host/);
   });
 
-  await t('without an allow-list the /<host>/ route reaches the root URL\'s host alone', async () => {
+  await t('without an allow-list the /<host>/ route reaches the root URL\'s host alone; with an empty one, no host', async () => {
     const h = await P('permA');
     const other = await hfetch(h, 'GET', '/example.com/x');
     expectStatus(other, 403);
@@ -1181,6 +1182,11 @@ const main = async () => {
     const root = await hfetch(h, 'GET', '/127.0.0.1/x');
     assert.notEqual(root.status, 403, show(root));
     assert.ok(!root.text.includes('proxyAllowedHosts'), show(root));
+    // an empty list ([]): not even the root URL's host, and the root
+    // URL's own routes still work
+    const none = await P('noHosts');
+    expectStatus(await hfetch(none, 'GET', '/127.0.0.1/x'), 403);
+    expectStatus(await hfetch(none, 'GET', '/api/fake/v1/echo/x'), 200);
   });
 
   await t('/bewit with a body that is not a URL: 500 with a message', async () => {
