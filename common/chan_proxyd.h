@@ -7,12 +7,25 @@
  *			acts with (run-task: the config's).  The supervisor
  *			wipes its copy once sent; proxyd keeps them in
  *			locked memory.
+ *	TASK_GRANT	supervisor -> proxyd, fd = sealed memfd: the
+ *			task's scopes as the taskrunner handed them up
+ *			('\n'-separated; the supervisor passes them on
+ *			unread), and an i64: the expiry, in ms since the
+ *			epoch, the supervisor computed from the task's typed
+ *			summary.  What the temporary credentials proxyd
+ *			issues for the next task proxy may do, and until
+ *			when, when the credentials it holds are permanent.
  *	FEED_TASKPROXY	supervisor -> proxyd, fd = proxyd's end of a
  *			socketpair whose other end is a task proxy's fd 6
  *			(common/chan_taskproxy.h, the credentials channel).
  *			proxyd sends the task's credentials there, then
  *			wipes its own copy of them: a task's credentials
  *			live in that task's proxy and nowhere else.
+ *			Permanent credentials never go there: proxyd sends
+ *			temporary ones it issues from them (proxyd/issue.h)
+ *			under the last TASK_GRANT, and refuses to feed
+ *			without one.  Temporary credentials go as they are
+ *			(they cannot issue others).
  *	DONE		proxyd -> supervisor: the request was carried out
  *	FAILED		proxyd -> supervisor: why not (u32-length string)
  *
@@ -35,6 +48,7 @@ enum {
 	PX_FEED_TASKPROXY,
 	PX_DONE,
 	PX_FAILED,
+	PX_TASK_GRANT,
 };
 
 static const struct ipc_msgspec proxyd_msgs[] = {
@@ -42,6 +56,7 @@ static const struct ipc_msgspec proxyd_msgs[] = {
 	{ PX_TASK_CREDS, "TASK_CREDS", IPC_TO_CHILD, 3 * 4 + 2,
 	    3 * 4 + PX_CLIENT_ID_MAX + PX_TOKEN_MAX + PX_CERTIFICATE_MAX,
 	    false },
+	{ PX_TASK_GRANT, "TASK_GRANT", IPC_TO_CHILD, 8, 8, true },
 	{ PX_FEED_TASKPROXY, "FEED_TASKPROXY", IPC_TO_CHILD, 0, 0, true },
 	{ PX_DONE, "DONE", IPC_TO_SUPERVISOR, 0, 0, false },
 	{ PX_FAILED, "FAILED", IPC_TO_SUPERVISOR, 4, 4 + PX_REASON_MAX,

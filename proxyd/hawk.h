@@ -2,7 +2,7 @@
  * Hawk as Taskcluster uses it (reference §3): the Authorization header
  * hawk-go writes, the ext blob taskcluster-proxy adds (certificate and
  * authorized scopes), bewit tokens for signed URLs, and the temporary
- * credential derivations the tests check against vectors.json.
+ * credential derivations (checked against vectors.json).
  *
  * A key is an accessToken: it is only ever read from the caller's
  * buffer, never copied, and every HMAC state is wiped before returning.
@@ -85,8 +85,8 @@ char	*hawk_bewit(const char *id, const unsigned char *key, size_t keylen,
 	    uint64_t exp, const struct hawk_target *t, const char *ext);
 
 /*
- * Temporary credentials (§3.5), for the tests against the vectors:
- * workers never mint.  accessToken = base64url-no-pad(HMAC-SHA256(issuer
+ * Temporary credentials (§3.5), which proxyd issues for a task from
+ * permanent credentials (issue.c).  accessToken = base64url-no-pad(HMAC-SHA256(issuer
  * token, seed)), 43 characters and a NUL.  The certificate signature =
  * base64(HMAC-SHA256(issuer token, text)); named credentials give both
  * client_id and issuer, unnamed neither (one without the other: NULL).

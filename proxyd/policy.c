@@ -3,7 +3,8 @@
  *
  * proxyd (long-lived) serves its control channel, holds credentials and
  * writes them to one socket at a time: the task proxy end it was handed,
- * moved to fd PROXYD_FEED_FD so the filter can name it.  No network, no
+ * moved to fd PROXYD_FEED_FD so the filter can name it, and reads the
+ * task's scopes from the sealed memfd it is handed.  No network, no
  * files.
  *
  * taskproxy (one per task) speaks HTTP both ways: it accepts the task's
@@ -49,6 +50,12 @@ static const struct sandbox_syscall proxyd_syscalls[] = {
 	    "the task proxy's answer" },
 	{ SCMP_SYS(poll), ALLOW, NOARGS,
 	    "wait for that answer, with a time limit" },
+	/* A task's scopes arrive in a sealed memfd (TASK_GRANT). */
+	{ SCMP_SYS(fcntl), ALLOW, 1,
+	    { SB_ARG(1, SCMP_CMP_EQ, F_GET_SEALS, 0) }, 0,
+	    "check that the scopes' memfd is sealed" },
+	{ SCMP_SYS(fstat), ALLOW, NOARGS, "the scopes' size" },
+	{ SCMP_SYS(pread64), ALLOW, NOARGS, "read the scopes" },
 	SECMEM_SYSCALLS,
 };
 

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/util.h"
 #include "proxyd/route.h"
@@ -174,10 +175,12 @@ route_service(const char *root_url, struct span path, struct span query,
 		return not_found(out, xasprintf("Unkown taskcluster service: "
 		    "%.*s is not a valid taskcluster service",
 		    (int)service.len, service.p));
-	if (memchr(service.p, '.', service.len) != NULL)
+	if (memchr(service.p, '.', service.len) != NULL) {
+		out->host = xasprintf("%.*s", (int)service.len, service.p);
 		return forward(out, xasprintf("https://%.*s/%.*s%.*s",
 		    (int)service.len, service.p, (int)rest.len, rest.p,
 		    (int)query.len, query.p));
+	}
 	/* Go slices path[i+1:] past its end here and panics: net/http
 	 * drops the connection without an answer. */
 	if (!cut_segment(rest, &ver, &rest))
@@ -228,5 +231,27 @@ route_free(struct route *r)
 {
 	free(r->url);
 	free(r->body);
-	r->url = r->body = NULL;
+	free(r->host);
+	r->url = r->body = r->host = NULL;
+}
+
+bool
+route_host_allowed(const char *host, const char *const *patterns,
+    size_t npatterns)
+{
+	size_t hlen = strlen(host);
+
+	for (size_t i = 0; i < npatterns; i++) {
+		const char *p = patterns[i];
+		size_t plen = strlen(p);
+
+		if (strcmp(p, "*") == 0 || strcasecmp(p, host) == 0)
+			return true;
+		/* "*.example.com": the host ends in ".example.com" and has
+		 * a label before it. */
+		if (strncmp(p, "*.", 2) == 0 && hlen > plen - 1 &&
+		    strcasecmp(host + hlen - (plen - 1), p + 1) == 0)
+			return true;
+	}
+	return false;
 }

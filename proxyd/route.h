@@ -7,7 +7,9 @@
  *	/api...			/api/<svc>/<ver>/<path>
  *				    -> <root>/api/<svc>/<ver>/<path>
  *	/<svc>/<ver>/<path>	-> <root>/api/<svc>/<ver>/<path> (no dot)
- *	/<host>/<path>		-> https://<host>/<path> (a dot in host)
+ *	/<host>/<path>		-> https://<host>/<path> (a dot in host;
+ *				   the task proxy checks host against its
+ *				   allow-list, route_host_allowed)
  *
  * The prefixes are tried on the whole target, query included, as Go's
  * r.URL.String() is; the rest on the escaped path, as EscapedPath() is.
@@ -19,6 +21,9 @@
 #ifndef SEPWORKER_ROUTE_H
 #define SEPWORKER_ROUTE_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 enum route_kind {
 	ROUTE_BEWIT,		/* /bewit */
 	ROUTE_CREDENTIALS,	/* /credentials: sepworker refuses it */
@@ -29,6 +34,9 @@ enum route_kind {
 struct route {
 	enum route_kind	 kind;
 	char		*url;	/* ROUTE_FORWARD: malloc'd */
+	/* ROUTE_FORWARD by /<host.with.dot>/...: that host, malloc'd, for
+	 * the allow-list; NULL for the rootURL's routes. */
+	char		*host;
 	/*
 	 * ROUTE_NOT_FOUND: malloc'd response body, taskcluster-proxy's own
 	 * ("invalid /api path", "Unkown taskcluster service: x@ is not a
@@ -52,5 +60,13 @@ struct route {
 int	route_target(const char *root_url, const char *target,
 	    struct route *out);
 void	route_free(struct route *r);
+
+/*
+ * Is host (as route_target gave it) one the patterns allow?  A pattern
+ * is a host name (equal, ignoring case), "*.<name>" (any host below
+ * name, not name itself) or "*" (any host).
+ */
+bool	route_host_allowed(const char *host, const char *const *patterns,
+	    size_t npatterns);
 
 #endif

@@ -264,6 +264,16 @@ respond(struct MHD_Connection *c, struct request *rq, const char *method)
 			return rc;
 		}
 	case ROUTE_FORWARD:
+		if (rq->route.host != NULL &&
+		    !taskproxy_host_allowed(tp, rq->route.host)) {
+			log_warnx("refused %s %s: %s is not an allowed host",
+			    method, rq->route.url, rq->route.host);
+			return answer(c, 403, NULL, "sepworker's taskcluster "
+			    "proxy does not forward to %s: the worker's "
+			    "sepworker.proxyAllowedHosts does not list it (by "
+			    "default only the rootURL's host is allowed)",
+			    rq->route.host);
+		}
 		return proxy(c, rq, method);
 	}
 	return MHD_NO;

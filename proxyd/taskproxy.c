@@ -32,6 +32,7 @@
 #include "proxyd/creds.h"
 #include "proxyd/hawk.h"
 #include "proxyd/proxyd.h"
+#include "proxyd/route.h"
 #include "proxyd/taskproxy.h"
 #include "proxyd/url.h"
 
@@ -85,6 +86,13 @@ taskproxy_bewit(struct taskproxy *tp, const char *body, size_t len,
 		    (uint64_t)time(NULL), TP_BEWIT_TTL_S, err, errlen);
 	pthread_rwlock_unlock(&tp->lock);
 	return url;
+}
+
+bool
+taskproxy_host_allowed(const struct taskproxy *tp, const char *host)
+{
+	return route_host_allowed(host,
+	    (const char *const *)tp->allowed_hosts, tp->nallowed_hosts);
 }
 
 void
@@ -267,6 +275,39 @@ read_control(struct ipc_conn *c)
 
 /* --- start-up --- */
 
+/* list: host patterns separated by ',' (sepworker.proxyAllowedHosts as
+ * the supervisor passes it); "" for none. */
+static void
+set_allowed_hosts(struct taskproxy *tp, const char *list)
+{
+	char *copy = xstrdup(list), *p, *next;
+
+	for (p = copy; *p != '\0'; p = next) {
+		next = p + strcspn(p, ",");
+		if (*next == ',')
+			*next++ = '\0';
+		tp->allowed_hosts = reallocarray(tp->allowed_hosts,
+		    tp->nallowed_hosts + 1, sizeof(*tp->allowed_hosts));
+		if (tp->allowed_hosts == NULL)
+			fatalx("out of memory");
+		tp->allowed_hosts[tp->nallowed_hosts++] = xstrdup(p);
+	}
+	free(copy);
+}
+
+/* Unconfigured, the dotted-host route reaches the root URL's host alone. */
+static void
+default_allowed_hosts(struct taskproxy *tp)
+{
+	struct url_parts u;
+	char err[200];
+
+	if (url_split(tp->root_url, &u, err, sizeof(err)) == -1)
+		fatalx("--root-url: %s", err);
+	set_allowed_hosts(tp, u.host);
+	url_parts_free(&u);
+}
+
 static int
 role_opt(const char *opt, const char *val, void *arg)
 {
@@ -287,7 +328,11 @@ role_opt(const char *opt, const char *val, void *arg)
 	} else if (strcmp(opt, "--retry-seconds") == 0 &&
 	    parse_u64(val, 0, 3600, &n) == 0)
 		tp->retry_seconds = (uint32_t)n;
-	else if (strcmp(opt, "--artifact-scope") == 0 &&
+	else if (strcmp(opt, "--allowed-hosts") == 0 &&
+	    !tp->allowed_hosts_set) {
+		set_allowed_hosts(tp, val);
+		tp->allowed_hosts_set = true;
+	} else if (strcmp(opt, "--artifact-scope") == 0 &&
 	    (strcmp(val, "0") == 0 || strcmp(val, "1") == 0))
 		tp->add_artifact_scope = *val == '1';
 	else
@@ -366,6 +411,8 @@ taskproxy_main(int argc, char **argv)
 	child_start(argc, argv, "taskproxy", role_opt, tp, &args);
 	if (tp->task_id == NULL || tp->root_url == NULL)
 		fatalx("taskproxy: --task-id and --root-url are required");
+	if (!tp->allowed_hosts_set)
+		default_allowed_hosts(tp);
 	check_listener(tp);
 	if (sodium_init() < 0)
 		fatalx("sodium_init failed");

@@ -38,6 +38,11 @@ struct taskproxy {
 	uint32_t	 allowed_uid;
 	uint32_t	 retry_seconds;
 	bool		 add_artifact_scope;	/* worker mode */
+	/* Where /<host.with.dot>/... may go (sepworker.proxyAllowedHosts;
+	 * without --allowed-hosts, the root URL's host alone). */
+	char		**allowed_hosts;
+	size_t		  nallowed_hosts;
+	bool		  allowed_hosts_set;
 
 	/* Set once before serving, then read-only. */
 	char		**scopes;	/* authorizedScopes */
@@ -67,6 +72,10 @@ char	*taskproxy_authorization(struct taskproxy *tp, const char *method,
 /* A signed URL for /bewit's body, or NULL with err set. */
 char	*taskproxy_bewit(struct taskproxy *tp, const char *body, size_t len,
 	    char *err, size_t errlen);
+
+/* May a task's request go to host by /<host>/...?  The allow-list is
+ * set before serving and read-only after. */
+bool	taskproxy_host_allowed(const struct taskproxy *tp, const char *host);
 
 /* The X-Taskcluster-Proxy-* identity headers, as name/value pairs for
  * add(); made under the lock, so one response names one client. */

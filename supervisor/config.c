@@ -28,6 +28,7 @@
 #include "common/jsonscan.h"
 #include "common/log.h"
 #include "common/secmem.h"
+#include "common/strbuf.h"
 #include "common/util.h"
 #include "supervisor/config.h"
 
@@ -46,6 +47,8 @@ enum key_type {
 	KEY_OBJECT,	/* kept as its JSON text */
 	KEY_NETWORK,	/* "host" or "isolated" */
 	KEY_PATHS,	/* array of absolute paths, stored joined by '\n' */
+	KEY_HOSTS,	/* array of host patterns, stored joined by ','; NULL
+			   when absent (the rootURL's host) */
 };
 
 enum key_scope {
@@ -284,6 +287,23 @@ static const struct key_spec config_keys[] = {
 	  "(`task-uid-<N>.lock`). Workers sharing a host and a task uid "
 	  "range must share it: a start cleans up after a crashed run only "
 	  "the uids no live worker holds." },
+	{ "proxyCredentialsMarginSeconds", SW, UINT(0, 3600, 300),
+	  STORED(proxy_credentials_margin_seconds),
+	  .doc = "When the worker's credentials are permanent, a task's "
+	  "proxy gets temporary credentials issued by proxyd instead, for "
+	  "the task's scopes, expiring at the task's deadline or this many "
+	  "seconds after maxRunTime from the proxy's start, whichever is "
+	  "first. The margin covers the sandbox's set-up before the task's "
+	  "clock starts and its kill at maxRunTime; it also bounds how long "
+	  "a signed URL (`/bewit`) outlives its task." },
+	{ "proxyAllowedHosts", SW, .type = KEY_HOSTS,
+	  STORED(proxy_allowed_hosts),
+	  .doc = "Hosts the task proxy's `/<host.with.dot>/<path>` route "
+	  "may reach (as `https://<host>/<path>`): host names, `*.domain` "
+	  "for any host below a domain, or `*` for any host (what "
+	  "taskcluster-proxy does). Unset: the rootURL's host alone; `[]`: "
+	  "none. Any other host answers 403 without a connection being "
+	  "tried, in `host` and `isolated` networking alike." },
 	{ "taskUidFirst", SW, UINT(1, UID_MAX_VALID, 64600),
 	  STORED(task_uid_first),
 	  .doc = "First uid of the task range: each task runs as a fresh "
@@ -388,7 +408,8 @@ static bool
 holds_string(const struct key_spec *k)
 {
 	return is_stored(k) && (k->type == KEY_STRING || k->type == KEY_IP ||
-	    k->type == KEY_OBJECT || k->type == KEY_PATHS);
+	    k->type == KEY_OBJECT || k->type == KEY_PATHS ||
+	    k->type == KEY_HOSTS);
 }
 
 static void *
@@ -475,6 +496,7 @@ config_defaults(struct sw_config *cfg)
 			*string_field(cfg, k) = xstrdup("");
 			break;
 		case KEY_OBJECT:
+		case KEY_HOSTS:
 			break;
 		case KEY_BOOL:
 			*(bool *)field(cfg, k) = k->def_num != 0;
@@ -611,6 +633,84 @@ set_paths(struct load *l, const struct key_spec *k, const char *name,
 	return CONFIG_OK;
 }
 
+/*
+ * A host the task proxy's /<host>/... route may reach: a name as that
+ * route takes it (labels of letters, digits and '-', joined by dots;
+ * taskcluster-proxy's hostname pattern), "*." and such a name (any host
+ * below it), or "*" (any host).  The route carries no port, so a
+ * pattern has none either.
+ */
+static const char *
+host_pattern_problem(const char *p)
+{
+	size_t label = 0;
+
+	if (strcmp(p, "*") == 0)
+		return NULL;
+	if (strncmp(p, "*.", 2) == 0)
+		p += 2;
+	if (*p == '\0' || strlen(p) > 253)
+		return "must be a host name of 1 to 253 characters, \"*.\" "
+		    "and one, or \"*\"";
+	for (const char *c = p; *c != '\0'; c++) {
+		if (*c == '.') {
+			if (label == 0 || c[-1] == '-')
+				return "has an empty label or one ending in "
+				    "'-'";
+			label = 0;
+		} else if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' &&
+		    *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		    (*c == '-' && label > 0)) {
+			label++;
+		} else {
+			return "must be a host name (letters, digits, '-' and "
+			    "dots; no port, no scheme), \"*.\" and one, or "
+			    "\"*\"";
+		}
+	}
+	if (label == 0 || p[strlen(p) - 1] == '-')
+		return "has an empty label or one ending in '-'";
+	return NULL;
+}
+
+static int
+set_hosts(struct load *l, const struct key_spec *k, const char *name,
+    struct json_object *v)
+{
+	struct strbuf b = { 0 };
+	size_t n;
+
+	if (!json_object_is_type(v, json_type_array))
+		return load_fail(l, "\"%s\" must be an array of host names",
+		    name);
+	n = json_object_array_length(v);
+	if (n > 64)
+		return load_fail(l, "\"%s\" has %zu hosts; at most 64", name,
+		    n);
+	strbuf_puts(&b, "");
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(v, i);
+		const char *s, *why;
+		char item[80];
+
+		snprintf(item, sizeof(item), "%s[%zu]", name, i);
+		if (json_as_string(e, item, &s, l->why, l->whylen) == -1) {
+			free(strbuf_take(&b, NULL));
+			return CONFIG_ERR_INVALID;
+		}
+		if ((why = host_pattern_problem(s)) != NULL) {
+			free(strbuf_take(&b, NULL));
+			return load_fail(l, "\"%s\" %s", item, why);
+		}
+		if (i > 0)
+			strbuf_puts(&b, ",");
+		strbuf_puts(&b, s);
+	}
+	*string_field(&l->next, k) = strbuf_take(&b, NULL);
+	l->replaced[k - config_keys] = true;
+	return CONFIG_OK;
+}
+
 static int
 set_value(struct load *l, const struct key_spec *k, struct json_object *v)
 {
@@ -626,6 +726,8 @@ set_value(struct load *l, const struct key_spec *k, struct json_object *v)
 		return set_string(l, k, name, v);
 	case KEY_PATHS:
 		return set_paths(l, k, name, v);
+	case KEY_HOSTS:
+		return set_hosts(l, k, name, v);
 	case KEY_BOOL:
 		if (json_as_bool(v, name, &b, l->why, l->whylen) == -1)
 			return CONFIG_ERR_INVALID;
@@ -1001,6 +1103,9 @@ print_type(FILE *out, const struct key_spec *k)
 	case KEY_PATHS:
 		fputs("array of absolute paths", out);
 		break;
+	case KEY_HOSTS:
+		fputs("array of host names", out);
+		break;
 	}
 }
 
@@ -1027,6 +1132,9 @@ print_default(FILE *out, const struct key_spec *k)
 		break;
 	case KEY_PATHS:
 		fputs("`[]`", out);
+		break;
+	case KEY_HOSTS:
+		fputs("the rootURL's host", out);
 		break;
 	}
 }
@@ -1150,13 +1258,18 @@ add_value(struct json_object *obj, const struct sw_config *cfg,
 		    "host" : "isolated");
 		break;
 	case KEY_PATHS:
+	case KEY_HOSTS:
+		/* Unset hosts: the rootURL's, which the task proxy works out. */
+		if ((s = *string_field(cfg, k)) == NULL)
+			return;
 		v = json_object_new_array();
-		for (const char *p = *string_field(cfg, k); v != NULL && *p;) {
-			size_t len = strcspn(p, "\n");
+		for (const char *p = s; v != NULL && *p;) {
+			size_t len = strcspn(p, k->type == KEY_PATHS ? "\n" :
+			    ",");
 
 			json_object_array_add(v,
 			    json_object_new_string_len(p, (int)len));
-			p += len + (p[len] == '\n');
+			p += len + (p[len] != '\0');
 		}
 		break;
 	}

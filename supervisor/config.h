@@ -64,6 +64,8 @@ struct sw_config {
 	uint32_t	 taskproxy_uid;
 	uint32_t	 proxy_retry_seconds;
 	char		*run_dir;		/* task uid lock files */
+	uint32_t	 proxy_credentials_margin_seconds;
+	char		*proxy_allowed_hosts;	/* ','-separated; NULL: unset */
 	uint32_t	 task_uid_first;
 	uint32_t	 task_uid_count;
 	enum task_network task_network;

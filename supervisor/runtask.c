@@ -45,6 +45,9 @@
 #define TASKPROXY_START_MS	10000
 #define TASKPROXY_STOP_MS	2000
 
+/* Taskcluster's longest-lived temporary credentials (reference §3.5). */
+#define TEMP_CREDS_MAX_MS	(31LL * 24 * 3600 * 1000)
+
 /* Taskcluster's taskId pattern: a v4 UUID in URL-safe base64. */
 #define SLUGID_PATTERN	"^[A-Za-z0-9_-]{8}[Q-T][A-Za-z0-9_-]" \
 			"[CGKOSWaeimquy26-][A-Za-z0-9_-]{10}[AQgw]$"
@@ -404,10 +407,56 @@ abort_task(struct supervisor *s, struct task_run *r, const char *why)
 }
 
 /*
+ * When the credentials proxyd issues for the task expire: at the task's
+ * deadline, or maxRunTime plus sepworker.proxyCredentialsMarginSeconds
+ * from now (the task's clock starts after this, and its kill takes a
+ * moment), whichever is first; never more than Taskcluster's 31 days.
+ */
+static int64_t
+task_creds_expiry(const struct sw_config *cfg, const struct task_run *r)
+{
+	int64_t now = time_now_ms();
+	int64_t expiry = now + ((int64_t)r->sum.max_run_time +
+	    cfg->proxy_credentials_margin_seconds) * 1000;
+
+	if (r->sum.deadline_ms < expiry)
+		expiry = r->sum.deadline_ms;
+	if (expiry > now + TEMP_CREDS_MAX_MS)
+		expiry = now + TEMP_CREDS_MAX_MS;
+	return expiry;
+}
+
+/* Tell proxyd what the task's credentials may do (its scopes, passed on
+ * unread) and until when.  0, or -1 with why. */
+static int
+grant_task_creds(struct supervisor *s, struct task_run *r, char *why,
+    size_t whylen)
+{
+	char reason[PX_REASON_MAX + 1], when[TIMEFMT_LEN];
+	int64_t expiry = task_creds_expiry(s->cfg, r);
+	uint8_t buf[8];
+	struct ipc_writer w;
+
+	ipc_writer_init(&w, buf, sizeof(buf));
+	ipc_put_u64(&w, (uint64_t)expiry);
+	if (supervisor_proxyd_call(s, PX_TASK_GRANT, w.buf, w.len,
+	    r->scopes_fd, TASKPROXY_START_MS, reason, sizeof(reason)) != 0) {
+		snprintf(why, whylen, "proxyd did not take the task's scopes: "
+		    "%s", reason);
+		return -1;
+	}
+	time_format_ms(expiry, when);
+	log_info("task %s: its proxy's credentials expire at %s at the "
+	    "latest", r->task_id, when);
+	return 0;
+}
+
+/*
  * The task's own proxy: proxyd exec'd afresh, with the listener, the
- * task's scopes (passed on unread) and, over a socketpair whose other
- * end goes to proxyd, the task's credentials.  0 once it serves, or -1
- * with why.
+ * task's scopes (passed on unread, to it and to proxyd) and, over a
+ * socketpair whose other end goes to proxyd, the task's credentials
+ * (temporary ones proxyd issues for those scopes, when the config's are
+ * permanent).  0 once it serves, or -1 with why.
  */
 static int
 start_task_proxy(struct supervisor *s, struct task_run *r, int listen_fd,
@@ -419,10 +468,20 @@ start_task_proxy(struct supervisor *s, struct task_run *r, int listen_fd,
 	char run_id[16], uid[16], retry[16], reason[PX_REASON_MAX + 1];
 	char *opts[] = { "--task-id", r->task_id, "--run-id", run_id,
 	    "--root-url", cfg->root_url, "--retry-seconds", retry,
-	    "--artifact-scope", "0", host ? "--allowed-uid" : NULL, uid,
-	    NULL };
+	    "--artifact-scope", "0", NULL, NULL, NULL, NULL, NULL };
+	int nopts = 10;
 	uint64_t deadline;
 	int cp[2], rc = -1;
+
+	/* Unset, the task proxy allows the rootURL's host alone. */
+	if (cfg->proxy_allowed_hosts != NULL) {
+		opts[nopts++] = "--allowed-hosts";
+		opts[nopts++] = cfg->proxy_allowed_hosts;
+	}
+	if (host) {
+		opts[nopts++] = "--allowed-uid";
+		opts[nopts++] = uid;
+	}
 
 	snprintf(run_id, sizeof(run_id), "%u", r->run_id);
 	snprintf(uid, sizeof(uid), "%u", r->uid);
@@ -432,6 +491,8 @@ start_task_proxy(struct supervisor *s, struct task_run *r, int listen_fd,
 		snprintf(why, whylen, "the taskrunner sent no scopes for it");
 		return -1;
 	}
+	if (grant_task_creds(s, r, why, whylen) == -1)
+		return -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, cp) == -1) {
 		snprintf(why, whylen, "socketpair: %s", strerror(errno));
 		return -1;

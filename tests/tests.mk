@@ -51,6 +51,9 @@ test_test_creds_SRCS		:= proxyd/creds.c common/json.c \
 test_test_creds_PKGS		:= json-c libsodium
 test_test_hawk_SRCS		:= proxyd/hawk.c common/jsonscan.c
 test_test_hawk_PKGS		:= libsodium
+test_test_issue_SRCS		:= proxyd/issue.c proxyd/hawk.c proxyd/creds.c \
+				   common/json.c common/jsonscan.c
+test_test_issue_PKGS		:= json-c libsodium
 test_test_url_SRCS		:= proxyd/url.c proxyd/hawk.c common/jsonscan.c
 test_test_url_PKGS		:= libsodium
 

@@ -5,7 +5,8 @@
  * /bewit and /credentials are what their prefixes say; a 404 has a body;
  * and a forward is <root>/api/<svc>/<ver>/ or https://<host>/ followed by
  * a byte-for-byte suffix of the target (less a '?' that starts an empty
- * query, which Go drops), every byte one a request line may carry.
+ * query, which Go drops), every byte one a request line may carry; and
+ * the host a forward names for the allow-list is the one its URL goes to.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -59,6 +60,32 @@ check_forward(const char *target, const struct route *r)
 		abort();
 }
 
+/*
+ * The host the allow-list checks is the host the request goes to: set
+ * exactly for https://<host>/ forwards, equal to that URL's authority,
+ * and of letters, digits, '-' and '.' only (no '@', ':' or '/' that
+ * could make the URL name another).
+ */
+static void
+check_host(const struct route *r)
+{
+	size_t n;
+
+	if (strncmp(r->url, ROOT "/", strlen(ROOT "/")) == 0) {
+		if (r->host != NULL)
+			abort();
+		return;
+	}
+	if (r->host == NULL)
+		abort();
+	n = strlen(r->host);
+	if (n == 0 || strncmp(r->url, "https://", 8) != 0 ||
+	    strncmp(r->url + 8, r->host, n) != 0 || r->url[8 + n] != '/' ||
+	    strspn(r->host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789-.") != n)
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -68,26 +95,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(target, data, size);
 	target[size] = '\0';
 	if (route_target(ROOT, target, &r) == -1) {
-		if (r.url != NULL || r.body != NULL)
+		if (r.url != NULL || r.body != NULL || r.host != NULL)
 			abort();
 		free(target);
 		return 0;
 	}
 	switch (r.kind) {
 	case ROUTE_BEWIT:
-		if (strncmp(target, "/bewit", 6) != 0 || r.url || r.body)
+		if (strncmp(target, "/bewit", 6) != 0 || r.url || r.body ||
+		    r.host)
 			abort();
 		break;
 	case ROUTE_CREDENTIALS:
 		if (strncmp(target, "/credentials", 12) != 0 || r.url ||
-		    r.body)
+		    r.body || r.host)
 			abort();
 		break;
 	case ROUTE_FORWARD:
 		check_forward(target, &r);
+		check_host(&r);
 		break;
 	case ROUTE_NOT_FOUND:
-		if (r.body == NULL || r.url != NULL)
+		if (r.body == NULL || r.url != NULL || r.host != NULL)
 			abort();
 		break;
 	default:

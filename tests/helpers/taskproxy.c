@@ -1,12 +1,14 @@
 /*
  * taskproxy BUILD_DIR UID ROOT_URL SCOPES CREDS_FILE [ALLOWED_UID|none]
- *     [RETRY_SECONDS]
+ *     [RETRY_SECONDS [ALLOWED_HOSTS]]
  *
  * Start a real task proxy (proxyd exec'd as "taskproxy", sandboxed,
  * running as UID) the way the supervisor does, for tests that talk HTTP
  * to it directly: a listener on a free 127.0.0.1 port, the scopes
  * (comma-separated; "-" for none) as a sealed memfd, the credentials
- * (a JSON file) on its credentials channel as proxyd sends them.
+ * (a JSON file) on its credentials channel as proxyd sends them;
+ * ALLOWED_HOSTS is --allowed-hosts (comma-separated; without it, the
+ * root URL's host alone).
  *
  * Prints "port N" once it serves, then reads commands on stdin:
  *	creds FILE	send the credentials in FILE; prints "accepted" or
@@ -148,11 +150,11 @@ main(int argc, char **argv)
 	int sv[2], cp[2], lp[2], devnull, lfd, pidfd, status, sfd;
 	pid_t pid;
 
-	if (argc < 6 || argc > 8)
+	if (argc < 6 || argc > 9)
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(ppid, sizeof(ppid), "%ld", (long)getpid());
-	char *cargv[20] = { "taskproxy", "--uid", argv[2], "--gid", argv[2],
+	char *cargv[24] = { "taskproxy", "--uid", argv[2], "--gid", argv[2],
 	    "--ppid", ppid, "--task-id", "KTBKfEgxR5GdfIIREQIvFQ",
 	    "--run-id", "0", "--root-url", argv[3] };
 	int n = 13;
@@ -163,6 +165,10 @@ main(int argc, char **argv)
 	if (argc >= 8) {
 		cargv[n++] = "--retry-seconds";
 		cargv[n++] = argv[7];
+	}
+	if (argc >= 9) {
+		cargv[n++] = "--allowed-hosts";
+		cargv[n++] = argv[8];
 	}
 	if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
 	    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||

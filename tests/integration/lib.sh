@@ -184,12 +184,15 @@ have_tc_fake() {
 	command -v node >/dev/null 2>&1 &&
 	    [ -f "$FAKE_DIR/node_modules/.tc-fake-installed" ]
 }
-# start_tc_fake [CLIENTS_FILE]: sets FAKE_URL (its rootUrl) and FAKE_LOG
-# (one JSON line per request); stop_tc_fake ends it.
+# start_tc_fake [CLIENTS_FILE [OPTION...]]: sets FAKE_URL (its rootUrl) and
+# FAKE_LOG (one JSON line per request); stop_tc_fake ends it.  OPTIONs go
+# to tc-fake (--cert-skew-ms MS).
 start_tc_fake() {
+	local clients=${1:-}
+	shift $(( $# > 0 ))
 	FAKE_LOG=$TMP/tc-fake.requests
-	node "$FAKE_DIR/server.js" --port 0 ${1:+--clients "$1"} \
-	    --log "$FAKE_LOG" >"$TMP/tc-fake.out" 2>"$TMP/tc-fake.err" &
+	node "$FAKE_DIR/server.js" --port 0 ${clients:+--clients "$clients"} \
+	    --log "$FAKE_LOG" "$@" >"$TMP/tc-fake.out" 2>"$TMP/tc-fake.err" &
 	FAKE_PID=$!
 	_pids+=("$FAKE_PID")
 	local i

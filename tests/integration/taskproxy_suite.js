@@ -249,12 +249,15 @@ class Harness {
   // ident: what the proxy must say it is ({perm} or {temp, tempScopes});
   // scopes: the authorized scopes; allowed: ALLOWED_UID; retry: seconds.
   // (retry null: no RETRY_SECONDS argument, the proxy's default of 0.)
-  constructor(label, { creds, ident, scopes, allowed = '0', retry = null }) {
+  // hosts: ALLOWED_HOSTS (null: none given, the root URL's host alone;
+  // it needs a retry).
+  constructor(label, { creds, ident, scopes, allowed = '0', retry = null, hosts = null }) {
     this.label = label;
     this.scopes = scopes;
     this.ident = ident;
     this.allowed = allowed;
     this.retry = retry;
+    this.hosts = hosts;
     this.creds = creds;
     this.base = path.join(TMP, `h${++harnessSeq}`);
     this.logFile = `${this.base}.log`;
@@ -280,6 +283,9 @@ class Harness {
     const hargs = [BUILD, TASK_UID, ROOT, this.scopes.join(',') || '-', this.credsFile, this.allowed];
     if (this.retry !== null) {
       hargs.push(String(this.retry));
+    }
+    if (this.hosts !== null) {
+      hargs.push(this.hosts);
     }
     // (its own process group: a signal to the suite's group reaches the
     // suite, which quits each harness, and a harness reaps its proxy)
@@ -558,8 +564,12 @@ const main = async () => {
     update: { creds: PERM_A, ident: permIdent(PERM_A), scopes: ['secrets:get:proxy-test/*'] },
     retry60: { creds: PERM_A, ident: permIdent(PERM_A), scopes: ['secrets:get:proxy-test/*'], allowed: 'none', retry: 60 },
     noRetry: { creds: PERM_A, ident: permIdent(PERM_A), scopes: ['secrets:get:proxy-test/*'], allowed: 'none', retry: 0 },
-    retry1: { creds: PERM_A, ident: permIdent(PERM_A), scopes: ['secrets:get:proxy-test/*'], allowed: 'none', retry: 1 },
+    retry1: {
+      creds: PERM_A, ident: permIdent(PERM_A), scopes: ['secrets:get:proxy-test/*'], allowed: 'none', retry: 1,
+      hosts: 'nonexistent.invalid,*.wild.invalid',
+    },
     anyUid: { creds: PERM_A, ident: permIdent(PERM_A), scopes: ['secrets:get:proxy-test/*'], allowed: 'none' },
+    noHosts: { creds: PERM_A, ident: permIdent(PERM_A), scopes: ['secrets:get:proxy-test/*'], allowed: 'none', retry: 0, hosts: '' },
   };
   const P = label => proxy(label, cfg[label]);
 
@@ -1138,6 +1148,45 @@ const main = async () => {
     assert.ok(took < 5000, `answered after ${took} ms`);
     // taskcluster-proxy sets it before the request is tried (commonHandler).
     assert.equal(res.headers.get('x-taskcluster-endpoint'), 'https://nonexistent.invalid/x', show(res));
+  });
+
+  await t('the /<host>/ route reaches only allowed hosts: others answer 403 naming sepworker.proxyAllowedHosts, untried', async () => {
+    const h = await P('retry1');
+    const before = h.log();
+    for (const host of ['example.com', 'wild.invalid', '127.0.0.1', 'nonexistent.invalid.evil.com']) {
+      const res = await hfetch(h, 'GET', `/${host}/x?y=1`);
+      expectStatus(res, 403);
+      expectIdentity(res, h);
+      assert.equal(res.text, `sepworker's taskcluster proxy does not forward to ${host}: the worker's ` +
+        'sepworker.proxyAllowedHosts does not list it (by default only the rootURL\'s host is allowed)', show(res));
+      assert.equal(res.headers.get('x-taskcluster-endpoint'), null, show(res));
+    }
+    // allowed: tried (no such host, so 500), the wildcard and case-blind
+    for (const host of ['nonexistent.invalid', 'NonExistent.Invalid', 'a.b.wild.invalid']) {
+      const res = await hfetch(h, 'GET', `/${host}/x`);
+      expectStatus(res, 500);
+      assert.ok(res.text.startsWith('Failed during proxy request: '), show(res));
+    }
+    const log = h.log().slice(before.length);
+    assert.ok(!/GET https:\/\/(example\.com|wild\.invalid|127\.0\.0\.1)\//.test(log.replace(/refused GET \S+/g, '')),
+      `no attempt on a refused host, in the log:\n${log}`);
+    assert.match(log, /refused GET https:\/\/example\.com\/x\?y=1: example\.com is not an allowed host/);
+  });
+
+  await t('without an allow-list the /<host>/ route reaches the root URL\'s host alone; with an empty one, no host', async () => {
+    const h = await P('permA');
+    const other = await hfetch(h, 'GET', '/example.com/x');
+    expectStatus(other, 403);
+    // 127.0.0.1 is the root URL's host: tried (https on 443, which tc-fake
+    // does not serve), so not refused
+    const root = await hfetch(h, 'GET', '/127.0.0.1/x');
+    assert.notEqual(root.status, 403, show(root));
+    assert.ok(!root.text.includes('proxyAllowedHosts'), show(root));
+    // an empty list ([]): not even the root URL's host, and the root
+    // URL's own routes still work
+    const none = await P('noHosts');
+    expectStatus(await hfetch(none, 'GET', '/127.0.0.1/x'), 403);
+    expectStatus(await hfetch(none, 'GET', '/api/fake/v1/echo/x'), 200);
   });
 
   await t('/bewit with a body that is not a URL: 500 with a message', async () => {

@@ -30,7 +30,7 @@ const parseExt = ext => {
 };
 
 const limitClientWithExt = (credentialName, issuingClientId, accessToken, scopes,
-  expires, ext, expandScopes) => {
+  expires, ext, expandScopes, certSkewMs) => {
   const issuingScopes = scopes;
   const res = { scopes, expires, accessToken };
 
@@ -61,12 +61,13 @@ const limitClientWithExt = (credentialName, issuingClientId, accessToken, scopes
       throw new Error('ext.certificate.scopes must be an array of valid scopes');
     }
 
-    // start and expiry, with 5 minutes of tolerance either way
+    // start and expiry, with 5 minutes of tolerance either way (the
+    // auth service's; certSkewMs)
     const now = new Date().getTime();
-    if (cert.start > now + 5 * 60 * 1000) {
+    if (cert.start > now + certSkewMs) {
       throw new Error('ext.certificate.start > now');
     }
-    if (cert.expiry < now - 5 * 60 * 1000) {
+    if (cert.expiry < now - certSkewMs) {
       throw new Error('ext.certificate.expiry < now');
     }
     if (cert.expiry - cert.start > 31 * 24 * 60 * 60 * 1000) {
@@ -173,7 +174,11 @@ const limitClientWithExt = (credentialName, issuingClientId, accessToken, scopes
 // (scopes already expanded), throwing when the client is unknown.
 // expandScopes: scopes => scopes with roles expanded (identity by default,
 // as for the auth service's test endpoints).
-export const createSignatureValidator = ({ clientLoader, expandScopes }) => {
+// certSkewMs: how far a certificate's start may lie ahead and its expiry
+// behind; the auth service's 5 minutes unless a test needs expiry seen
+// sooner (tc-fake's --cert-skew-ms).
+export const createSignatureValidator = ({ clientLoader, expandScopes,
+  certSkewMs = 5 * 60 * 1000 }) => {
   if (!expandScopes) {
     expandScopes = scopes => scopes;
   }
@@ -203,7 +208,7 @@ export const createSignatureValidator = ({ clientLoader, expandScopes }) => {
     if (ext) {
       ({ scopes, expires, accessToken } = limitClientWithExt(
         credentialName, issuingClientId, accessToken,
-        scopes, expires, ext, expandScopes));
+        scopes, expires, ext, expandScopes, certSkewMs));
     }
 
     // anonymous a second time: authorizedScopes may have dropped it

@@ -2,6 +2,11 @@
 // tc-fake: a small test Taskcluster for sepworker's tests.
 //
 //   node tests/tc-fake/server.js --port 0 [--clients FILE] [--log FILE]
+//       [--cert-skew-ms MS]
+//
+// --cert-skew-ms: the tolerance on a temporary credentials certificate's
+// start and expiry (default 300000, the auth service's 5 minutes): 0
+// lets a test see a certificate refused as soon as it has expired.
 //
 // Listens on 127.0.0.1 only and prints exactly one line on stdout once it
 // does: "tc-fake listening on http://127.0.0.1:<port>" (the rootUrl).
@@ -168,12 +173,12 @@ const FAKE_INPUT_LIMIT = 64 * 1024 * 1024;
 
 const usage = msg => {
   process.stderr.write(`tc-fake: ${msg}\n` +
-    'usage: node server.js --port N [--clients FILE] [--log FILE]\n');
+    'usage: node server.js --port N [--clients FILE] [--log FILE] [--cert-skew-ms MS]\n');
   process.exit(2);
 };
 
 const parseArgs = argv => {
-  const opts = { port: 0, clients: null, log: null };
+  const opts = { port: 0, clients: null, log: null, certSkewMs: 5 * 60 * 1000 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const value = () => {
@@ -192,6 +197,12 @@ const parseArgs = argv => {
       opts.clients = value();
     } else if (a === '--log') {
       opts.log = value();
+    } else if (a === '--cert-skew-ms') {
+      const v = value();
+      if (!/^[0-9]+$/.test(v)) {
+        usage(`bad --cert-skew-ms: ${v}`);
+      }
+      opts.certSkewMs = Number(v);
     } else {
       usage(`unknown argument: ${a}`);
     }
@@ -231,6 +242,7 @@ let rootUrl = null; // set once listening
 // The deployment's validator: clients above, roles expanded.
 const mainValidator = createSignatureValidator({
   expandScopes,
+  certSkewMs: opts.certSkewMs,
   clientLoader: async clientId => {
     const c = Object.prototype.hasOwnProperty.call(clients, clientId) ? clients[clientId] : null;
     if (!c) {
@@ -248,6 +260,7 @@ const mainValidator = createSignatureValidator({
 // The auth service's test endpoints build their own validator around a
 // fixed `tester` client, without role expansion (services/auth/src/api.js).
 const testerValidator = scopes => createSignatureValidator({
+  certSkewMs: opts.certSkewMs,
   clientLoader: async clientId => {
     if (clientId !== 'tester') {
       throw new Error('Client with clientId \'' + clientId + '\' not found');

@@ -349,6 +349,62 @@ test_proxy_port_range(void **state)
 	assert_int_equal(f->cfg.taskcluster_proxy_port, 65535);
 }
 
+/* sepworker.proxyAllowedHosts: host names as the task proxy's dotted
+ * route takes them, "*.name", "*"; unset is the rootURL's host (NULL
+ * here), [] is none; what a route can never carry is refused by name. */
+static void
+test_proxy_allowed_hosts(void **state)
+{
+	struct fixture *f = *state;
+	struct json_object *o, *own, *v;
+	char *out;
+
+	assert_null(f->cfg.proxy_allowed_hosts);
+	loads(f, "{\"sepworker\":{\"proxyAllowedHosts\":[\"tc.example.com\","
+	    "\"*.cdn.example\",\"1.2.3.4\"]}}");
+	assert_string_equal(f->cfg.proxy_allowed_hosts,
+	    "tc.example.com,*.cdn.example,1.2.3.4");
+	out = print_to_string(config_print_effective, &f->cfg);
+	o = json_parse_strict(out, strlen(out), 1 << 20, 16, f->err,
+	    sizeof(f->err));
+	assert_non_null(o);
+	assert_true(json_object_object_get_ex(o, "sepworker", &own));
+	assert_true(json_object_object_get_ex(own, "proxyAllowedHosts", &v));
+	assert_string_equal(json_object_to_json_string_ext(v,
+	    JSON_C_TO_STRING_PLAIN), "[\"tc.example.com\",\"*.cdn.example\","
+	    "\"1.2.3.4\"]");
+	json_object_put(o);
+	free(out);
+	loads(f, "{\"sepworker\":{\"proxyAllowedHosts\":[]}}");
+	assert_string_equal(f->cfg.proxy_allowed_hosts, "");
+	loads(f, "{\"sepworker\":{\"proxyAllowedHosts\":[\"*\"]}}");
+	assert_string_equal(f->cfg.proxy_allowed_hosts, "*");
+	invalid(f, "{\"sepworker\":{\"proxyAllowedHosts\":[\"tc.example.com:443\"]}}",
+	    "config: \"sepworker.proxyAllowedHosts[0]\" must be a host name "
+	    "(letters, digits, '-' and dots; no port, no scheme), \"*.\" and "
+	    "one, or \"*\"");
+	invalid(f, "{\"sepworker\":{\"proxyAllowedHosts\":[\"a\",\"https://x\"]}}",
+	    "config: \"sepworker.proxyAllowedHosts[1]\" must be a host name "
+	    "(letters, digits, '-' and dots; no port, no scheme), \"*.\" and "
+	    "one, or \"*\"");
+	invalid(f, "{\"sepworker\":{\"proxyAllowedHosts\":[\"a..b\"]}}",
+	    "config: \"sepworker.proxyAllowedHosts[0]\" has an empty label or "
+	    "one ending in '-'");
+	invalid(f, "{\"sepworker\":{\"proxyAllowedHosts\":[\"*.\"]}}",
+	    "config: \"sepworker.proxyAllowedHosts[0]\" must be a host name of "
+	    "1 to 253 characters, \"*.\" and one, or \"*\"");
+	invalid(f, "{\"sepworker\":{\"proxyAllowedHosts\":\"tc.example.com\"}}",
+	    "config: \"sepworker.proxyAllowedHosts\" must be an array of host "
+	    "names");
+	/* A refused file leaves the last good list. */
+	assert_string_equal(f->cfg.proxy_allowed_hosts, "*");
+	loads(f, "{\"sepworker\":{\"proxyCredentialsMarginSeconds\":0}}");
+	assert_int_equal(f->cfg.proxy_credentials_margin_seconds, 0);
+	invalid(f, "{\"sepworker\":{\"proxyCredentialsMarginSeconds\":3601}}",
+	    "config: \"sepworker.proxyCredentialsMarginSeconds\" must be an "
+	    "integer from 0 to 3600");
+}
+
 static void
 test_root_url_needs_http_scheme(void **state)
 {
@@ -755,6 +811,7 @@ main(void)
 		T(test_wrong_types_named),
 		T(test_capacity_must_be_one),
 		T(test_proxy_port_range),
+		T(test_proxy_allowed_hosts),
 		T(test_root_url_needs_http_scheme),
 		T(test_ip_addresses_checked),
 		T(test_uid_rules),

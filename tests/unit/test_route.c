@@ -258,6 +258,54 @@ test_dotted_first_segment_is_a_host(void **state)
 	    "https://tc.example.com/api/queue/v1/x");
 }
 
+/* The host a dotted route names, for the allow-list; none for the
+ * rootURL's routes. */
+static void
+expect_host(const char *target, const char *host)
+{
+	struct route r;
+
+	if (route_target(ROOT, target, &r) != 0 || r.kind != ROUTE_FORWARD)
+		fail_msg("%s: not forwarded", target);
+	if (host == NULL)
+		assert_null(r.host);
+	else
+		assert_string_equal(r.host, host);
+	route_free(&r);
+}
+
+static void
+test_dotted_route_names_its_host(void **state)
+{
+	(void)state;
+	expect_host("/example.com/v1/x?y=1", "example.com");
+	expect_host("/Example.COM", "Example.COM");
+	expect_host("/1.2.3.4/x", "1.2.3.4");
+	expect_host("/queue/v1/x", NULL);
+	expect_host("/api/queue/v1/x.y/z", NULL);
+}
+
+static void
+test_allow_list_patterns(void **state)
+{
+	static const char *const list[] = { "tc.example.com", "*.cdn.example" };
+	static const char *const any[] = { "*" };
+
+	(void)state;
+	assert_true(route_host_allowed("tc.example.com", list, 2));
+	assert_true(route_host_allowed("TC.Example.Com", list, 2));
+	assert_true(route_host_allowed("a.cdn.example", list, 2));
+	assert_true(route_host_allowed("a.b.cdn.example", list, 2));
+	/* Not the domain itself, nor a name that merely ends alike. */
+	assert_false(route_host_allowed("cdn.example", list, 2));
+	assert_false(route_host_allowed("evilcdn.example", list, 2));
+	assert_false(route_host_allowed("tc.example.com.evil.org", list, 2));
+	assert_false(route_host_allowed("x.tc.example.com", list, 2));
+	assert_false(route_host_allowed("example.com", list, 2));
+	assert_false(route_host_allowed("tc.example.com", list, 0));
+	assert_true(route_host_allowed("anything.at.all", any, 1));
+}
+
 /* Escapes and the raw query go upstream byte for byte (TestNonCanonicalUrls
  * for the path; RawQuery for the query). */
 static void
@@ -412,6 +460,8 @@ main(void)
 		cmocka_unit_test(test_short_service_paths_404_where_go_panics),
 		cmocka_unit_test(test_empty_and_bad_service_names),
 		cmocka_unit_test(test_dotted_first_segment_is_a_host),
+		cmocka_unit_test(test_dotted_route_names_its_host),
+		cmocka_unit_test(test_allow_list_patterns),
 		cmocka_unit_test(test_escaping_and_query_verbatim),
 		cmocka_unit_test(test_root_url_forms),
 		cmocka_unit_test(test_unforwardable_targets_refused),
