@@ -52,7 +52,7 @@ static const struct sandbox_syscall proxyd_syscalls[] = {
 	    "wait for that answer, with a time limit" },
 	/* A task's scopes arrive in a sealed memfd (TASK_GRANT). */
 	{ SCMP_SYS(fcntl), ALLOW, 1,
-	    { SB_ARG(1, SCMP_CMP_EQ, F_GET_SEALS, 0) }, 0,
+	    { SB_ARG32(1, SCMP_CMP_EQ, F_GET_SEALS, 0) }, 0,
 	    "check that the scopes' memfd is sealed" },
 	{ SCMP_SYS(fstat), ALLOW, NOARGS, "the scopes' size" },
 	{ SCMP_SYS(pread64), ALLOW, NOARGS, "read the scopes" },
