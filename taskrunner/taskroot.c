@@ -214,12 +214,40 @@ own_tree(const char *path)
 	return NULL;
 }
 
-/* The operator's taskReadOnlyPaths, one a line; read and run. */
+/* A symbolic link at path (made with the directories leading to it)
+ * to target, unless path already leads somewhere in the new root. */
+static void
+link_path(const char *path, const char *target)
+{
+	char dir[PATH_MAX], *slash;
+	int fd, parent;
+
+	if ((fd = root_open(path)) != -1) {
+		close(fd);
+		return;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	*slash = '\0';
+	parent = dir[0] == '\0' ? newroot : root_mountpoint(dir, true);
+	if (symlinkat(target, parent, slash + 1) == -1)
+		init_setup_failed("symlink %s", path);
+	if (parent != newroot)
+		close(parent);
+}
+
+/*
+ * The operator's taskReadOnlyPaths, one a line; read and run.  Each is
+ * mounted at its canonical path, with a symbolic link at the path as
+ * given when that differs (a symbolic link on the way may lie in a tree
+ * mounted read-only, where nothing can be made).  The init is the task
+ * user here: what that user could not reach on the host is not shown.
+ */
 static void
 bind_read_only_paths(struct task *t)
 {
 	const char *p = t->read_only_paths, *tree;
-	char path[PATH_MAX];
+	char path[PATH_MAX], real[PATH_MAX];
 	struct stat st;
 
 	while (p != NULL && *p != '\0') {
@@ -227,14 +255,18 @@ bind_read_only_paths(struct task *t)
 
 		snprintf(path, sizeof(path), "%.*s", (int)len, p);
 		p += len + (p[len] == '\n');
-		if ((tree = own_tree(path)) != NULL)
-			init_note(notes, "taskReadOnlyPaths: %s is not shown: "
-			    "the task has its own %s", path, tree);
-		else if (stat(path, &st) == -1)
+		if ((tree = own_tree(path)) == NULL &&
+		    (realpath(path, real) == NULL || stat(real, &st) == -1))
 			init_note(notes, "taskReadOnlyPaths: %s is not shown: "
 			    "%s", path, strerror(errno));
-		else
-			bind_ro(path, path, S_ISDIR(st.st_mode), 0);
+		else if (tree != NULL || (tree = own_tree(real)) != NULL)
+			init_note(notes, "taskReadOnlyPaths: %s is not shown: "
+			    "the task has its own %s", path, tree);
+		else {
+			bind_ro(real, real, S_ISDIR(st.st_mode), 0);
+			if (strcmp(path, real) != 0)
+				link_path(path, real);
+		}
 	}
 }
 

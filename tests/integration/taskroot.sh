@@ -118,7 +118,8 @@ test_sockets_reachable_on_host() {
 sockets_unreachable() {
 	local name=$1 cfg=$2 want="" got s
 	run_task "$name" --config "$cfg" <<<"$(script_json \
-	    '"$PROBE" connect $SOCKETS "$LISTED"' PROBE="$PROBE" \
+	    '"$PROBE" connect $SOCKETS "$LISTED"
+	    grep -o "/.*" /proc/net/unix | sed "s/^/unix: /"' PROBE="$PROBE" \
 	    SOCKETS="${SOCKETS[*]} $ROOT_SOCKET" LISTED="$LISTED_SOCKET")"
 	for s in "${SOCKETS[@]}" "$ROOT_SOCKET"; do
 		want="${want}connect $s: ENOENT
@@ -137,8 +138,11 @@ test_sockets_host_network() {
 	sockets_unreachable sockhost "$STATE/worker.json"
 }
 
+# In its own network namespace, the socket table lists none of them
+# either (on the host's network, /proc/net/unix is the host's: README).
 test_sockets_isolated_network() {
-	sockets_unreachable sockiso "$STATE/iso.json"
+	sockets_unreachable sockiso "$STATE/iso.json" &&
+	    [ -z "$(grep -a '^unix: ' "$LOG")" ]
 }
 
 # Tasks that make namespaces of their own (allowTaskPtraceAndNamespaces)
@@ -269,7 +273,7 @@ test_proc_reveals_nothing() {
 	    'tr "\0" "\n" </proc/1/cmdline | sed "/^$/d; s/^/cmdline: /"
 	    echo "comm: $(cat /proc/1/comm)"
 	    "$TRY" open /proc/1/environ
-	    cut -d" " -f5 /proc/self/mountinfo | sed "s/^/mount: /"
+	    cut -d" " -f5,6 /proc/self/mountinfo | sed "s/^/mount: /"
 	    ps -e -o pid=,comm= | sed "s/^ */ps: /"' TRY="$TRY")"
 	show_task proc
 	expect_task proc completed completed 0 >/dev/null || return 1
@@ -279,8 +283,11 @@ test_proc_reveals_nothing() {
 	grep -qx 'open: EACCES' "$LOG" || bad="$bad [environ]"
 	[ "$(grep -c '^ps: ' "$LOG")" -le 5 ] &&
 	    grep -qx 'ps: 1 task-init' "$LOG" || bad="$bad [ps]"
-	# Every mount point is one of the list, or below the task's own.
-	while read -r m; do
+	# Every mount point is one of the list, or below the task's own;
+	# each is nosuid, and nodev but for /dev's.
+	while read -r m o; do
+		case ,$o, in *,nosuid,*) ;; *) bad="$bad [$m: suid]";; esac
+		case $m,$o, in /dev,*|/dev/*|*,nodev,*) ;; *) bad="$bad [$m: dev]";; esac
 		case $m in
 		/|/usr|/etc|/etc/passwd|/etc/group|/opt|/tmp|/run|/proc|/sys) ;;
 		/dev|/dev/*|/sys/devices/system/*|/sys/kernel/mm/*) ;;
@@ -368,21 +375,26 @@ test_ordinary_tools() {
 }
 
 # taskReadOnlyPaths: a file is shown read-only at its path (and nothing
-# else of its directory); one the host lacks, one the task user could not
+# else of its directory), a symbolic link leads where it did; one the
+# host lacks, one the task user could not
 # reach on the host, or one below the task's own /tmp is not, and the log
 # says why.
 test_read_only_paths() {
 	local cfg
 	echo "listed $$" >"$SOCKDIR/listed.txt"
 	chmod 644 "$SOCKDIR/listed.txt"
-	cfg=$(with_keys rop "sepworker.taskReadOnlyPaths=[\"$HELPERS_ABS\", \"$SOCKDIR/listed.txt\", \"/nonexistent-$$\", \"$STATE/iso.json\", \"/tmp/sepworker-$$\"]")
+	mkdir -p "$SOCKDIR/real" && echo "linked $$" >"$SOCKDIR/real/f" &&
+	    ln -s real "$SOCKDIR/link"
+	cfg=$(with_keys rop "sepworker.taskReadOnlyPaths=[\"$HELPERS_ABS\", \"$SOCKDIR/listed.txt\", \"$SOCKDIR/link\", \"/nonexistent-$$\", \"$STATE/iso.json\", \"/tmp/sepworker-$$\"]")
 	run_task rop --config "$cfg" <<<"$(script_json \
 	    'cat "$F" | sed "s/^/read: /"; "$PROBE" stat "$SOCKDIR/s"
+	    cat "$SOCKDIR/link/f" | sed "s/^/read: /"
 	    echo x 2>/dev/null >>"$F" || echo "write refused"' \
 	    F="$SOCKDIR/listed.txt" PROBE="$PROBE" SOCKDIR="$SOCKDIR")"
 	show_task rop
 	expect_task rop completed completed 0 >/dev/null &&
 	    grep -qx "read: listed $$" "$LOG" &&
+	    grep -qx "read: linked $$" "$LOG" &&
 	    grep -qx "stat $SOCKDIR/s: ENOENT" "$LOG" &&
 	    grep -qx 'write refused' "$LOG" &&
 	    grep -q "taskReadOnlyPaths: /nonexistent-$$ is not shown: No such file or directory" "$LOG" &&
@@ -395,14 +407,14 @@ if is_root && ! plant; then
 fi
 t "the planted sockets are world-connectable on the host (uid $OTHER_UID reaches them)" test_sockets_reachable_on_host
 t "host networking: pathname sockets in /var/tmp, /srv, /home, /root, tasksDir and its parent are not there (ENOENT); one in taskReadOnlyPaths is" test_sockets_host_network
-t "isolated networking: the same sockets are not there (ENOENT)" test_sockets_isolated_network
+t "isolated networking: the same sockets are not there (ENOENT), and /proc/net/unix names none" test_sockets_isolated_network
 t "allowTaskPtraceAndNamespaces: in a user namespace of its own, the task still cannot name them, and cannot mount" test_sockets_debug_ns
 t "stat of the worker's config and key, another task's directory, tasksDir's entries, /root, /srv, /home, /boot: ENOENT" test_stat_host_paths
 t "inotify on host directories (/var/tmp, /root, /home, /srv, tasksDir and its parent, /) sees none of the host's activity" test_inotify_host_dirs
 t "/ is read-only and holds only the listed trees, the task's own and the way to its directory" test_root_read_only_and_listed
-t "/proc/1/cmdline is the task's init and names nothing of the worker; /proc shows the task's processes and mounts only" test_proc_reveals_nothing
+t "/proc/1/cmdline is the task's init and names nothing of the worker; /proc shows the task's processes and mounts only, all nosuid, nodev but /dev" test_proc_reveals_nothing
 t "the environment holds generic-worker's variables and the payload's, nothing else" test_environment
 t "host networking: /sys shows processors, NUMA nodes and huge pages only (no cgroup tree, no interfaces)" test_sys_host_network
 t "isolated networking: /sys is the task's own sysfs (lo only, no cgroup tree)" test_sys_isolated_network
 t "sh, ls, git, cc, node, getent and the resolver's config still work" test_ordinary_tools
-t "taskReadOnlyPaths: a file is shown read-only at its path; a missing one, one the task user cannot reach, one below /tmp are skipped, and the log says so" test_read_only_paths
+t "taskReadOnlyPaths: a file is shown read-only at its path, a symbolic link leads to its directory; a missing one, one the task user cannot reach, one below /tmp are skipped, and the log says so" test_read_only_paths
