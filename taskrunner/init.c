@@ -27,7 +27,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <limits.h>
 #include <linux/capability.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -174,8 +173,13 @@ hide_cmdline(void)
 		n = read_all(fd, buf, sizeof(buf) - 1);
 		close(fd);
 	}
-	if (n <= 0 || (p = strrchr((buf[n] = '\0', buf), ')')) == NULL)
+	if (n <= 0)
 		init_setup_failed("reading /proc/self/stat");
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL) {
+		errno = EINVAL;
+		init_setup_failed("parsing /proc/self/stat");
+	}
 	for (p = strtok_r(p + 1, " ", &save); p != NULL && field < 49;
 	    p = strtok_r(NULL, " ", &save))
 		if (++field == 48)
@@ -249,7 +253,8 @@ enter_taskdir(struct task *t)
 
 	if (chdir(t->taskdir_path) == -1 || stat(".", &a) == -1 ||
 	    fstat(t->taskdir_fd, &b) == -1)
-		init_setup_failed("entering the task directory %s", t->taskdir_path);
+		init_setup_failed("entering the task directory %s",
+		    t->taskdir_path);
 	if (a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
 		errno = EXDEV;
 		init_setup_failed("%s is not the task directory made for us",
@@ -371,8 +376,9 @@ task_landlock(struct task *t)
 	if ((ruleset = ll_create_ruleset(&attr, size, 0)) == -1)
 		init_setup_failed("landlock_create_ruleset");
 	for (size_t i = 0; i < TASK_HOST_PATHS; i++)
-		ll_allow(ruleset, task_host_paths[i].path, task_host_paths[i].exec ?
-		    LL_READ_EXEC : LL_READ, attr.handled_access_fs);
+		ll_allow(ruleset, task_host_paths[i].path,
+		    task_host_paths[i].exec ? LL_READ_EXEC : LL_READ,
+		    attr.handled_access_fs);
 	for (size_t i = 0; i < nitems(own_paths); i++)
 		ll_allow(ruleset, own_paths[i].path, own_paths[i].access,
 		    attr.handled_access_fs);

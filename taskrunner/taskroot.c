@@ -41,12 +41,14 @@
 /* Where the new root is built: any directory of the host will do, as
  * the mount on it stays in our namespace. */
 #define NEWROOT		"/tmp"
-#define RO_ATTRS	(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
+#define RO_ATTRS	(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | \
+			 MOUNT_ATTR_NODEV)
 
 static int		 newroot = -1;	/* O_PATH, the new root's tmpfs */
 static struct ipc_conn	*notes;		/* to the task log */
 
-/* path (absolute, as the task will see it) in the new root. */
+/* path (absolute, as the task will see it) in the new root: symbolic
+ * links resolve there, never on the host. */
 static int
 root_open(const char *path)
 {
