@@ -402,6 +402,33 @@ test_read_only_paths() {
 	    grep -q "taskReadOnlyPaths: /tmp/sepworker-$$ is not shown: the task has its own /tmp" "$LOG"
 }
 
+# /etc/resolv.conf a symbolic link into /run (systemd-resolved's way):
+# the task's empty /run keeps the resolver's file, and nothing else.  The
+# worker runs in a mount namespace of the test's where /etc is a copy
+# with that link, so the host's own /etc is left alone.
+test_resolv_conf_in_run() {
+	local dir=/run/sepworker-resolv.$$ etc=$TMP/etc
+	mkdir -p "$dir" && echo "nameserver 192.0.2.53 # $$" >"$dir/resolv.conf" &&
+	    cp -a /etc "$etc" && rm -f "$etc/resolv.conf" &&
+	    ln -s "$dir/resolv.conf" "$etc/resolv.conf" || return 1
+	OUT=$TMP/resolv.out
+	LOG=$OUT/public/logs/live_backing.log
+	script_json 'cat /etc/resolv.conf | sed "s/^/resolv: /"
+	    find /run | sed "s/^/run: /"' >"$TMP/resolv.json"
+	unshare -m --propagation private sh -c 'mount --bind "$1" /etc &&
+	    exec "$2" run-task "$3" --out "$4" --config "$5"' sh "$etc" \
+	    "$SEPWORKER" "$TMP/resolv.json" "$OUT" "$STATE/worker.json" \
+	    >"$TMP/resolv.stdout" 2>"$TMP/resolv.stderr"
+	RC=$?
+	rm -rf "$dir"
+	show_task resolv
+	expect_task resolv completed completed 0 >/dev/null &&
+	    grep -qx "resolv: nameserver 192.0.2.53 # $$" "$LOG" &&
+	    [ "$(sed -n 's/^run: //p' "$LOG")" = "/run
+$dir
+$dir/resolv.conf" ]
+}
+
 if is_root && ! plant; then
 	not_ok "planting the host's sockets and files" "$(cat "$TMP/serve.out")"
 fi
@@ -418,3 +445,4 @@ t "host networking: /sys shows processors, NUMA nodes and huge pages only (no cg
 t "isolated networking: /sys is the task's own sysfs (lo only, no cgroup tree)" test_sys_isolated_network
 t "sh, ls, git, cc, node, getent and the resolver's config still work" test_ordinary_tools
 t "taskReadOnlyPaths: a file is shown read-only at its path, a symbolic link leads to its directory; a missing one, one the task user cannot reach, one below /tmp are skipped, and the log says so" test_read_only_paths
+t "/etc/resolv.conf a symbolic link into /run: the task reads the resolver's file there, and /run holds nothing else" test_resolv_conf_in_run
