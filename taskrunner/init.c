@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/param.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -186,12 +187,13 @@ hide_cmdline(void)
 			start = strtoul(p, NULL, 10);
 		else if (field == 49)
 			end = strtoul(p, NULL, 10);
-	if (end <= start + sizeof(name)) {
+	if (end <= start) {
 		errno = EINVAL;
 		init_setup_failed("our command line in /proc/self/stat");
 	}
+	/* As much of the name as fits, and a NUL the kernel ends it at. */
 	memset((void *)start, 0, end - start);
-	memcpy((void *)start, name, sizeof(name));
+	memcpy((void *)start, name, MIN(sizeof(name), end - start) - 1);
 	prctl(PR_SET_NAME, "task-init", 0, 0, 0);
 }
 
