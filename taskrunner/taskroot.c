@@ -8,7 +8,7 @@
  *   - read-only bind mounts of task_host_paths (/usr, /bin, /sbin, /lib*,
  *     /opt, /etc) and of the operator's taskReadOnlyPaths;
  *   - the task directory, and the empty directories leading to it: no
- *     other entry of tasksDir is there;
+ *     other entry of tasksDir is there, wherever tasksDir lies;
  *   - the task's own /tmp, /dev (a few host device nodes, its own pts and
  *     shm), /run (empty but for the resolver's file), /proc and /sys;
  *   - /etc/passwd and /etc/group that know the task user.
@@ -374,16 +374,19 @@ build_sys(struct task *t)
 }
 
 /*
- * The task directory at its own path.  The supervisor's fd cannot be the
- * source (its mount is in the host's namespace, not ours): the path is,
- * in our copy of the host's tree, once we know it is the same directory.
+ * The task directory at its own path, alone in an empty read-only tmpfs
+ * on tasksDir: no other entry of tasksDir shows, even where tasksDir lies
+ * in a tree the task may read.  The supervisor's fd cannot be the source
+ * (its mount is in the host's namespace, not ours): the path is, in our
+ * copy of the host's tree, once we know it is the same directory.
  */
 static void
 bind_taskdir(struct task *t)
 {
+	struct mount_attr ro = { .attr_set = MOUNT_ATTR_RDONLY };
+	char tasksdir[PATH_MAX], src[32];
 	struct stat a, b;
-	char src[32];
-	int fd;
+	int fd, dirfd, target;
 
 	fd = open(t->taskdir_path, O_PATH | O_DIRECTORY | O_NOFOLLOW |
 	    O_CLOEXEC);
@@ -394,9 +397,17 @@ bind_taskdir(struct task *t)
 		init_setup_failed("%s is not the task directory made for us",
 		    t->taskdir_path);
 	}
+	snprintf(tasksdir, sizeof(tasksdir), "%s", t->taskdir_path);
+	*strrchr(tasksdir, '/') = '\0';
+	mount_fs("tmpfs", tasksdir, MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	    "mode=0755,size=16k");
+	target = root_mountpoint(t->taskdir_path, true);
+	if ((dirfd = root_open(tasksdir)) == -1 ||
+	    mount_setattr(dirfd, "", AT_EMPTY_PATH, &ro, sizeof(ro)) == -1)
+		init_setup_failed("making %s read-only", tasksdir);
+	close(dirfd);
 	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
-	mount_on(src, root_mountpoint(t->taskdir_path, true), t->taskdir_path,
-	    NULL, MS_BIND | MS_REC, NULL);
+	mount_on(src, target, t->taskdir_path, NULL, MS_BIND | MS_REC, NULL);
 	close(fd);
 	restrict_mount(t->taskdir_path, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
 }

@@ -195,6 +195,26 @@ test_stat_host_paths() {
 	    [ "$got" = "${want}stat $(task_dir): ok" ]
 }
 
+# tasksDir inside a tree the task may read (here its parent is in
+# taskReadOnlyPaths): the other entries of tasksDir stay out of sight.
+test_tasks_dir_in_readable_tree() {
+	local cfg want got
+	cfg=$(with_keys tasksro "sepworker.taskReadOnlyPaths=[\"$TASKS\"]")
+	run_task tasksro --config "$cfg" <<<"$(script_json \
+	    '"$PROBE" stat "$OTHER" "$SOCK" "$PROBE"
+	    ls -A "$(dirname "$TASK_WORKDIR")" | sed "s/^/tasksdir: /"' \
+	    PROBE="$PROBE" OTHER="$OTHER_TASKDIR" \
+	    SOCK="$TASKS/tasks/sepworker-$$.sock")"
+	want="stat $OTHER_TASKDIR: ENOENT
+stat $TASKS/tasks/sepworker-$$.sock: ENOENT
+stat $PROBE: ok
+tasksdir: $(basename "$(task_dir)")"
+	got=$(grep -aE '^(stat|tasksdir)' "$LOG")
+	show_task tasksro
+	why+=("wanted:" "$want" "got:" "$got")
+	expect_task tasksro completed completed 0 >/dev/null && [ "$got" = "$want" ]
+}
+
 # task_dir: the directory the last task ran in, from its result.
 task_dir() { echo "$TASKS/tasks/task_$(jget "$OUT/result.json" .taskId 2>/dev/null)_0"; }
 
@@ -291,7 +311,7 @@ test_proc_reveals_nothing() {
 		case $m in
 		/|/usr|/etc|/etc/passwd|/etc/group|/opt|/tmp|/run|/proc|/sys) ;;
 		/dev|/dev/*|/sys/devices/system/*|/sys/kernel/mm/*) ;;
-		"$HELPERS_ABS"|"$(task_dir)") ;;
+		"$HELPERS_ABS"|"$TASKS/tasks"|"$(task_dir)") ;;
 		*) bad="$bad [mount $m]";;
 		esac
 	done < <(sed -n 's/^mount: //p' "$LOG")
@@ -437,6 +457,7 @@ t "host networking: pathname sockets in /var/tmp, /srv, /home, /root, tasksDir a
 t "isolated networking: the same sockets are not there (ENOENT), and /proc/net/unix names none" test_sockets_isolated_network
 t "allowTaskPtraceAndNamespaces: in a user namespace of its own, the task still cannot name them, and cannot mount" test_sockets_debug_ns
 t "stat of the worker's config and key, another task's directory, tasksDir's entries, /root, /srv, /home, /boot: ENOENT" test_stat_host_paths
+t "tasksDir below a readable tree (taskReadOnlyPaths holds its parent): its other entries are still not there" test_tasks_dir_in_readable_tree
 t "inotify on host directories (/var/tmp, /root, /home, /srv, tasksDir and its parent, /) sees none of the host's activity" test_inotify_host_dirs
 t "/ is read-only and holds only the listed trees, the task's own and the way to its directory" test_root_read_only_and_listed
 t "/proc/1/cmdline is the task's init and names nothing of the worker; /proc shows the task's processes and mounts only, all nosuid, nodev but /dev" test_proc_reveals_nothing
