@@ -380,9 +380,10 @@ static const struct key_spec config_keys[] = {
 	  STORED(task_read_only_paths),
 	  .doc = "Directories (or files) tasks may read and execute from, "
 	  "besides the system's: `/usr`, `/bin`, `/sbin`, `/lib*`, `/opt` "
-	  "(read and execute), `/etc`, `/sys` (read). Everything else on the "
-	  "host, other than the task's own directory, `/tmp` and `/dev/shm`, "
-	  "is out of a task's reach whatever its file modes." },
+	  "(read and execute), `/etc` (read). Each is mounted read-only at its "
+	  "own path in the task's root; one the task user could not reach on "
+	  "the host is left out, and the task log says so. Nothing else of "
+	  "the host but the task's own directory is in a task's root." },
 };
 
 #define NKEYS	nitems(config_keys)

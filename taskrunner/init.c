@@ -11,12 +11,11 @@
  *      the task uid and gid: files made from here on belong to the task,
  *      and the capabilities of the new namespace are kept (no id involved
  *      was 0).  The uid change cleared PR_SET_PDEATHSIG: re-arm it.
- *   2. Mounts, while we hold CAP_SYS_ADMIN over our mount namespace:
- *      private propagation, /proc of the new pid namespace, a private /tmp,
- *      a minimal /dev (bind mounts of a few host nodes), /dev/shm, an
- *      empty /run (hides the host's sockets), /etc/passwd and /etc/group
- *      with the task user.  In a new network namespace, its own /sys and
- *      lo up.
+ *   2. Mounts, while we hold CAP_SYS_ADMIN over our mount namespace: the
+ *      task's own root (taskroot.c: only what a task may see of the
+ *      host, read-only, its directory, its own /tmp, /dev, /run, /proc,
+ *      /sys), entered with pivot_root, the host's tree detached.  In a new
+ *      network namespace, lo up.
  *   3. Limits: rlimits here, not in the taskrunner (a hard limit lowered
  *      there would bind every later task too); oom_score_adj raised.
  *   4. Landlock after the mounts (a Landlock domain forbids mounting),
@@ -28,7 +27,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <limits.h>
 #include <linux/capability.h>
 #include <net/if.h>
 #include <netinet/in.h>
@@ -39,7 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mount.h>
+#include <sys/param.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -86,8 +84,8 @@ init_note(struct ipc_conn *c, const char *fmt, ...)
 	ipc_send(c, INIT_NOTE, 0, w.buf, w.len, -1);
 }
 
-static void __attribute__((noreturn, format(printf, 1, 2)))
-setup_failed(const char *fmt, ...)
+void
+init_setup_failed(const char *fmt, ...)
 {
 	char msg[512];
 	int saved = errno;
@@ -147,124 +145,56 @@ take_task_ids(struct task *t)
 	/* setgroups(2) is denied in this namespace ("deny" was written), and
 	 * the taskrunner has no supplementary groups to pass on. */
 	if (setresgid(id, id, id) == -1 || setresuid(id, id, id) == -1)
-		setup_failed("taking uid %u", id);
+		init_setup_failed("taking uid %u", id);
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1)
-		setup_failed("PR_SET_PDEATHSIG");
+		init_setup_failed("PR_SET_PDEATHSIG");
 	/* If the taskrunner died before that, its end of our socket is
 	 * closed: leave, as the signal would have made us. */
 	if (recv(INIT_SOCK_FD, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0)
 		_exit(INIT_EXIT_SETUP);
 }
 
+/*
+ * Our command line is the taskrunner's (we are its fork, never exec'd):
+ * it names the worker's uids and the supervisor's pid, and every task
+ * process may read /proc/1/cmdline.  Overwrite it, in place, with our
+ * name.  Where it lies is in /proc/self/stat (arg_start, arg_end: the
+ * 48th and 49th fields, counted past the command name's parenthesis).
+ */
 static void
-mount_or_fail(const char *src, const char *dst, const char *type,
-    unsigned long flags, const char *data)
+hide_cmdline(void)
 {
-	if (mount(src, dst, type, flags, data) == -1)
-		setup_failed("mount %s on %s", type ? type : src, dst);
-}
+	static const char name[] = "sepworker-task-init";
+	unsigned long start = 0, end = 0;
+	char buf[2048], *p, *save = NULL;
+	ssize_t n = -1;
+	int fd, field = 2;
 
-/* A file with the given text, made in our private /tmp, bind-mounted
- * read-only over path, then unlinked: the mount keeps it alive. */
-static void
-overlay_file(const char *path, const char *text)
-{
-	static int n;
-	char tmp[64];
-	int fd;
-
-	snprintf(tmp, sizeof(tmp), "/tmp/.sepworker-overlay-%d", n++);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
-	if (fd == -1 || write_all(fd, text, strlen(text)) == -1)
-		setup_failed("writing the task's %s", path);
-	close(fd);
-	mount_or_fail(tmp, path, NULL, MS_BIND, NULL);
-	mount_or_fail(NULL, path, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY |
-	    MS_NOSUID | MS_NODEV, NULL);
-	unlink(tmp);
-}
-
-/* /dev: a tmpfs with bind mounts of the few host devices a task needs,
- * built aside and moved over the host's /dev in one step. */
-static void
-build_dev(void)
-{
-	static const char *const nodes[] = {
-		"null", "zero", "full", "random", "urandom", "tty",
-	};
-	static const char *const links[][2] = {
-		{ "fd", "/proc/self/fd" }, { "stdin", "/proc/self/fd/0" },
-		{ "stdout", "/proc/self/fd/1" },
-		{ "stderr", "/proc/self/fd/2" }, { "ptmx", "pts/ptmx" },
-	};
-	const char *stage = "/tmp/.sepworker-dev";
-	char path[64], src[64];
-
-	if (mkdir(stage, 0755) == -1)
-		setup_failed("mkdir %s", stage);
-	mount_or_fail("tmpfs", stage, "tmpfs", MS_NOSUID | MS_NOEXEC,
-	    "mode=0755,size=64k");
-	for (size_t i = 0; i < nitems(nodes); i++) {
-		int fd;
-
-		snprintf(path, sizeof(path), "%s/%s", stage, nodes[i]);
-		snprintf(src, sizeof(src), "/dev/%s", nodes[i]);
-		if ((fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666)) ==
-		    -1)
-			setup_failed("creating %s", path);
+	if ((fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC)) != -1) {
+		n = read_all(fd, buf, sizeof(buf) - 1);
 		close(fd);
-		mount_or_fail(src, path, NULL, MS_BIND, NULL);
 	}
-	for (size_t i = 0; i < nitems(links); i++) {
-		snprintf(path, sizeof(path), "%s/%s", stage, links[i][0]);
-		if (symlink(links[i][1], path) == -1)
-			setup_failed("symlink %s", path);
+	if (n <= 0)
+		init_setup_failed("reading /proc/self/stat");
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL) {
+		errno = EINVAL;
+		init_setup_failed("parsing /proc/self/stat");
 	}
-	snprintf(path, sizeof(path), "%s/pts", stage);
-	if (mkdir(path, 0755) == -1)
-		setup_failed("mkdir %s", path);
-	snprintf(path, sizeof(path), "%s/shm", stage);
-	if (mkdir(path, 01777) == -1 || chmod(path, 01777) == -1)
-		setup_failed("mkdir %s", path);
-	mount_or_fail(stage, "/dev", NULL, MS_MOVE, NULL);
-	rmdir(stage);
-	mount_or_fail("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-	    "newinstance,ptmxmode=0666,mode=0620");
-	mount_or_fail("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV,
-	    "mode=1777");
-}
-
-/* An empty /run hides the host's sockets (dbus, systemd, container
- * engines); keep the resolver's file if /etc/resolv.conf points there. */
-static void
-build_run(void)
-{
-	char target[PATH_MAX];
-	int keep = -1;
-
-	if (realpath("/etc/resolv.conf", target) != NULL &&
-	    strncmp(target, "/run/", 5) == 0)
-		keep = open(target, O_PATH | O_CLOEXEC);
-	mount_or_fail("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV |
-	    MS_NOEXEC, "mode=0755,size=1m");
-	if (keep >= 0) {
-		char src[64], *p;
-		int fd;
-
-		/* Recreate the directories, then bind the file back. */
-		for (p = strchr(target + 5, '/'); p != NULL;
-		    p = strchr(p + 1, '/')) {
-			*p = '\0';
-			mkdir(target, 0755);
-			*p = '/';
-		}
-		if ((fd = open(target, O_WRONLY | O_CREAT | O_CLOEXEC, 0644))
-		    >= 0)
-			close(fd);
-		snprintf(src, sizeof(src), "/proc/self/fd/%d", keep);
-		mount_or_fail(src, target, NULL, MS_BIND, NULL);
-		close(keep);
+	for (p = strtok_r(p + 1, " ", &save); p != NULL && field < 49;
+	    p = strtok_r(NULL, " ", &save))
+		if (++field == 48)
+			start = strtoul(p, NULL, 10);
+		else if (field == 49)
+			end = strtoul(p, NULL, 10);
+	if (end <= start) {
+		errno = EINVAL;
+		init_setup_failed("our command line in /proc/self/stat");
 	}
+	/* As much of the name as fits, and a NUL the kernel ends it at. */
+	memset((void *)start, 0, end - start);
+	memcpy((void *)start, name, MIN(sizeof(name), end - start) - 1);
+	prctl(PR_SET_NAME, "task-init", 0, 0, 0);
 }
 
 static void
@@ -276,10 +206,10 @@ loopback_up(void)
 	memset(&ifr, 0, sizeof(ifr));
 	strcpy(ifr.ifr_name, "lo");
 	if (s == -1 || ioctl(s, SIOCGIFFLAGS, &ifr) == -1)
-		setup_failed("lo");
+		init_setup_failed("lo");
 	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
 	if (ioctl(s, SIOCSIFFLAGS, &ifr) == -1)
-		setup_failed("bringing lo up");
+		init_setup_failed("bringing lo up");
 	close(s);
 }
 
@@ -299,7 +229,7 @@ proxy_listener(const struct task *t)
 
 	if (s == -1 || bind(s, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
 	    listen(s, 128) == -1)
-		setup_failed("the proxy's listener on 127.0.0.1:%u",
+		init_setup_failed("the proxy's listener on 127.0.0.1:%u",
 		    t->a.proxy_port);
 	return s;
 }
@@ -307,23 +237,9 @@ proxy_listener(const struct task *t)
 static void
 build_mounts(struct task *t)
 {
-	/* Nothing we mount may leak back to the host. */
-	mount_or_fail(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
-	mount_or_fail("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-	    "mode=1777");
-	mount_or_fail("proc", "/proc", "proc", MS_NOSUID | MS_NODEV |
-	    MS_NOEXEC, NULL);
-	build_dev();
-	build_run();
-	overlay_file("/etc/passwd", t->passwd);
-	overlay_file("/etc/group", t->group);
-	if (t->a.flags & TASK_F_NET_ISOLATED) {
-		/* sysfs shows the network namespace it was mounted in: the
-		 * host's would show the host's interfaces. */
-		mount_or_fail("sysfs", "/sys", "sysfs", MS_RDONLY | MS_NOSUID |
-		    MS_NODEV | MS_NOEXEC, NULL);
+	taskroot_build(t, &init_conn);
+	if (t->a.flags & TASK_F_NET_ISOLATED)
 		loopback_up();
-	}
 }
 
 /*
@@ -339,10 +255,11 @@ enter_taskdir(struct task *t)
 
 	if (chdir(t->taskdir_path) == -1 || stat(".", &a) == -1 ||
 	    fstat(t->taskdir_fd, &b) == -1)
-		setup_failed("entering the task directory %s", t->taskdir_path);
+		init_setup_failed("entering the task directory %s",
+		    t->taskdir_path);
 	if (a.st_dev != b.st_dev || a.st_ino != b.st_ino) {
 		errno = EXDEV;
-		setup_failed("%s is not the task directory made for us",
+		init_setup_failed("%s is not the task directory made for us",
 		    t->taskdir_path);
 	}
 }
@@ -353,14 +270,14 @@ set_limit(int resource, uint64_t value, const char *what)
 	struct rlimit rl;
 
 	if (getrlimit(resource, &rl) == -1)
-		setup_failed("getrlimit(%s)", what);
+		init_setup_failed("getrlimit(%s)", what);
 	/* Only lowering: raising a hard limit needs CAP_SYS_RESOURCE in the
 	 * host's namespace, which nobody here has. */
 	if (value < rl.rlim_max || rl.rlim_max == RLIM_INFINITY)
 		rl.rlim_max = value;
 	rl.rlim_cur = rl.rlim_max;
 	if (setrlimit(resource, &rl) == -1)
-		setup_failed("setrlimit(%s)", what);
+		init_setup_failed("setrlimit(%s)", what);
 }
 
 static void
@@ -382,7 +299,7 @@ set_limits(struct task *t)
 	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
 	if (fd == -1 || write_all(fd, "1000", 4) == -1)
-		setup_failed("raising oom_score_adj");
+		init_setup_failed("raising oom_score_adj");
 	close(fd);
 }
 
@@ -423,13 +340,14 @@ ll_allow(int ruleset, const char *path, uint64_t access, uint64_t handled)
 	pb.parent_fd = fd;
 	if (pb.allowed_access &&
 	    ll_add_rule(ruleset, LL_RULE_PATH_BENEATH, &pb) == -1)
-		setup_failed("landlock rule for %s", path);
+		init_setup_failed("landlock rule for %s", path);
 	close(fd);
 }
 
 /*
- * The task may read and run the system's programs and libraries, read
- * its configuration, and write only to its own directory, /tmp and
+ * The second wall, inside the task's root: the task may read and run the
+ * system's programs and libraries, read its configuration, list any
+ * directory of its root, and write only to its own directory, /tmp and
  * /dev/shm (all three private to it).  It may not signal or reach
  * abstract sockets outside its own domain.  Returns the ABI used.
  */
@@ -438,7 +356,10 @@ task_landlock(struct task *t)
 {
 	/* What the task has of its own, beyond task_host_paths: */
 	static const struct ll_path own_paths[] = {
+		/* Only what taskroot.c put there can be named. */
+		{ "/", LL_FS_READ_DIR },
 		{ "/run", LL_READ },	/* an empty tmpfs, or the resolver's */
+		{ "/sys", LL_READ },
 		{ "/proc", LL_READ | LL_FS_WRITE_FILE },
 		{ "/dev", LL_READ | LL_FS_WRITE_FILE | LL_FS_IOCTL_DEV },
 	};
@@ -455,10 +376,11 @@ task_landlock(struct task *t)
 		size = sizeof(attr);
 	}
 	if ((ruleset = ll_create_ruleset(&attr, size, 0)) == -1)
-		setup_failed("landlock_create_ruleset");
+		init_setup_failed("landlock_create_ruleset");
 	for (size_t i = 0; i < TASK_HOST_PATHS; i++)
-		ll_allow(ruleset, task_host_paths[i].path, task_host_paths[i].exec ?
-		    LL_READ_EXEC : LL_READ, attr.handled_access_fs);
+		ll_allow(ruleset, task_host_paths[i].path,
+		    task_host_paths[i].exec ? LL_READ_EXEC : LL_READ,
+		    attr.handled_access_fs);
 	for (size_t i = 0; i < nitems(own_paths); i++)
 		ll_allow(ruleset, own_paths[i].path, own_paths[i].access,
 		    attr.handled_access_fs);
@@ -475,9 +397,9 @@ task_landlock(struct task *t)
 	pb.allowed_access = attr.handled_access_fs;
 	pb.parent_fd = t->taskdir_fd;
 	if (ll_add_rule(ruleset, LL_RULE_PATH_BENEATH, &pb) == -1)
-		setup_failed("landlock rule for the task directory");
+		init_setup_failed("landlock rule for the task directory");
 	if (ll_restrict_self(ruleset) == -1)
-		setup_failed("landlock_restrict_self");
+		init_setup_failed("landlock_restrict_self");
 	close(ruleset);
 	return abi;
 }
@@ -493,12 +415,12 @@ drop_capabilities(void)
 	for (int cap = 0; cap <= CAP_LAST_CAP + 8; cap++)
 		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == -1 &&
 		    errno != EINVAL)
-			setup_failed("dropping capability %d", cap);
+			init_setup_failed("dropping capability %d", cap);
 	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) == -1)
-		setup_failed("clearing ambient capabilities");
+		init_setup_failed("clearing ambient capabilities");
 	memset(data, 0, sizeof(data));
 	if (syscall(SYS_capset, &hdr, data) == -1)
-		setup_failed("capset");
+		init_setup_failed("capset");
 }
 
 /* --- running the commands --- */
@@ -614,7 +536,7 @@ run_commands(struct task *t)
 	    (wt.timer = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC |
 	    TFD_NONBLOCK)) == -1 ||
 	    timerfd_settime(wt.timer, 0, &its, NULL) == -1)
-		setup_failed("setting up the command loop");
+		init_setup_failed("setting up the command loop");
 	for (size_t i = 0; i < t->def.ncommands && !wt.timed_out; i++)
 		if (run_one(t, &wt, i) != 0)
 			break;
@@ -635,6 +557,7 @@ init_main(struct task *t)
 	init_fds(t);
 	wait_for_go();
 	take_task_ids(t);
+	hide_cmdline();
 	build_mounts(t);
 	if ((t->a.flags & TASK_F_NET_ISOLATED) &&
 	    t->def.features.taskcluster_proxy)

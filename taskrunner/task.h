@@ -4,9 +4,9 @@
  *
  * The taskrunner (task.c) clones the task's init into new user, pid,
  * mount, ipc, uts and cgroup namespaces (and net, isolated mode); the
- * init (init.c) finishes the sandbox from the inside, runs the commands
- * (exec.c), kills whatever is left, collects the artifacts as the task
- * user (collect.c) and cleans up.  The taskrunner copies the task's output
+ * init (init.c) finishes the sandbox from the inside (its own root:
+ * taskroot.c), runs the commands (exec.c), kills whatever is left,
+ * collects the artifacts as the task user (collect.c) and cleans up.  The taskrunner copies the task's output
  * into the log and tells the supervisor how it went.
  */
 #ifndef SEPWORKER_TASK_H
@@ -67,6 +67,14 @@ void	clean_taskdir(struct task *t, struct ipc_conn *c);
 /* init.c: a line for the task log, sent to the taskrunner. */
 void	init_note(struct ipc_conn *c, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+/* init.c: say in the task log that building the sandbox failed, with
+ * errno's reason, and end the init. */
+void	init_setup_failed(const char *fmt, ...)
+	    __attribute__((noreturn, format(printf, 1, 2)));
+
+/* taskroot.c: the task's own root, built and entered (the init, while
+ * it holds its namespace's capabilities); notes go on c. */
+void	taskroot_build(struct task *t, struct ipc_conn *c);
 
 /* task.c: serve TASK_ASSIGN (validate; TASK_VALID or TASK_RESULT) and
  * TASK_START (run; TASK_RESULT, then exit). */

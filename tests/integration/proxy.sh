@@ -183,7 +183,8 @@ t "the task's environment, /proc, what the proxy echoes back, its log and result
 
 # Start a task that waits for $GO (touched from here), in the background;
 # sets BG, and waits until it runs.  The supervisor's log is $TMP/NAME.stderr.
-GO=$TASKS/go
+# Where the task can see it: a listed path (taskReadOnlyPaths).
+GO=$HELPERS_ABS/go
 background_task() {
 	local name=$1 i
 	rm -f "$GO"
