@@ -409,6 +409,8 @@ const main = async () => {
       /Transfer-Encoding/));
   await t('refused: Host twice', () =>
     refused(get('host', 'Host: evil.example\r\n'), /Host/));
+  await t('refused: Host twice in HTTP/1.0', () =>
+    refused(`GET ${target('host')} HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n`, /Host/));
   await t('refused: an HTTP/1.1 request without Host', () =>
     refused(`GET ${target('host')} HTTP/1.1\r\nAccept: */*\r\n\r\n`, /Host/));
   await t('refused: a Host that is not a host', () =>
@@ -434,6 +436,8 @@ const main = async () => {
     refused(get('auth', 'Proxy_Authorization: Basic ZXZpbDpldmls\r\n'), /Proxy_Authorization/));
   await t('refused: Content_Length (read as Content-Length where "_" is "-")', () =>
     refused(post('auth', 'Content_Length: 3\r\nContent-Length: 5\r\n', 'hello'), /Content_Length/));
+  await t('refused: Content_Type (read as Content-Type, which the proxy sets when missing)', () =>
+    refused(post('auth', 'Content_Type: text/evil\r\nContent-Length: 5\r\n', 'hello'), /Content_Type/));
   await t('a name with "_" that maps onto nothing the proxy sets passes', async () => {
     const tg = target('auth');
     const u = await forwarded(`GET ${tg} HTTP/1.1\r\n${H}X_Custom: 1\r\n\r\n`, tg);
