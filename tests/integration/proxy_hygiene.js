@@ -535,6 +535,15 @@ const main = async () => {
     const tg = target('alive');
     cleanUpstream(await forwarded(`GET ${tg} HTTP/1.1\r\n${H}\r\n`, tg), upPort);
   });
+  await t('the task proxy exits 0 when told to quit, with nothing from a sanitizer in its log', async () => {
+    const exited = new Promise(resolve => harness.on('exit', (code, signal) => resolve({ code, signal })));
+    harness.stdin.end('quit\n');
+    const exit = harnessExit || await Promise.race([exited, sleep(10000).then(() => null)]);
+    assert.deepEqual(exit, { code: 0, signal: null }, `the harness ended ${JSON.stringify(exit)}:\n` +
+      proxyLogTail(20).join('\n'));
+    const bad = proxyLogTail(100000).filter(l => /Sanitizer|runtime error/.test(l));
+    assert.deepEqual(bad, [], 'sanitizer reports in the proxy log');
+  });
   server.close();
 };
 
