@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "proxyd/forward.h"
+#include "proxyd/head.h"
 
 /* The Go client's backoff (reference §4.5): 500 ms, x1.5, +-50 %, at
  * most 60 s between attempts. */
@@ -53,23 +54,6 @@ struct upstream {
 	size_t			 len, off, cap;
 	unsigned		 attempts;
 };
-
-bool
-hop_by_hop(const char *name, size_t len)
-{
-	static const char *const names[] = {
-		"connection", "keep-alive", "proxy-connection",
-		"proxy-authenticate", "proxy-authorization", "te", "trailer",
-		"transfer-encoding", "upgrade", "host", "content-length",
-		"expect", "authorization",
-	};
-
-	for (size_t i = 0; i < nitems(names); i++)
-		if (strlen(names[i]) == len &&
-		    strncasecmp(names[i], name, len) == 0)
-			return true;
-	return false;
-}
 
 static void
 clear_headers(struct upstream *u)

@@ -54,8 +54,4 @@ ssize_t		 upstream_read(struct upstream *u, char *buf, size_t max);
 unsigned	 upstream_attempts(const struct upstream *u);
 void		 upstream_free(struct upstream *u);
 
-/* True for headers that describe one hop, not the message (RFC 9110
- * 7.6.1), and the ones the proxy sets itself. */
-bool		 hop_by_hop(const char *name, size_t len);
-
 #endif

@@ -1,13 +1,14 @@
 /*
  * The task's side: HTTP/1.1 from libmicrohttpd, a thread per connection
  * (each may wait on upstream for as long as retries take, and pulls the
- * response body at the client's pace).
+ * response body at the client's pace).  Connections come from front.c,
+ * their request head already found well-formed (head.h), one request
+ * each.
  *
  * libmicrohttpd decodes the URL before the request handler sees it; the
  * target is taken raw from the URI log callback instead, so "%2F", "//"
  * and the query reach upstream, and the Hawk MAC, byte for byte.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -20,12 +21,17 @@
 #include "common/util.h"
 #include "common/version.h"
 #include "proxyd/forward.h"
+#include "proxyd/front.h"
+#include "proxyd/head.h"
 #include "proxyd/route.h"
 #include "proxyd/taskproxy.h"
 
-#define CONNECTION_LIMIT	64
-/* Seconds a connection may sit idle between requests. */
+/* Seconds a connection may sit idle while its request is read or its
+ * answer taken. */
 #define IDLE_TIMEOUT_S		300
+/* libmicrohttpd's memory for one connection: a head of FRONT_HEAD_MAX,
+ * what it parses out of it, and the answer's headers. */
+#define CONNECTION_MEMORY	(4 * FRONT_HEAD_MAX)
 
 /* One request, from its first line to its response's end. */
 struct request {
@@ -125,14 +131,22 @@ add_header(void *arg, const char *name, const char *value)
 		log_warnx("response header %s could not be added", name);
 }
 
-/* The headers taskcluster-proxy puts on every response. */
+void
+server_common_headers(struct taskproxy *proxy,
+    void (*add)(void *arg, const char *name, const char *value), void *arg)
+{
+	add(arg, "X-Taskcluster-Proxy-Version", SEPWORKER_VERSION);
+	add(arg, "X-Taskcluster-Proxy-Revision", SEPWORKER_REVISION);
+	taskproxy_identity_headers(proxy, add, arg);
+	add(arg, "X-Taskcluster-Authorized-Scopes", proxy->scopes_json);
+}
+
+/* Those, and the end of the connection (front.h says why). */
 static void
 common_headers(struct MHD_Response *r)
 {
-	add_header(r, "X-Taskcluster-Proxy-Version", SEPWORKER_VERSION);
-	add_header(r, "X-Taskcluster-Proxy-Revision", SEPWORKER_REVISION);
-	taskproxy_identity_headers(tp, add_header, r);
-	add_header(r, "X-Taskcluster-Authorized-Scopes", tp->scopes_json);
+	server_common_headers(tp, add_header, r);
+	add_header(r, "Connection", "close");
 }
 
 /* A response of our own: status, a text body, and Location or
@@ -332,36 +346,6 @@ on_request(void *cls, struct MHD_Connection *c, const char *url,
 	return respond(c, rq, method);
 }
 
-/* Only the task's uid may talk to its proxy (host networking). */
-static enum MHD_Result
-on_accept(void *cls, const struct sockaddr *addr, socklen_t len)
-{
-	const struct sockaddr_in *sin = (const struct sockaddr_in *)addr;
-	char ip[INET_ADDRSTRLEN] = "?";
-	uint32_t uid;
-
-	(void)cls;
-	if (!tp->check_peer)
-		return MHD_YES;
-	if (addr->sa_family != AF_INET || len < sizeof(*sin)) {
-		log_warnx("refused a connection that is not IPv4");
-		return MHD_NO;
-	}
-	inet_ntop(AF_INET, &sin->sin_addr, ip, sizeof(ip));
-	if (peer_uid(tp->diag_fd, sin, &tp->listen_addr, &uid) == -1) {
-		log_warn("refused a connection from %s:%u: its owner cannot be "
-		    "found", ip, ntohs(sin->sin_port));
-		return MHD_NO;
-	}
-	if (uid != tp->allowed_uid) {
-		log_warnx("refused a connection from %s:%u: uid %u is not the "
-		    "task's (%u)", ip, ntohs(sin->sin_port), uid,
-		    tp->allowed_uid);
-		return MHD_NO;
-	}
-	return MHD_YES;
-}
-
 static void	on_mhd_log(void *cls, const char *fmt, va_list ap)
 		    __attribute__((format(printf, 2, 0)));
 
@@ -383,20 +367,23 @@ server_start(struct taskproxy *proxy, int listen_fd, char *err,
 	struct MHD_Daemon *d;
 
 	tp = proxy;
+	/* Connections come from front.c, their heads already checked;
+	 * strict too, as a second line. */
 	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ERROR_LOG,
-	    0, on_accept, NULL, on_request, NULL,
+	    MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ERROR_LOG |
+	    MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC,
+	    0, NULL, NULL, on_request, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-	    MHD_OPTION_LISTEN_SOCKET, listen_fd,
 	    MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
 	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)FRONT_CONNECTION_LIMIT,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)IDLE_TIMEOUT_S,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+	    MHD_OPTION_STRICT_FOR_CLIENT, 1,
 	    MHD_OPTION_END);
 	if (d == NULL) {
-		snprintf(err, errlen, "libmicrohttpd could not start on the "
-		    "listener");
+		snprintf(err, errlen, "libmicrohttpd could not start");
 		return -1;
 	}
-	return 0;
+	return front_start(proxy, listen_fd, d, err, errlen);
 }

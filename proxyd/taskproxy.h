@@ -6,8 +6,10 @@
  *	taskproxy.c	start-up, the control and credentials channels, the
  *			credentials in use (behind a lock: a reclaim replaces
  *			them while requests are in flight)
+ *	front.c		the task's connections until their request head is
+ *			complete: admission, the head checked (head.c)
  *	server.c	HTTP from the task (libmicrohttpd, a thread per
- *			connection): admission, routes, /bewit, responses
+ *			connection): routes, /bewit, responses
  *	forward.c	HTTP to upstream (libcurl): retries, streaming back
  *	peer.c		who is on the other end of a loopback connection
  */

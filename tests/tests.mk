@@ -119,6 +119,8 @@ fuzz_fuzz_bewit_SRCS		:= proxyd/url.c proxyd/hawk.c common/jsonscan.c \
 				   common/util.c common/log.c common/timefmt.c \
 				   common/utf8.c common/strbuf.c
 fuzz_fuzz_bewit_PKGS		:= libsodium
+fuzz_fuzz_head_SRCS		:= proxyd/head.c proxyd/route.c common/util.c \
+				   common/log.c common/timefmt.c common/utf8.c
 
 define fuzz_program
 $(FUZZ_DIR)/$(1): tests/fuzz/$(1).c $(fuzz_$(1)_SRCS)
