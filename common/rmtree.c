@@ -13,9 +13,14 @@
 /* Levels one pass goes down before it moves what lies deeper up. */
 #define RMTREE_PASS_DEPTH	256
 
-/* The names in dfd but . and .., NULL-terminated; NULL if unreadable. */
-static char **
-names_in(int dfd)
+static int
+cmp_names(const void *x, const void *y)
+{
+	return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+char **
+dir_names(int dfd, bool sorted)
 {
 	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -35,7 +40,7 @@ names_in(int dfd)
 			cap = cap ? cap * 2 : 32;
 			grown = reallocarray(names, cap, sizeof(char *));
 			if (grown == NULL)
-				fatal("listing a directory to remove");
+				fatal("listing a directory");
 			names = grown;
 		}
 		names[n++] = xstrdup(e->d_name);
@@ -44,11 +49,13 @@ names_in(int dfd)
 	if (names == NULL)
 		names = xcalloc(1, sizeof(char *));
 	names[n] = NULL;
+	if (sorted)
+		qsort(names, n, sizeof(char *), cmp_names);
 	return names;
 }
 
-static void
-free_names(char **names)
+void
+dir_names_free(char **names)
 {
 	for (size_t i = 0; names != NULL && names[i] != NULL; i++)
 		free(names[i]);
@@ -60,7 +67,7 @@ free_names(char **names)
 static void
 remove_below(int dfd, int depth, int top, unsigned *moved)
 {
-	char **names = names_in(dfd);
+	char **names = dir_names(dfd, false);
 
 	if (names == NULL)
 		return;
@@ -92,7 +99,7 @@ remove_below(int dfd, int depth, int top, unsigned *moved)
 		}
 		unlinkat(dfd, names[i], AT_REMOVEDIR);
 	}
-	free_names(names);
+	dir_names_free(names);
 }
 
 bool
@@ -108,8 +115,8 @@ rmtree_contents(int dirfd)
 		before = moved;
 		remove_below(dirfd, 0, dirfd, &moved);
 	} while (moved != before);
-	left = names_in(dirfd);
+	left = dir_names(dirfd, false);
 	empty = left != NULL && left[0] == NULL;
-	free_names(left);
+	dir_names_free(left);
 	return empty;
 }

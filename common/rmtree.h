@@ -19,4 +19,10 @@
  */
 bool	rmtree_contents(int dirfd);
 
+/* The names in dfd but . and .., sorted if asked (for a stable order),
+ * NULL-terminated; NULL if it cannot be read.  Free with
+ * dir_names_free(). */
+char	**dir_names(int dfd, bool sorted);
+void	 dir_names_free(char **names);
+
 #endif

@@ -162,62 +162,13 @@ collect_file(struct task *t, struct ipc_conn *c, const struct task_artifact *a)
 	close(fd);
 }
 
-static int
-cmp_names(const void *x, const void *y)
-{
-	return strcmp(*(char *const *)x, *(char *const *)y);
-}
-
-/* The entries of dfd but . and .., sorted, so artifacts come in a
- * stable order.  NULL-terminated; NULL if it cannot be read. */
-static char **
-list_dir(int dfd)
-{
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *e;
-
-	if (d == NULL) {
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	while ((e = readdir(d)) != NULL) {
-		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-			continue;
-		if (n + 2 > cap) {
-			cap = cap ? cap * 2 : 32;
-			names = realloc(names, cap * sizeof(char *));
-			if (names == NULL)
-				_exit(INIT_EXIT_SETUP);
-		}
-		names[n++] = xstrdup(e->d_name);
-	}
-	closedir(d);
-	if (names == NULL)
-		names = xcalloc(1, sizeof(char *));
-	names[n] = NULL;
-	qsort(names, n, sizeof(char *), cmp_names);
-	return names;
-}
-
-static void
-free_list(char **names)
-{
-	for (size_t i = 0; names != NULL && names[i] != NULL; i++)
-		free(names[i]);
-	free(names);
-}
-
 /* Every regular file below dfd becomes "<artifact name>/<relative path>",
  * until the collection runs out of time (*late). */
 static void
 walk(struct ipc_conn *c, const struct task_artifact *a, int dfd,
     const char *rel, int depth, bool *late)
 {
-	char **names = list_dir(dfd);
+	char **names = dir_names(dfd, true);
 
 	if (names == NULL) {
 		send_error(c, a->name, "file-not-readable-on-worker",
@@ -265,7 +216,7 @@ walk(struct ipc_conn *c, const struct task_artifact *a, int dfd,
 			    kind_of(st.st_mode));
 		free(sub);
 	}
-	free_list(names);
+	dir_names_free(names);
 }
 
 static void
@@ -317,11 +268,11 @@ clean_taskdir(struct task *t, struct ipc_conn *c)
 	/* We own all of it (the task user) and every task process is dead,
 	 * so nothing moves while we work. */
 	if (!rmtree_contents(fd)) {
-		left = list_dir(fd);
+		left = dir_names(fd, true);
 		init_note(c, "The task directory could not be emptied (%s "
 		    "remains)", left != NULL && left[0] != NULL ? left[0] :
 		    "an unreadable entry");
-		free_list(left);
+		dir_names_free(left);
 	}
 	close(fd);
 }
