@@ -26,6 +26,17 @@
  *			under the last TASK_GRANT, and refuses to feed
  *			without one.  Temporary credentials go as they are
  *			(they cannot issue others).
+ *	WORKER_CREDS	supervisor -> proxyd (worker mode): the worker's
+ *			credentials, laid out as TASK_CREDS; a later one
+ *			replaces them
+ *	CLAIM_WORK	supervisor -> proxyd: claimWork for one task
+ *	CLAIMED		proxyd -> supervisor, fd = sealed memfd of the
+ *			claim's task definition: struct px_claim, then
+ *			taskId, taskGroupId.  The claim's credentials stay
+ *			in proxyd for the next FEED_TASKPROXY.
+ *	NO_TASK		proxyd -> supervisor: "" (none) or why the call
+ *			failed
+ *	FORGET_TASK	supervisor -> proxyd: wipe unfed task credentials
  *	DONE		proxyd -> supervisor: the request was carried out
  *	FAILED		proxyd -> supervisor: why not (u32-length string)
  *
@@ -49,7 +60,21 @@ enum {
 	PX_DONE,
 	PX_FAILED,
 	PX_TASK_GRANT,
+	PX_WORKER_CREDS,
+	PX_CLAIM_WORK,
+	PX_CLAIMED,
+	PX_NO_TASK,
+	PX_FORGET_TASK,
 };
+
+struct px_claim {
+	uint32_t	run_id;
+	uint32_t	reserved;
+	int64_t		taken_until_ms;
+	int64_t		expires_ms;	/* the task's */
+};
+
+#define PX_SLUGID_MAX	22u
 
 static const struct ipc_msgspec proxyd_msgs[] = {
 	CHAN_COMMON_MSGS,
@@ -58,6 +83,16 @@ static const struct ipc_msgspec proxyd_msgs[] = {
 	    false },
 	{ PX_TASK_GRANT, "TASK_GRANT", IPC_TO_CHILD, 8, 8, true },
 	{ PX_FEED_TASKPROXY, "FEED_TASKPROXY", IPC_TO_CHILD, 0, 0, true },
+	{ PX_WORKER_CREDS, "WORKER_CREDS", IPC_TO_CHILD, 3 * 4 + 2,
+	    3 * 4 + PX_CLIENT_ID_MAX + PX_TOKEN_MAX + PX_CERTIFICATE_MAX,
+	    false },
+	{ PX_CLAIM_WORK, "CLAIM_WORK", IPC_TO_CHILD, 0, 0, false },
+	{ PX_CLAIMED, "CLAIMED", IPC_TO_SUPERVISOR,
+	    sizeof(struct px_claim) + 2 * 4,
+	    sizeof(struct px_claim) + 2 * (4 + PX_SLUGID_MAX), true },
+	{ PX_NO_TASK, "NO_TASK", IPC_TO_SUPERVISOR, 4, 4 + PX_REASON_MAX,
+	    false },
+	{ PX_FORGET_TASK, "FORGET_TASK", IPC_TO_CHILD, 0, 0, false },
 	{ PX_DONE, "DONE", IPC_TO_SUPERVISOR, 0, 0, false },
 	{ PX_FAILED, "FAILED", IPC_TO_SUPERVISOR, 4, 4 + PX_REASON_MAX,
 	    false },

@@ -8,7 +8,10 @@
 #define EXIT_TASK_FAILED	1	/* run-task: the task failed */
 #define EXIT_TASK_EXCEPTION	2	/* run-task: resolved as an exception */
 #define EXIT_USAGE		64	/* bad command line; config unloadable */
+#define EXIT_IDLE_TIMEOUT	68	/* run: idleTimeoutSecs passed */
 #define EXIT_INTERNAL_ERROR	69	/* a child died or misbehaved */
+#define EXIT_WORKER_STOPPED	71	/* run: SIGINT */
+#define EXIT_WORKER_SHUTDOWN	72	/* run: SIGTERM */
 #define EXIT_INVALID_CONFIG	73
 #define EXIT_CANNOT_CREATE_KEY	75
 #define EXIT_CANNOT_SECURE	77	/* a config with secrets is exposed */

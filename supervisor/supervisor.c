@@ -167,13 +167,38 @@ on_px_answer(void *arg, struct ipc_msg *m)
 
 	if (a->id == 0 || m->hdr.id != a->id || a->done)
 		return -1;
-	if (m->hdr.type == PX_FAILED) {
+	a->type = m->hdr.type;
+	switch (m->hdr.type) {
+	case PX_FAILED:
 		if (take_reason(m, a->reason, sizeof(a->reason)) == -1)
 			return -1;
 		a->failed = true;
+		break;
+	case PX_NO_TASK:
+		if (take_reason(m, a->reason, sizeof(a->reason)) == -1)
+			return -1;
+		break;
+	case PX_CLAIMED:
+		if (m->payload_len > sizeof(a->data))
+			return -1;
+		memcpy(a->data, m->payload, m->payload_len);
+		a->len = m->payload_len;
+		a->fd = m->fd;
+		m->fd = -1;
+		break;
 	}
 	a->done = true;
 	return 0;
+}
+
+static int
+on_tp_agent(void *arg, struct ipc_msg *m)
+{
+	struct dispatch_ctx *d = arg;
+
+	if (d->s->on_agent_answer == NULL)
+		return -1;
+	return d->s->on_agent_answer(d->s->agent_arg, m);
 }
 
 static int
@@ -202,10 +227,15 @@ static const struct ipc_handler proxyd_handlers[] = {
 	COMMON_HANDLERS,
 	{ PX_DONE, CHILD_READY, on_px_answer },
 	{ PX_FAILED, CHILD_READY, on_px_answer },
+	{ PX_CLAIMED, CHILD_READY, on_px_answer },
+	{ PX_NO_TASK, CHILD_READY, on_px_answer },
 };
 static const struct ipc_handler taskproxy_handlers[] = {
 	COMMON_HANDLERS,
 	{ TP_SERVING, CHILD_READY, on_tp_serving },
+	{ TP_OK, CHILD_READY, on_tp_agent },
+	{ TP_UPLOADED, CHILD_READY, on_tp_agent },
+	{ TP_FAILED, CHILD_READY, on_tp_agent },
 };
 static const struct ipc_handler taskrunner_handlers[] = {
 	COMMON_HANDLERS,
@@ -269,6 +299,7 @@ supervisor_init(struct supervisor *s, const struct sw_config *cfg, char *err,
 	memset(s, 0, sizeof(*s));
 	s->cfg = cfg;
 	s->task.cfg = cfg;
+	s->agent_spool_fd = -1;
 	for (int i = 0; i < NROLES; i++) {
 		s->kids[i].role = (enum role)i;
 		s->kids[i].name = role_names[i];
@@ -397,13 +428,23 @@ supervisor_spawn(struct supervisor *s, enum role role)
 }
 
 int
-supervisor_spawn_taskproxy(struct supervisor *s, int listen_fd,
-    int creds_fd, char *const *opts)
+supervisor_spawn_opts(struct supervisor *s, enum role role,
+    char *const *opts)
 {
-	const int extra[2] = { listen_fd, creds_fd };
+	if (role == ROLE_TASKPROXY)
+		fatalx("a task proxy starts with supervisor_spawn_taskproxy");
+	return spawn_role(s, role, NULL, 0, opts);
+}
+
+int
+supervisor_spawn_taskproxy(struct supervisor *s, int listen_fd,
+    int creds_fd, int spool_fd, char *const *opts)
+{
+	const int extra[3] = { listen_fd, creds_fd, spool_fd };
 
 	s->taskproxy_serving = false;
-	return spawn_role(s, ROLE_TASKPROXY, extra, 2, opts);
+	return spawn_role(s, ROLE_TASKPROXY, extra, spool_fd >= 0 ? 3 : 2,
+	    opts);
 }
 
 static void
@@ -603,6 +644,8 @@ supervisor_poll(struct supervisor *s, int timeout_ms)
 
 		if (k->state == CHILD_NONE)
 			continue;
+		if (i == ROLE_TASKRUNNER && s->hold_taskrunner)
+			fds[0] = -1;
 		for (int j = 0; j < 3; j++) {
 			if (fds[j] < 0)
 				continue;
@@ -739,19 +782,20 @@ supervisor_keyholder_call(struct supervisor *s, uint32_t type,
 }
 
 int
-supervisor_proxyd_call(struct supervisor *s, uint32_t type,
+supervisor_proxyd_request(struct supervisor *s, uint32_t type,
     const void *payload, size_t len, int fd, unsigned timeout_ms,
-    char *reason, size_t reasonlen)
+    struct px_answer *out)
 {
 	struct child *k = &s->kids[ROLE_PROXYD];
 	uint64_t deadline = now_ms() + timeout_ms;
 	struct px_answer *a = &s->px;
-	int rc;
 
-	snprintf(reason, reasonlen, "proxyd did not answer");
+	memset(out, 0, sizeof(*out));
+	out->fd = -1;
 	if (k->state != CHILD_READY)
 		return -1;
 	memset(a, 0, sizeof(*a));
+	a->fd = -1;
 	a->id = k->conn.next_id++;
 	if (ipc_send(&k->conn, type, a->id, payload, len, fd) == -1) {
 		child_violation(s, k, "not reading its socket");
@@ -761,12 +805,27 @@ supervisor_proxyd_call(struct supervisor *s, uint32_t type,
 	    remaining_ms(deadline) > 0)
 		supervisor_poll(s, remaining_ms(deadline));
 	a->id = 0;
-	if (!a->done)
+	*out = *a;
+	a->fd = -1;
+	return out->done ? 0 : -1;
+}
+
+int
+supervisor_proxyd_call(struct supervisor *s, uint32_t type,
+    const void *payload, size_t len, int fd, unsigned timeout_ms,
+    char *reason, size_t reasonlen)
+{
+	struct px_answer a;
+
+	snprintf(reason, reasonlen, "proxyd did not answer");
+	if (supervisor_proxyd_request(s, type, payload, len, fd, timeout_ms,
+	    &a) == -1)
 		return -1;
-	rc = a->failed ? 1 : 0;
-	if (a->failed)
-		snprintf(reason, reasonlen, "%s", a->reason);
-	return rc;
+	if (a.fd >= 0)
+		close(a.fd);
+	if (a.failed)
+		snprintf(reason, reasonlen, "%s", a.reason);
+	return a.failed ? 1 : 0;
 }
 
 void

@@ -66,7 +66,11 @@ struct px_answer {
 	uint32_t	id;		/* of the request waited for; 0: none */
 	bool		done;
 	bool		failed;
-	char		reason[256 + 1];
+	uint32_t	type;		/* PX_DONE, PX_FAILED, PX_CLAIMED, ... */
+	char		reason[256 + 1];	/* FAILED's, NO_TASK's */
+	uint8_t		data[128];	/* CLAIMED's payload */
+	size_t		len;
+	int		fd;		/* CLAIMED's memfd, ours to close */
 };
 
 struct supervisor {
@@ -80,6 +84,14 @@ struct supervisor {
 	struct kh_answer	 kh;
 	struct px_answer	 px;
 	bool			 taskproxy_serving;
+	/* Worker mode: the task proxy's answers as the task's agent go
+	 * here; while hold_taskrunner is set the taskrunner's messages
+	 * wait (its artifacts queue up faster than they upload). */
+	int			(*on_agent_answer)(void *arg, struct ipc_msg *m);
+	void			*agent_arg;
+	bool			 hold_taskrunner;
+	bool			 worker_mode;	/* `run`, not run-task */
+	int			 agent_spool_fd; /* worker: the task's, or -1 */
 	bool			 stopping;	/* shutting everything down */
 	int			 stop_signal;	/* signal that asked for it */
 	int			 exit_code;	/* 0, or why we are stopping */
@@ -91,10 +103,14 @@ int	supervisor_init(struct supervisor *s, const struct sw_config *cfg,
 	    char *err, size_t errlen);
 /* Start a child; it is CHILD_STARTING until it says READY. */
 int	supervisor_spawn(struct supervisor *s, enum role role);
-/* Start the task proxy for the task being run, with its listener and its
- * end of the credentials channel (fds 5 and 6) and its role options. */
+/* The same, with role options (NULL-terminated). */
+int	supervisor_spawn_opts(struct supervisor *s, enum role role,
+	    char *const *opts);
+/* Start the task proxy for the task being run, with its listener, its
+ * end of the credentials channel and, in worker mode, its spool
+ * directory (fds 5, 6, 7; spool_fd -1: none) and its role options. */
 int	supervisor_spawn_taskproxy(struct supervisor *s, int listen_fd,
-	    int creds_fd, char *const *opts);
+	    int creds_fd, int spool_fd, char *const *opts);
 /* Stop one child: SHUTDOWN, SIGKILL after grace_ms; reaped on return. */
 void	supervisor_stop_child(struct supervisor *s, enum role role,
 	    unsigned grace_ms);
@@ -120,6 +136,11 @@ int	supervisor_keyholder_call(struct supervisor *s, uint32_t type,
 int	supervisor_proxyd_call(struct supervisor *s, uint32_t type,
 	    const void *payload, size_t len, int fd, unsigned timeout_ms,
 	    char *reason, size_t reasonlen);
+/* The same, the whole answer in *a (a->fd the caller's to close); -1 if
+ * none came. */
+int	supervisor_proxyd_request(struct supervisor *s, uint32_t type,
+	    const void *payload, size_t len, int fd, unsigned timeout_ms,
+	    struct px_answer *a);
 /* Serve events until a stop is requested (signal or a child's death). */
 void	supervisor_run(struct supervisor *s);
 /* Stop every child: SHUTDOWN, then SIGKILL after a grace period; reap all.

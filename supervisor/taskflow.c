@@ -243,29 +243,42 @@ grant_task_creds(struct supervisor *s, struct task_run *r, char *why,
  * task's scopes (passed on unread, to it and to proxyd) and, over a
  * socketpair whose other end goes to proxyd, the task's credentials
  * (temporary ones proxyd issues for those scopes, when the config's are
- * permanent).  0 once it serves, or -1 with why.
+ * permanent; in worker mode the claim's).  In worker mode it is also the
+ * task's agent, and listen_fd may be -1: a task that did not ask for the
+ * proxy still gets an agent, with no listener.  0 once it serves, or -1
+ * with why.
  */
-static int
-start_task_proxy(struct supervisor *s, struct task_run *r, int listen_fd,
+int
+tf_start_task_proxy(struct supervisor *s, struct task_run *r, int listen_fd,
     char *why, size_t whylen)
 {
 	const struct sw_config *cfg = s->cfg;
 	struct child *k = &s->kids[ROLE_TASKPROXY];
 	bool host = cfg->task_network == TASK_NET_HOST;
+	bool listens = listen_fd >= 0;
 	char run_id[16], uid[16], retry[16], reason[PX_REASON_MAX + 1];
-	char *opts[] = { "--task-id", r->task_id, "--run-id", run_id,
-	    "--root-url", cfg->root_url, "--retry-seconds", retry,
-	    "--artifact-scope", "0", NULL, NULL, NULL, NULL, NULL };
-	int nopts = 10;
+	char *opts[20] = { "--task-id", r->task_id, "--run-id", run_id,
+	    "--root-url", cfg->root_url, "--retry-seconds", retry };
+	int nopts = 8;
 	uint64_t deadline;
 	int cp[2], rc = -1;
 
+	if (s->worker_mode) {
+		opts[nopts++] = "--agent";
+		opts[nopts++] = "--spool-fd";
+		opts[nopts++] = "7";
+		if (!listens)
+			opts[nopts++] = "--no-listener";
+	} else {
+		opts[nopts++] = "--artifact-scope";
+		opts[nopts++] = "0";
+	}
 	/* Unset, the task proxy allows the rootURL's host alone. */
 	if (cfg->proxy_allowed_hosts != NULL) {
 		opts[nopts++] = "--allowed-hosts";
 		opts[nopts++] = cfg->proxy_allowed_hosts;
 	}
-	if (host) {
+	if (host && listens) {
 		opts[nopts++] = "--allowed-uid";
 		opts[nopts++] = uid;
 	}
@@ -274,17 +287,20 @@ start_task_proxy(struct supervisor *s, struct task_run *r, int listen_fd,
 	snprintf(uid, sizeof(uid), "%u", r->uid);
 	snprintf(retry, sizeof(retry), "%u", cfg->proxy_retry_seconds);
 	r->proxy_started = true;
-	if (r->scopes_fd < 0) {
+	if (listens && r->scopes_fd < 0) {
 		snprintf(why, whylen, "the taskrunner sent no scopes for it");
 		return -1;
 	}
-	if (grant_task_creds(s, r, why, whylen) == -1)
+	/* The claim's credentials are temporary already: proxyd passes
+	 * them on as they are. */
+	if (!s->worker_mode && grant_task_creds(s, r, why, whylen) == -1)
 		return -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, cp) == -1) {
 		snprintf(why, whylen, "socketpair: %s", strerror(errno));
 		return -1;
 	}
-	if (supervisor_spawn_taskproxy(s, listen_fd, cp[1], opts) == -1) {
+	if (supervisor_spawn_taskproxy(s, listens ? listen_fd : s->devnull,
+	    cp[1], s->worker_mode ? s->agent_spool_fd : -1, opts) == -1) {
 		snprintf(why, whylen, "it could not be started");
 		goto out;
 	}
@@ -296,13 +312,15 @@ start_task_proxy(struct supervisor *s, struct task_run *r, int listen_fd,
 		    r->proxy_end : "it did not become ready");
 		goto out;
 	}
-	if (ipc_send(&k->conn, TP_SCOPES, k->conn.next_id++, NULL, 0,
-	    r->scopes_fd) == -1) {
+	if (listens && ipc_send(&k->conn, TP_SCOPES, k->conn.next_id++, NULL,
+	    0, r->scopes_fd) == -1) {
 		snprintf(why, whylen, "it did not take its scopes");
 		goto out;
 	}
-	close(r->scopes_fd);
-	r->scopes_fd = -1;
+	if (listens) {
+		close(r->scopes_fd);
+		r->scopes_fd = -1;
+	}
 	if (supervisor_proxyd_call(s, PX_FEED_TASKPROXY, NULL, 0, cp[0],
 	    TASKPROXY_START_MS, reason, sizeof(reason)) != 0) {
 		snprintf(why, whylen, "it did not get the task's credentials: "
@@ -318,9 +336,14 @@ start_task_proxy(struct supervisor *s, struct task_run *r, int listen_fd,
 		    r->proxy_died ? r->proxy_end : "no word from it");
 		goto out;
 	}
-	log_info("task %s: its proxy (pid %ld) serves on %s, as uid %u",
-	    r->task_id, (long)k->pid, host ? "127.0.0.1" :
-	    "127.0.0.1 of the task's network namespace", cfg->taskproxy_uid);
+	if (listens)
+		log_info("task %s: its proxy (pid %ld) serves on %s, as uid %u",
+		    r->task_id, (long)k->pid, host ? "127.0.0.1" :
+		    "127.0.0.1 of the task's network namespace",
+		    cfg->taskproxy_uid);
+	else
+		log_info("task %s: its agent (pid %ld) holds its credentials, "
+		    "as uid %u", r->task_id, (long)k->pid, cfg->taskproxy_uid);
 	rc = 0;
 out:
 	close(cp[0]);
@@ -364,7 +387,7 @@ serve_task(struct supervisor *s, struct task_run *r)
 				    "up a proxy listener that is not the task's: "
 				    "%s", why);
 				tf_abort_task(s, r, msg);
-			} else if (start_task_proxy(s, r, fd, why,
+			} else if (tf_start_task_proxy(s, r, fd, why,
 			    sizeof(why)) == -1) {
 				snprintf(msg, sizeof(msg), "the taskcluster "
 				    "proxy could not be started: %s", why);
@@ -390,7 +413,7 @@ start_host_proxy(struct supervisor *s, struct task_run *r, char *why,
 		snprintf(why, whylen, "%s", err);
 		return -1;
 	}
-	rc = start_task_proxy(s, r, fd, why, whylen);
+	rc = tf_start_task_proxy(s, r, fd, why, whylen);
 	close(fd);
 	return rc;
 }
@@ -439,6 +462,16 @@ tf_run(struct supervisor *s, struct task_run *r, int def_fd,
 		tf_abort_task(s, r, msg);
 		tf_serve_until(s, r, resolved);
 	}
+	/* Worker mode: a task that did not ask for the proxy still has an
+	 * agent to act for it once it is over. */
+	if (s->worker_mode && r->valid && !r->resolved && !s->stopping &&
+	    !(r->sum.features & TASK_FEAT_PROXY) &&
+	    tf_start_task_proxy(s, r, -1, err, sizeof(err)) == -1) {
+		snprintf(msg, sizeof(msg), "the task's agent could not be "
+		    "started: %s", err);
+		tf_abort_task(s, r, msg);
+		tf_serve_until(s, r, resolved);
+	}
 	if (r->valid && !r->resolved && !s->stopping) {
 		r->started = true;
 		r->started_ms = time_now_ms();
@@ -450,8 +483,9 @@ tf_run(struct supervisor *s, struct task_run *r, int def_fd,
 		serve_task(s, r);
 	}
 	/* The proxy ends with its task: its port closes, its credentials go
-	 * with it. */
-	supervisor_stop_child(s, ROLE_TASKPROXY, TASKPROXY_STOP_MS);
+	 * with it.  In worker mode it acts for the task still (worker.c). */
+	if (!s->worker_mode)
+		supervisor_stop_child(s, ROLE_TASKPROXY, TASKPROXY_STOP_MS);
 	free(taskdir);
 	return true;
 }
@@ -521,7 +555,7 @@ tf_chain_of_trust(struct supervisor *s, struct task_run *r,
 	struct cot_artifact *arts;
 	struct kh_answer ans;
 	char *task, *doc, host[256] = "localhost";
-	size_t task_len, doc_len;
+	size_t task_len, doc_len, narts = 0;
 	uint8_t ann[4 + 4 + KH_TASK_ID_MAX];
 	struct ipc_writer w;
 	int fd, rc = -1;
@@ -534,12 +568,15 @@ tf_chain_of_trust(struct supervisor *s, struct task_run *r,
 	task = xmalloc(task_len + 1);
 	if (memfd_read(r->def_fd, task, task_len) == -1)
 		fatalx("reading the task definition back");
+	/* Every artifact written or uploaded: one whose upload failed has
+	 * no hash, and is no artifact of the task's. */
 	arts = xcalloc(r->narts, sizeof(*arts));
 	for (size_t i = 0; i < r->narts; i++)
-		arts[i] = (struct cot_artifact){ r->arts[i].name,
-		    r->arts[i].sha256 };
+		if (r->arts[i].sha256[0] != '\0')
+			arts[narts++] = (struct cot_artifact){ r->arts[i].name,
+			    r->arts[i].sha256 };
 	gethostname(host, sizeof(host) - 1);
-	doc = cot_build(arts, r->narts, task, task_len, &(struct cot_facts){
+	doc = cot_build(arts, narts, task, task_len, &(struct cot_facts){
 	    .task_id = r->task_id, .run_id = r->run_id,
 	    .worker_group = cfg->worker_group,
 	    .worker_id = *cfg->worker_id ? cfg->worker_id : host,

@@ -28,6 +28,10 @@ void	tf_serve_until(struct supervisor *s, struct task_run *run,
 /* Fail the task from the worker's side; the taskrunner logs why. */
 void	tf_abort_task(struct supervisor *s, struct task_run *r,
 	    const char *why);
+/* Start the task's proxy (worker mode: its agent; listen_fd -1: no
+ * listener); 0 once it serves, or -1 with why. */
+int	tf_start_task_proxy(struct supervisor *s, struct task_run *r,
+	    int listen_fd, char *why, size_t whylen);
 /* Hand the task (its definition in def_fd) to the taskrunner and serve it
  * until it resolves; false if it could not even be handed over. */
 bool	tf_run(struct supervisor *s, struct task_run *r, int def_fd,

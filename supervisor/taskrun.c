@@ -151,8 +151,8 @@ taskrun_reserve(struct task_run *r, size_t len)
 /* A line of the worker's own in the task log, as the taskrunner writes
  * them; nothing from a task name can start a line of its own.  Past
  * taskLogMaxBytes, only within the reserve the worker's lines have. */
-static void __attribute__((format(printf, 2, 3)))
-task_log_line(struct task_run *r, const char *fmt, ...)
+void
+taskrun_log(struct task_run *r, const char *fmt, ...)
 {
 	char line[2048], when[TIMEFMT_LEN];
 	struct stat st;
@@ -319,7 +319,7 @@ record_error(struct task_run *r, const char *name, const char *reason,
 	log_warnx("task %s: artifact %s: %s (%s)", r->task_id, name, message,
 	    reason);
 	if (to_task_log)
-		task_log_line(r, "Artifact %s: %s (%s)", name, message, reason);
+		taskrun_log(r, "Artifact %s: %s (%s)", name, message, reason);
 }
 
 void
@@ -341,7 +341,7 @@ over_count(struct task_run *r, const char *name)
 		return false;
 	if (r->over_count++ == 0)
 		r->over_first = xstrdup(name);
-	task_log_line(r, "Artifact %s: not collected: the task has more than "
+	taskrun_log(r, "Artifact %s: not collected: the task has more than "
 	    "%llu artifacts and artifact errors (sepworker.artifactMaxCount)",
 	    name, (unsigned long long)r->lim.max_count);
 	return true;
@@ -530,7 +530,8 @@ take_artifact(struct task_run *r, struct art_in *in)
 	 * linked in the task directory, which only that cleaning empties,
 	 * when the last was opened: the same st_dev and st_ino is the same
 	 * file. */
-	if ((first = find_inode(r, in->st.st_dev, in->st.st_ino)) >= 0) {
+	if (r->upload == NULL && (first = find_inode(r, in->st.st_dev,
+	    in->st.st_ino)) >= 0) {
 		link_artifact(r, in, (size_t)first);
 		return;
 	}
@@ -542,6 +543,14 @@ take_artifact(struct task_run *r, struct art_in *in)
 		    (unsigned long long)r->lim.max_bytes,
 		    (unsigned long long)r->art_bytes);
 		taskrun_add_error(r, in->name, "too-large-file-on-worker", msg);
+		return;
+	}
+	if (r->upload != NULL) {
+		/* Each name is an upload of its own, links or not. */
+		r->art_bytes += (uint64_t)in->st.st_size;
+		taskrun_add_artifact(r, in->name, in->type, in->enc,
+		    in->meta.expires_ms, (uint64_t)in->st.st_size, "");
+		r->upload(r->upload_arg, r, r->narts - 1, in->fd);
 		return;
 	}
 	write_artifact(r, in);
@@ -650,7 +659,7 @@ taskrun_on_result(struct task_run *r, struct ipc_msg *m)
 	if (r->state == TASK_COMPLETED && r->nerrs > 0) {
 		r->state = TASK_FAILED;
 		snprintf(r->reason, sizeof(r->reason), "failed");
-		task_log_line(r, "Resolution: failed/failed: %zu artifact%s "
+		taskrun_log(r, "Resolution: failed/failed: %zu artifact%s "
 		    "could not be collected (see above)", r->nerrs,
 		    r->nerrs == 1 ? "" : "s");
 	}

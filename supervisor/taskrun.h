@@ -94,6 +94,13 @@ struct task_run {
 	int			 result_fd;
 	uint64_t		 result_need;	/* bytes it may take */
 	uint64_t		 result_room;	/* bytes kept for it */
+	/* Worker mode: artifacts go to the task's agent instead of
+	 * outdir_fd.  upload gets the index of the artifact's record (its
+	 * sha256 empty until the agent says what it sent) and the file,
+	 * which it must dup to keep. */
+	void			(*upload)(void *arg, struct task_run *r,
+				    size_t art, int fd);
+	void			*upload_arg;
 };
 
 /* Handlers for the taskrunner's task messages; -1 is a violation. */
@@ -119,6 +126,9 @@ void	taskrun_close_collection(struct task_run *r);
 /* Keep room in result_fd for a record of about len bytes more; -1 if
  * the disk has no more room. */
 int	taskrun_reserve(struct task_run *r, size_t len);
+/* A line of the worker's own in the task log. */
+void	taskrun_log(struct task_run *r, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
 /* Resolve as exception/reason unless already resolved. */
 void	taskrun_fail(struct task_run *r, const char *reason);
 /* After the fact: what the worker could not do (sign) overrides. */

@@ -1,0 +1,639 @@
+/*
+ * `sepworker run --config FILE`: the worker.  It claims tasks from the
+ * Queue through proxyd (which alone holds the worker's credentials and
+ * parses the Queue's answers), runs each as run-task does, and has the
+ * task's agent -- its task proxy, holding the claim's credentials --
+ * upload what the task produced, the chain of trust over it and the
+ * logs, then resolve it (reference/worker-mode.md §2, §4, §5).  The
+ * supervisor speaks no HTTP: it passes the agent typed requests and file
+ * descriptors.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/chan_proxyd.h"
+#include "common/chan_taskproxy.h"
+#include "common/chan_taskrunner.h"
+#include "common/edkey.h"
+#include "common/log.h"
+#include "common/rmtree.h"
+#include "common/secmem.h"
+#include "common/timefmt.h"
+#include "common/util.h"
+#include "supervisor/agentq.h"
+#include "supervisor/cgroup.h"
+#include "supervisor/exitcodes.h"
+#include "supervisor/keys.h"
+#include "supervisor/leftovers.h"
+#include "supervisor/outdir.h"
+#include "supervisor/runtask.h"
+#include "supervisor/taskcount.h"
+#include "supervisor/taskflow.h"
+#include "supervisor/taskuid.h"
+#include "supervisor/worker.h"
+
+/* Consecutive claimWork calls start at least this far apart (§2.6). */
+#define CLAIM_INTERVAL_MS	5000
+/* proxyd's claimWork: the Queue's 20 s long poll, retries, slack. */
+#define CLAIM_TIMEOUT_MS	180000
+/* "No task claimed" at most this often. */
+#define IDLE_LOG_MS		60000
+/* How long the agent has for everything it uploads for one task. */
+#define AGENT_TIMEOUT_MS	(3600u * 1000)
+/* The logs the worker uploads (the payload's logs.* are not honoured
+ * yet: generic-worker's defaults). */
+#define BACKING_LOG		"public/logs/live_backing.log"
+#define LIVE_LOG		"public/logs/live.log"
+#define CERTIFIED_LOG		"public/logs/certified.log"
+#define LOG_TYPE		"text/plain; charset=utf-8"
+
+struct worker {
+	struct supervisor	 s;
+	struct sw_config	*cfg;
+	unsigned char		 pk[32];
+	bool			 have_key;
+	uint64_t		 resolved;	/* tasks-resolved-count.txt */
+	int			 tasks_fd;	/* <workDir>/tasks */
+};
+
+/* What proxyd said of a claim: the summary, never the credentials. */
+struct claim {
+	char		task_id[PX_SLUGID_MAX + 1];
+	char		task_group_id[PX_SLUGID_MAX + 1];
+	uint32_t	run_id;
+	int64_t		taken_until_ms;
+	int64_t		expires_ms;	/* the task's, for its logs */
+};
+
+/* --- start-up --- */
+
+/* dir and its missing parents, root's; dir itself mode 0700. */
+static int
+make_private_dir(const char *dir, char *err, size_t errlen)
+{
+	char *copy = xstrdup(dir), *p;
+	struct stat st;
+
+	for (p = strchr(copy + 1, '/'); p != NULL; p = strchr(p + 1, '/')) {
+		*p = '\0';
+		(void)mkdir(copy, 0755);
+		*p = '/';
+	}
+	free(copy);
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+		snprintf(err, errlen, "sepworker.workDir %s: %s", dir,
+		    strerror(errno));
+		return -1;
+	}
+	if (lstat(dir, &st) == -1 || !S_ISDIR(st.st_mode) ||
+	    st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+		snprintf(err, errlen, "sepworker.workDir %s: must be a "
+		    "directory of the worker's own, mode 0700", dir);
+		return -1;
+	}
+	return 0;
+}
+
+/* <workDir>/tasks, emptied: what a worker that died left there is of
+ * no use now (the Queue lets its claims expire). */
+static int
+open_tasks_dir(struct worker *w, char *err, size_t errlen)
+{
+	char *path = xasprintf("%s/tasks", w->cfg->work_dir);
+	int rc = -1;
+
+	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	else if ((w->tasks_fd = open(path, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) == -1)
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	else if (!rmtree_contents(w->tasks_fd))
+		snprintf(err, errlen, "%s: what an earlier run left cannot be "
+		    "removed", path);
+	else
+		rc = 0;
+	free(path);
+	return rc;
+}
+
+/* The worker's credentials go to proxyd and are wiped here. */
+static int
+hand_over_worker_credentials(struct worker *w, char *err, size_t errlen)
+{
+	struct sw_config *cfg = w->cfg;
+	const char *cert = cfg->certificate ? cfg->certificate : "";
+	size_t cap = 3 * 4 + PX_CLIENT_ID_MAX + PX_TOKEN_MAX +
+	    PX_CERTIFICATE_MAX;
+	char why[PX_REASON_MAX + 1];
+	struct ipc_writer wr;
+	uint8_t *buf;
+	int rc = 0;
+
+	if (strlen(cfg->client_id) > PX_CLIENT_ID_MAX ||
+	    strlen(cfg->access_token) > PX_TOKEN_MAX ||
+	    strlen(cert) > PX_CERTIFICATE_MAX) {
+		snprintf(err, errlen, "the worker's credentials are longer "
+		    "than proxyd takes (clientId %u, accessToken %u, "
+		    "certificate %u bytes)", PX_CLIENT_ID_MAX, PX_TOKEN_MAX,
+		    PX_CERTIFICATE_MAX);
+		config_wipe_secrets(cfg);
+		return -1;
+	}
+	buf = secmem_alloc(cap);
+	ipc_writer_init(&wr, buf, cap);
+	ipc_put_str(&wr, cfg->client_id, strlen(cfg->client_id));
+	ipc_put_str(&wr, cfg->access_token, strlen(cfg->access_token));
+	ipc_put_str(&wr, cert, strlen(cert));
+	if (supervisor_proxyd_call(&w->s, PX_WORKER_CREDS, wr.buf, wr.len,
+	    -1, 5000, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "proxyd did not take the worker's "
+		    "credentials: %s", why);
+		rc = -1;
+	}
+	secmem_free(buf);
+	config_wipe_secrets(cfg);
+	return rc;
+}
+
+static int
+start_children(struct worker *w, char *err, size_t errlen)
+{
+	struct sw_config *cfg = w->cfg;
+	char *opts[] = { "--worker", "--root-url", cfg->root_url,
+	    "--provisioner-id", cfg->provisioner_id, "--worker-type",
+	    cfg->worker_type, "--worker-group", cfg->worker_group,
+	    "--worker-id", cfg->worker_id, NULL };
+	char b64[EDKEY_B64_LEN + 1];
+
+	if (supervisor_init(&w->s, cfg, err, errlen) == -1)
+		return EXIT_INTERNAL_ERROR;
+	w->s.worker_mode = true;
+	if (supervisor_spawn(&w->s, ROLE_KEYHOLDER) == -1 ||
+	    supervisor_spawn_opts(&w->s, ROLE_PROXYD, opts) == -1 ||
+	    supervisor_wait_ready(&w->s, READY_TIMEOUT_MS) == -1) {
+		snprintf(err, errlen, "the worker's children did not start");
+		return w->s.exit_code == EXIT_MISSING_KEY ? EXIT_MISSING_KEY :
+		    EXIT_INTERNAL_ERROR;
+	}
+	if ((w->have_key = tf_public_key(&w->s, w->pk)))
+		edkey_encode(w->pk, b64);
+	if (hand_over_worker_credentials(w, err, errlen) == -1)
+		return EXIT_INTERNAL_ERROR;
+	return EXIT_OK;
+}
+
+/* --- one task --- */
+
+/* The agent's hook for each artifact the taskrunner hands up. */
+static void
+upload_artifact(void *arg, struct task_run *r, size_t art, int fd)
+{
+	struct agentq *q = arg;
+	const struct artifact_rec *a = &r->arts[art];
+	int copy = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+
+	if (copy == -1) {
+		taskrun_add_error(r, a->name, "invalid-resource-on-worker",
+		    "the worker has no file descriptor left for it");
+		return;
+	}
+	agentq_upload(q, copy, a->name, a->content_type, a->content_encoding,
+	    a->expires_ms, q->s->cfg->create_object_artifacts ?
+	    TP_STORE_OBJECT : TP_STORE_S3, (ssize_t)art, NULL);
+}
+
+/* The task's directory of the worker's files (its logs, the chain of
+ * trust, the agent's spool), made afresh. */
+static int
+task_work_dir(struct worker *w, struct task_run *r, char *err, size_t errlen)
+{
+	char *path = xasprintf("%s/tasks/%s-%u", w->cfg->work_dir,
+	    r->task_id, r->run_id);
+	int fd = -1;
+
+	if ((r->outdir_fd = outdir_open(path, err, errlen)) == -1)
+		goto out;
+	if (mkdirat(r->outdir_fd, "spool", 0700) == -1 ||
+	    fchownat(r->outdir_fd, "spool", w->cfg->taskproxy_uid,
+	    w->cfg->taskproxy_uid, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    (fd = openat(r->outdir_fd, "spool", O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s/spool: %s", path, strerror(errno));
+		goto out;
+	}
+	w->s.agent_spool_fd = fd;
+out:
+	free(path);
+	return fd == -1 ? -1 : 0;
+}
+
+static void
+remove_task_work_dir(struct worker *w, const struct task_run *r)
+{
+	char name[64];
+	int fd;
+
+	if (w->s.agent_spool_fd >= 0) {
+		close(w->s.agent_spool_fd);
+		w->s.agent_spool_fd = -1;
+	}
+	snprintf(name, sizeof(name), "%s-%u", r->task_id, r->run_id);
+	fd = openat(w->tasks_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
+	if (fd == -1)
+		return;
+	if (!rmtree_contents(fd) || unlinkat(w->tasks_fd, name,
+	    AT_REMOVEDIR) == -1)
+		log_warnx("task %s: its work directory %s/tasks/%s is left "
+		    "behind", r->task_id, w->cfg->work_dir, name);
+	close(fd);
+}
+
+/* The agent, started now if the task never got its proxy (it could not
+ * even be handed over, or its payload was malformed). */
+static bool
+ensure_agent(struct worker *w, struct task_run *r)
+{
+	char why[512];
+
+	if (w->s.kids[ROLE_TASKPROXY].state == CHILD_READY &&
+	    w->s.taskproxy_serving)
+		return true;
+	if (w->s.kids[ROLE_TASKPROXY].state != CHILD_NONE)
+		supervisor_stop_child(&w->s, ROLE_TASKPROXY,
+		    TASKPROXY_STOP_MS);
+	if (tf_start_task_proxy(&w->s, r, -1, why, sizeof(why)) == 0)
+		return true;
+	log_errorx("task %s: its agent cannot be started (%s): it cannot be "
+	    "resolved, and the Queue will see its claim expire", r->task_id,
+	    why);
+	return false;
+}
+
+/* A file the worker wrote in the task's work directory, uploaded. */
+static void
+upload_own(struct agentq *q, struct task_run *r, const char *name,
+    const char *type, int64_t expires_ms, const char *sha256)
+{
+	int fd = openat(r->outdir_fd, name, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC);
+
+	if (fd == -1) {
+		log_warn("task %s: %s", r->task_id, name);
+		q->failed = true;
+		return;
+	}
+	agentq_upload(q, fd, name, type, "gzip", expires_ms, TP_STORE_S3, -1,
+	    sha256);
+}
+
+static const char *
+record_sha(const struct task_run *r, const char *name)
+{
+	for (size_t i = 0; i < r->narts; i++)
+		if (strcmp(r->arts[i].name, name) == 0)
+			return r->arts[i].sha256;
+	return NULL;
+}
+
+/* generic-worker's resolution after the uploads (§4.2, §5): the task's
+ * own failure stands; a task that completed but whose artifacts could
+ * not all be uploaded is an exception. */
+static void
+judge_uploads(struct task_run *r, const struct agentq *q)
+{
+	if (!q->conflict && !q->failed)
+		return;
+	taskrun_log(r, "Uploading artifacts failed: %s", q->first_failure);
+	if (r->state != TASK_COMPLETED)
+		return;
+	taskrun_override(r, q->conflict ? "malformed-payload" :
+	    "resource-unavailable");
+	taskrun_log(r, "Resolution: exception/%s", r->reason);
+}
+
+static void
+cot_files(struct worker *w, struct task_run *r, struct agentq *q,
+    int64_t expires_ms)
+{
+	char err[512];
+
+	if (!w->have_key || tf_chain_of_trust(&w->s, r, w->pk, err,
+	    sizeof(err)) == -1) {
+		log_errorx("task %s: no chain of trust: %s", r->task_id,
+		    w->have_key ? err : "the keyholder has no key");
+		taskrun_log(r, "Chain of trust: cannot be provided: %s",
+		    w->have_key ? err : "the keyholder has no key");
+		taskrun_override(r, "internal-error");
+		return;
+	}
+	upload_own(q, r, CERTIFIED_LOG, LOG_TYPE, expires_ms,
+	    record_sha(r, CERTIFIED_LOG));
+	upload_own(q, r, "public/chain-of-trust.json", LOG_TYPE, expires_ms,
+	    record_sha(r, "public/chain-of-trust.json"));
+	upload_own(q, r, "public/chain-of-trust.json.sig",
+	    "application/octet-stream", expires_ms,
+	    record_sha(r, "public/chain-of-trust.json.sig"));
+}
+
+/*
+ * After the task: its error artifacts, the chain of trust, the live
+ * log's link, the backing log, then the resolution -- generic-worker's
+ * order (§4.1), every upload before the report.
+ */
+static void
+finish_task(struct worker *w, struct task_run *r, struct agentq *q,
+    const struct claim *c)
+{
+	int64_t expires = r->valid ? r->sum.expires_ms : c->expires_ms;
+
+	if (!ensure_agent(w, r))
+		return;
+	(void)agentq_drain(q, AGENT_TIMEOUT_MS);
+	for (size_t i = 0; i < r->nerrs; i++)
+		agentq_error(q, r->errs[i].name, r->errs[i].reason,
+		    r->errs[i].message, expires);
+	(void)agentq_drain(q, AGENT_TIMEOUT_MS);
+	judge_uploads(r, q);
+	if (r->valid && r->started && (r->sum.features & TASK_FEAT_COT)) {
+		cot_files(w, r, q, expires);
+		(void)agentq_drain(q, AGENT_TIMEOUT_MS);
+		judge_uploads(r, q);
+	}
+	log_info("task %s resolved: %s/%s", r->task_id,
+	    task_state_name(r->state), r->reason);
+	agentq_link(q, LIVE_LOG, BACKING_LOG, LOG_TYPE, expires);
+	upload_own(q, r, BACKING_LOG, LOG_TYPE, expires, NULL);
+	if (!agentq_drain(q, AGENT_TIMEOUT_MS))
+		log_errorx("task %s: its agent did not finish its uploads",
+		    r->task_id);
+	agentq_resolve(q, r->state, r->state == TASK_EXCEPTION ? r->reason :
+	    "");
+	if (!agentq_drain(q, AGENT_TIMEOUT_MS) || q->resolve_failed)
+		log_errorx("task %s: ITS RESOLUTION (%s/%s) WAS NOT REPORTED: "
+		    "%s", r->task_id, task_state_name(r->state), r->reason,
+		    q->resolve_answered ? q->first_failure :
+		    "the agent did not answer");
+}
+
+static int
+start_taskrunner(struct supervisor *s, char *err, size_t errlen)
+{
+	if (supervisor_spawn(s, ROLE_TASKRUNNER) == -1 ||
+	    supervisor_wait_ready(s, READY_TIMEOUT_MS) == -1 ||
+	    s->kids[ROLE_TASKRUNNER].state != CHILD_READY) {
+		snprintf(err, errlen, "the taskrunner did not start");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+work_task(struct worker *w, const struct claim *c, int def_fd)
+{
+	struct sw_config *cfg = w->cfg;
+	struct supervisor *s = &w->s;
+	struct task_run r = { .outdir_fd = -1, .def_fd = -1, .log_fd = -1,
+	    .scopes_fd = -1, .proxy_listener_fd = -1, .result_fd = -1,
+	    .parent = { .fd = -1 },
+	    .lim = { .max_bytes = cfg->artifact_max_total_bytes,
+	    .max_count = cfg->artifact_max_count,
+	    .log_max = cfg->task_log_max_bytes,
+	    .collect_secs = cfg->artifact_collection_secs } };
+	char err[512], when[TIMEFMT_LEN];
+	struct agentq q;
+	int lease = -1;
+
+	snprintf(r.task_id, sizeof(r.task_id), "%s", c->task_id);
+	r.run_id = c->run_id;
+	time_format_ms(c->taken_until_ms, when);
+	log_info("task %s: run %u claimed, taken until %s", r.task_id,
+	    r.run_id, when);
+	agentq_init(&q, s, &r);
+	r.upload = upload_artifact;
+	r.upload_arg = &q;
+	if (task_work_dir(w, &r, err, sizeof(err)) == -1 ||
+	    taskuid_pick(cfg, &r.uid, &lease) == -1 ||
+	    start_taskrunner(s, err, sizeof(err)) == -1) {
+		if (lease == -1 && r.outdir_fd >= 0)
+			snprintf(err, sizeof(err), "no task uid is free");
+		/* generic-worker: a task that cannot be set up is an
+		 * internal-error at once, with no logs. */
+		log_errorx("task %s: cannot be set up: %s", r.task_id, err);
+		taskrun_fail(&r, "internal-error");
+		if (r.outdir_fd >= 0 && ensure_agent(w, &r)) {
+			agentq_resolve(&q, TASK_EXCEPTION, "internal-error");
+			(void)agentq_drain(&q, AGENT_TIMEOUT_MS);
+		}
+		goto out;
+	}
+	if (!tf_run(s, &r, def_fd, ""))
+		taskrun_fail(&r, "internal-error");
+	if (!r.resolved)
+		taskrun_fail(&r, s->stop_signal ? "worker-shutdown" :
+		    "internal-error");
+	tf_await_taskrunner(s);
+	taskrun_close_collection(&r);
+	finish_task(w, &r, &q, c);
+out:
+	agentq_free(&q);
+	supervisor_stop_child(s, ROLE_TASKPROXY, TASKPROXY_STOP_MS);
+	if (s->kids[ROLE_TASKRUNNER].state != CHILD_NONE)
+		supervisor_stop_child(s, ROLE_TASKRUNNER, TASKPROXY_STOP_MS);
+	cgroup_task_remove(&s->task.cg);
+	if (cfg->clean_up_task_dirs && s->task.taskdir[0] != '\0')
+		tf_remove_task_dir(s);
+	s->task.taskdir[0] = '\0';
+	s->run = NULL;
+	remove_task_work_dir(w, &r);
+	if (lease >= 0)
+		close(lease);
+	if (r.outdir_fd >= 0)
+		close(r.outdir_fd);
+	taskrun_free(&r);
+}
+
+/* --- the claim loop --- */
+
+/* proxyd's CLAIMED, checked: 0, or -1 if it makes no sense. */
+static int
+take_claim(const struct px_answer *a, struct claim *c)
+{
+	struct ipc_msg m = { .payload = (uint8_t *)a->data,
+	    .payload_len = a->len };
+	struct ipc_reader rd;
+	struct px_claim pc;
+	const uint8_t *fixed;
+	const char *id, *group;
+	size_t idlen, grouplen;
+
+	ipc_reader_init(&rd, &m);
+	if ((fixed = ipc_get_bytes(&rd, sizeof(pc))) == NULL)
+		return -1;
+	memcpy(&pc, fixed, sizeof(pc));
+	id = ipc_get_str(&rd, PX_SLUGID_MAX, &idlen);
+	group = ipc_get_str(&rd, PX_SLUGID_MAX, &grouplen);
+	if (id == NULL || group == NULL || !ipc_get_end(&rd))
+		return -1;
+	memcpy(c->task_id, id, idlen);
+	c->task_id[idlen] = '\0';
+	memcpy(c->task_group_id, group, grouplen);
+	c->task_group_id[grouplen] = '\0';
+	c->run_id = pc.run_id;
+	c->taken_until_ms = pc.taken_until_ms;
+	c->expires_ms = pc.expires_ms;
+	return runtask_valid_task_id(c->task_id) ? 0 : -1;
+}
+
+/* One claimWork through proxyd: 1 and the task worked, 0 no task, -1
+ * proxyd is gone. */
+static int
+claim_and_work(struct worker *w, uint64_t *last_idle_log)
+{
+	struct px_answer a;
+	struct claim c;
+
+	if (supervisor_proxyd_request(&w->s, PX_CLAIM_WORK, NULL, 0, -1,
+	    CLAIM_TIMEOUT_MS, &a) == -1)
+		return -1;
+	if (a.type == PX_NO_TASK || a.type == PX_FAILED) {
+		if (a.reason[0] != '\0')
+			log_warnx("Could not claim work. %s", a.reason);
+		else if (now_ms() - *last_idle_log >= IDLE_LOG_MS) {
+			log_info("No task claimed");
+			*last_idle_log = now_ms();
+		}
+		return 0;
+	}
+	if (a.type != PX_CLAIMED || take_claim(&a, &c) == -1) {
+		char why[PX_REASON_MAX + 1];
+
+		log_errorx("proxyd's claim makes no sense; forgetting it (the "
+		    "Queue will see it expire)");
+		(void)supervisor_proxyd_call(&w->s, PX_FORGET_TASK, NULL, 0, -1,
+		    5000, why, sizeof(why));
+		if (a.fd >= 0)
+			close(a.fd);
+		return 0;
+	}
+	work_task(w, &c, a.fd);
+	close(a.fd);
+	return 1;
+}
+
+static void
+count_task(struct worker *w)
+{
+	char err[512];
+
+	w->resolved++;
+	if (taskcount_write(w->cfg->work_dir, w->resolved, err,
+	    sizeof(err)) == -1)
+		log_errorx("%s", err);
+}
+
+/* Wait, serving events, until ms from now or a stop. */
+static void
+pause_ms(struct supervisor *s, uint64_t until)
+{
+	while (!s->stopping && now_ms() < until)
+		supervisor_poll(s, (int)(until - now_ms()));
+}
+
+static int
+claim_loop(struct worker *w)
+{
+	const struct sw_config *cfg = w->cfg;
+	struct supervisor *s = &w->s;
+	uint64_t last_active = now_ms(), last_claim = 0, last_idle_log = 0;
+	int rc;
+
+	for (;;) {
+		if (cfg->number_of_tasks_to_run > 0 &&
+		    w->resolved >= cfg->number_of_tasks_to_run) {
+			log_info("%llu tasks resolved, numberOfTasksToRun is "
+			    "%u: exiting", (unsigned long long)w->resolved,
+			    cfg->number_of_tasks_to_run);
+			return EXIT_OK;
+		}
+		if (s->stopping)
+			break;
+		if (cfg->idle_timeout_secs > 0 && now_ms() - last_active >
+		    (uint64_t)cfg->idle_timeout_secs * 1000) {
+			log_info("idle for more than %u s (idleTimeoutSecs): "
+			    "exiting", cfg->idle_timeout_secs);
+			return EXIT_IDLE_TIMEOUT;
+		}
+		pause_ms(s, last_claim + CLAIM_INTERVAL_MS);
+		if (s->stopping)
+			break;
+		last_claim = now_ms();
+		if ((rc = claim_and_work(w, &last_idle_log)) == -1) {
+			log_errorx("proxyd did not answer claimWork");
+			if (!s->stopping)
+				s->exit_code = EXIT_INTERNAL_ERROR;
+			s->stopping = true;
+			break;
+		}
+		if (rc == 1) {
+			count_task(w);
+			last_active = now_ms();
+		}
+	}
+	if (s->stop_signal == SIGINT)
+		return EXIT_WORKER_STOPPED;
+	if (s->stop_signal != 0)
+		return EXIT_WORKER_SHUTDOWN;
+	return s->exit_code != EXIT_OK ? s->exit_code : EXIT_INTERNAL_ERROR;
+}
+
+int
+worker_main(struct sw_config *cfg)
+{
+	struct worker w = { .cfg = cfg, .tasks_fd = -1 };
+	char err[512];
+	int rc;
+
+	if (config_check_worker(cfg, err, sizeof(err)) != 0) {
+		log_errorx("%s", err);
+		return EXIT_INVALID_CONFIG;
+	}
+	/* generic-worker refuses to start without its key, chain of trust
+	 * enabled or not; a key a task could reach is no key. */
+	if (secret_file_problem(cfg, cfg->ed25519_signing_key_location,
+	    cfg->keyholder_uid, err, sizeof(err)) != NULL) {
+		log_errorx("ed25519SigningKeyLocation: %s", err);
+		return EXIT_MISSING_KEY;
+	}
+	if (tf_ensure_tasks_dir(cfg->tasks_dir, err, sizeof(err)) == -1 ||
+	    taskuid_rundir(cfg, err, sizeof(err)) == -1 ||
+	    make_private_dir(cfg->work_dir, err, sizeof(err)) == -1 ||
+	    open_tasks_dir(&w, err, sizeof(err)) == -1 ||
+	    taskcount_read(cfg->work_dir, &w.resolved, err,
+	    sizeof(err)) == -1) {
+		log_errorx("%s", err);
+		rc = EXIT_INTERNAL_ERROR;
+		goto out;
+	}
+	/* Before the first claim: nothing a worker that died left may meet
+	 * a task. */
+	leftovers_remove(cfg);
+	log_info("worker %s/%s of %s/%s: %llu tasks resolved so far",
+	    cfg->worker_group, cfg->worker_id, cfg->provisioner_id,
+	    cfg->worker_type, (unsigned long long)w.resolved);
+	if ((rc = start_children(&w, err, sizeof(err))) != EXIT_OK)
+		log_errorx("%s", err);
+	else
+		rc = claim_loop(&w);
+	supervisor_shutdown(&w.s);
+out:
+	if (w.tasks_fd >= 0)
+		close(w.tasks_fd);
+	return rc;
+}
