@@ -19,6 +19,7 @@
 #include "supervisor/runtask.h"
 #include "supervisor/selfcheck.h"
 #include "supervisor/verify.h"
+#include "supervisor/worker.h"
 #include "taskrunner/payload.h"
 
 
@@ -29,6 +30,11 @@ usage(FILE *out)
 "usage: sepworker COMMAND [OPTIONS]\n"
 "\n"
 "commands:\n"
+"  run --config FILE\n"
+"        work the Queue as worker workerId of pool provisionerId/workerType:\n"
+"        claim tasks, run each in the sandbox, upload its artifacts, its\n"
+"        chain of trust and its log, resolve it; until numberOfTasksToRun\n"
+"        (exit 0), idleTimeoutSecs (68), SIGINT (71) or SIGTERM (72)\n"
 "  run-task TASK.json --out DIR [--config FILE] [--task-id ID] [--run-id N]\n"
 "        run one task (a task definition, or a bare generic-worker payload)\n"
 "        in the sandbox and write its artifacts, its log and result.json to\n"
@@ -287,6 +293,20 @@ main(int argc, char **argv)
 		    .out_dir = o.out, .task_id = o.task_id,
 		    .run_id = o.run_id };
 		rc = runtask_main(&cfg, &ro);
+		config_free(&cfg);
+		return rc;
+	}
+	if (strcmp(cmd, "run") == 0) {
+		if (parse_options(argc, argv, 0, &o) == -1)
+			return EXIT_USAGE;
+		if (o.config == NULL) {
+			fprintf(stderr, "sepworker: run needs --config FILE\n");
+			return EXIT_USAGE;
+		}
+		if ((rc = load_config(&o, &cfg)) != EXIT_OK)
+			return rc;
+		if ((rc = validate_config(&cfg, true)) == EXIT_OK)
+			rc = worker_main(&cfg);
 		config_free(&cfg);
 		return rc;
 	}

@@ -600,10 +600,6 @@ worker_main(struct sw_config *cfg)
 	char err[512];
 	int rc;
 
-	if (config_check_worker(cfg, err, sizeof(err)) != 0) {
-		log_errorx("%s", err);
-		return EXIT_INVALID_CONFIG;
-	}
 	/* generic-worker refuses to start without its key, chain of trust
 	 * enabled or not; a key a task could reach is no key. */
 	if (secret_file_problem(cfg, cfg->ed25519_signing_key_location,
