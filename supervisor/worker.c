@@ -236,7 +236,7 @@ out:
 static void
 remove_task_work_dir(struct worker *w, const struct task_run *r)
 {
-	char name[64];
+	char name[sizeof(r->task_id) + 16];
 	int fd;
 
 	if (w->s.agent_spool_fd >= 0) {
