@@ -50,6 +50,7 @@
 #define TPC_REASON_MAX		256u
 
 #define TP_MAX_UPLOADS		10u
+#define TP_MAX_REQUESTS		16u
 #define TP_STRING_MAX		4096u
 
 #define TP_STORE_S3		1u

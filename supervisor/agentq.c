@@ -152,7 +152,8 @@ pump(struct agentq *q)
 	while (q->agent_ok && q->head != NULL) {
 		struct aq_op *op = q->head;
 
-		if (op->kind == AQ_UPLOAD && q->uploading == TP_MAX_UPLOADS)
+		if ((op->kind == AQ_UPLOAD && q->uploading ==
+		    TP_MAX_UPLOADS) || q->inflight == TP_MAX_REQUESTS)
 			break;
 		if (op->kind == AQ_RESOLVE && q->sent != NULL)
 			break;
@@ -167,6 +168,7 @@ pump(struct agentq *q)
 		q->queued--;
 		if (op->kind == AQ_UPLOAD)
 			q->uploading++;
+		q->inflight++;
 		op->next = q->sent;
 		q->sent = op;
 	}
@@ -302,6 +304,7 @@ agentq_on_answer(void *arg, struct ipc_msg *m)
 		return -1;
 	if (op->kind == AQ_UPLOAD)
 		q->uploading--;
+	q->inflight--;
 	switch (m->hdr.type) {
 	case TP_OK:
 		rc = op->kind == AQ_UPLOAD ? -1 : 0;

@@ -26,6 +26,7 @@ struct agentq {
 	struct aq_op		*sent;		/* awaiting their answers */
 	size_t			 queued;
 	unsigned		 uploading;	/* UPLOADs in flight */
+	unsigned		 inflight;	/* requests in flight */
 	bool			 agent_sent;	/* AGENT sent */
 	bool			 agent_ok;	/* and answered */
 	uint32_t		 agent_id;

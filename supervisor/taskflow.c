@@ -265,10 +265,13 @@ tf_start_task_proxy(struct supervisor *s, struct task_run *r, int listen_fd,
 
 	if (s->worker_mode) {
 		opts[nopts++] = "--agent";
+		opts[nopts++] = "1";
 		opts[nopts++] = "--spool-fd";
 		opts[nopts++] = "7";
-		if (!listens)
+		if (!listens) {
 			opts[nopts++] = "--no-listener";
+			opts[nopts++] = "1";
+		}
 	} else {
 		opts[nopts++] = "--artifact-scope";
 		opts[nopts++] = "0";

@@ -1,0 +1,318 @@
+#!/usr/bin/env node
+// A pool of one: tasks created with taskcluster-client in tc-fake, worked
+// by a real `sepworker run`, then checked through the Queue's own API as a
+// downstream user (or scriptworker) would check them: resolutions, every
+// artifact's bytes, content type and encoding as stored, and the chain of
+// trust -- its signature verified with Node's Ed25519, its hashes against
+// the bytes tc-fake stored.
+//
+//   node worker_pool.js create --root-url URL --state FILE --queue P/T
+//   (run the worker)
+//   node worker_pool.js check --root-url URL --state FILE --public-key B64
+//       --worker-group G --worker-id I
+//
+// `check` prints TAP and exits 1 if a test failed.  (CommonJS.)
+'use strict';
+
+const fs = require('node:fs');
+const path = require('node:path');
+const zlib = require('node:zlib');
+const crypto = require('node:crypto');
+const assert = require('node:assert/strict');
+const { createRequire } = require('node:module');
+
+const FAKE = path.resolve(__dirname, '..', 'tc-fake');
+const tc = createRequire(path.join(FAKE, 'package.json'))('taskcluster-client');
+const ROOT = { clientId: 'static/taskcluster/root',
+  accessToken: 'tc-fake-root-access-token' };
+
+function args() {
+  const a = { phase: process.argv[2] };
+  for (let i = 3; i < process.argv.length; i += 2)
+    a[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
+  return a;
+}
+
+const sh = (script) => [['/bin/sh', '-c', script]];
+const MiB = 1024 * 1024;
+
+// name -> [payload, features, scopes, expectation]
+function tasks(a) {
+  const node = a['node-libs'];
+  return {
+    succeeds: {
+      payload: {
+        command: sh('mkdir -p out/dir/sub && echo hello > out/hello.txt && ' +
+          "printf 'x' > out/dir/a.bin && echo '{}' > out/dir/sub/b.json && " +
+          'printf data > out/data.tar.gz && echo done'),
+        artifacts: [
+          { type: 'file', path: 'out/hello.txt', name: 'public/hello.txt' },
+          { type: 'directory', path: 'out/dir', name: 'public/dir' },
+          { type: 'file', path: 'out/data.tar.gz', name: 'public/data.tar.gz' },
+        ],
+        features: { chainOfTrust: true },
+        maxRunTime: 60,
+      },
+      want: ['completed', undefined],
+    },
+    fails: {
+      payload: { command: sh('echo about to fail; exit 3'), maxRunTime: 60 },
+      want: ['failed', 'failed'],
+    },
+    malformed: {
+      payload: { maxRunTime: 'soon' },
+      want: ['exception', 'malformed-payload'],
+    },
+    maxruntime: {
+      payload: { command: sh('sleep 60'), maxRunTime: 2 },
+      want: ['failed', 'failed'],
+    },
+    intermittent: {
+      payload: { command: sh('exit 42'), maxRunTime: 60,
+        onExitStatus: { retry: [42] } },
+      want: ['exception', 'intermittent-task'],
+    },
+    missing: {
+      payload: {
+        command: sh('true'), maxRunTime: 60,
+        artifacts: [
+          { type: 'file', path: 'nothere.txt', name: 'public/required.txt' },
+          { type: 'file', path: 'nothere2.txt', name: 'public/optional.txt',
+            optional: true },
+        ],
+      },
+      want: ['failed', 'failed'],
+    },
+    big: {
+      payload: {
+        command: sh(`head -c ${100 * MiB} /dev/urandom > big.tar.gz`),
+        artifacts: [{ type: 'file', path: 'big.tar.gz',
+          name: 'public/big.tar.gz' }],
+        maxRunTime: 120,
+      },
+      want: ['completed', undefined],
+    },
+    proxy: {
+      payload: {
+        command: sh(`NODE_PATH=${node} node -e '
+          const tc = require("taskcluster-client").default;
+          const q = new tc.Queue({rootUrl: process.env.TASKCLUSTER_PROXY_URL});
+          const id = process.env.TASK_ID, run = Number(process.env.RUN_ID);
+          const out = {};
+          (async () => {
+            out.task = (await q.task(id)).metadata.name;
+            try { await q.reportCompleted(id, run); out.report = "allowed"; }
+            catch (e) { out.report = e.statusCode; }
+            try {
+              await q.createArtifact(id, run, "public/mine.txt",
+                { storageType: "error", reason: "file-missing-on-worker",
+                  message: "made by the task", expires: new Date(Date.now() + 86400e3) });
+              out.create = "ok";
+            } catch (e) { out.create = e.statusCode; }
+            require("fs").writeFileSync("proxy.json", JSON.stringify(out));
+          })().catch(e => { console.error(e); process.exit(1); });'`),
+        artifacts: [{ type: 'file', path: 'proxy.json',
+          name: 'public/proxy.json' }],
+        features: { taskclusterProxy: true },
+        maxRunTime: 60,
+      },
+      scopes: ['queue:get-task:*'],
+      want: ['completed', undefined],
+    },
+  };
+}
+
+async function create(a) {
+  const queue = new tc.Queue({ rootUrl: a['root-url'], credentials: ROOT });
+  const [provisionerId, workerType] = a.queue.split('/');
+  const state = { tasks: {} };
+  const now = Date.now();
+  for (const [name, t] of Object.entries(tasks(a))) {
+    const taskId = tc.slugid();
+    await queue.createTask(taskId, {
+      provisionerId, workerType, schedulerId: 'tests',
+      taskGroupId: taskId, dependencies: [], routes: [], priority: 'lowest',
+      retries: 0, created: new Date(now), deadline: new Date(now + 3600e3),
+      expires: new Date(now + 2 * 86400e3), scopes: t.scopes || [],
+      payload: t.payload, tags: {}, extra: {},
+      metadata: { name, description: `worker_pool ${name}`,
+        owner: 'tests@example.com', source: 'https://example.com/tests' },
+    });
+    state.tasks[name] = taskId;
+  }
+  fs.writeFileSync(a.state, JSON.stringify(state));
+}
+
+// --- check ---
+
+let n = 0, failed = 0;
+async function test(name, fn) {
+  n++;
+  try {
+    await fn();
+    console.log(`ok ${n} - ${name}`);
+  } catch (e) {
+    failed++;
+    console.log(`not ok ${n} - ${name}`);
+    for (const l of String(e && e.stack || e).split('\n').slice(0, 8))
+      console.log(`# ${l}`);
+  }
+}
+
+// An artifact as stored: follow the Queue's redirect by hand, so the
+// stored Content-Type and Content-Encoding are seen as sent.
+async function artifact(queue, taskId, runId, name) {
+  const url = queue.externalBuildSignedUrl(queue.getArtifact, taskId, runId,
+    name);
+  let res = await fetch(url, { redirect: 'manual' });
+  if (res.status === 303 || res.status === 302)
+    res = await fetch(res.headers.get('location'),
+      { headers: { 'accept-encoding': 'identity' } });
+  const raw = Buffer.from(await res.arrayBuffer());
+  const enc = res.headers.get('content-encoding');
+  return { status: res.status, type: res.headers.get('content-type'), enc,
+    raw, body: enc === 'gzip' ? zlib.gunzipSync(raw) : raw };
+}
+
+const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
+
+async function listAll(queue, taskId, runId) {
+  const out = {};
+  let token;
+  do {
+    const r = await queue.listArtifacts(taskId, runId,
+      token ? { continuationToken: token } : {});
+    for (const x of r.artifacts) out[x.name] = x;
+    token = r.continuationToken;
+  } while (token);
+  return out;
+}
+
+async function check(a) {
+  const queue = new tc.Queue({ rootUrl: a['root-url'], credentials: ROOT });
+  const state = JSON.parse(fs.readFileSync(a.state));
+  const ids = state.tasks;
+  const status = {};
+  for (const [name, id] of Object.entries(ids))
+    status[name] = (await queue.status(id)).status;
+  const defs = tasks(a);
+
+  for (const [name, t] of Object.entries(defs))
+    await test(`${name}: resolved ${t.want.filter(Boolean).join('/')}`, () => {
+      const runs = status[name].runs;
+      assert.equal(runs.length, 1, `${runs.length} runs`);
+      assert.equal(runs[0].state, t.want[0]);
+      if (t.want[1] && t.want[0] === 'exception')
+        assert.equal(runs[0].reasonResolved, t.want[1]);
+      assert.equal(runs[0].workerGroup, a['worker-group']);
+      assert.equal(runs[0].workerId, a['worker-id']);
+    });
+
+  for (const name of Object.keys(defs))
+    await test(`${name}: the task log is uploaded, live.log links to it`,
+      async () => {
+        const arts = await listAll(queue, ids[name], 0);
+        const log = arts['public/logs/live_backing.log'];
+        assert.ok(log, 'no live_backing.log');
+        assert.equal(log.storageType, 's3');
+        assert.equal(log.contentType, 'text/plain; charset=utf-8');
+        assert.equal(arts['public/logs/live.log'].storageType, 'link');
+        const got = await artifact(queue, ids[name], 0,
+          'public/logs/live_backing.log');
+        assert.equal(got.enc, 'gzip');
+        assert.match(got.body.toString(), /=== Task Finished ===|malformed/);
+      });
+
+  await test('malformed: the log names the schema error', async () => {
+    const got = await artifact(queue, ids.malformed, 0,
+      'public/logs/live_backing.log');
+    assert.match(got.body.toString(), /maxRunTime/);
+    assert.match(got.body.toString(), /command/);
+  });
+
+  await test('maxruntime: the log says max run time exceeded', async () => {
+    const got = await artifact(queue, ids.maxruntime, 0,
+      'public/logs/live_backing.log');
+    assert.match(got.body.toString(), /max run time exceeded/);
+  });
+
+  await test('succeeds: artifacts stored with their bytes, types and ' +
+    'encodings', async () => {
+    const want = {
+      'public/hello.txt': ['hello\n', 'text/plain; charset=utf-8', 'gzip'],
+      'public/dir/a.bin': ['x', 'application/octet-stream', 'gzip'],
+      'public/dir/sub/b.json': ['{}\n', 'application/json', 'gzip'],
+      'public/data.tar.gz': ['data', 'application/gzip', null],
+    };
+    for (const [name, [body, type, enc]] of Object.entries(want)) {
+      const got = await artifact(queue, ids.succeeds, 0, name);
+      assert.equal(got.status, 200, name);
+      assert.equal(got.body.toString(), body, name);
+      assert.equal(got.type, type, name);
+      if (enc === 'gzip') assert.equal(got.enc, 'gzip', name);
+      else assert.ok(got.enc === null || got.enc === 'identity', name);
+    }
+  });
+
+  await test('succeeds: the chain of trust verifies with the worker\'s key ' +
+    'and lists the bytes stored', async () => {
+    const doc = await artifact(queue, ids.succeeds, 0,
+      'public/chain-of-trust.json');
+    const sig = await artifact(queue, ids.succeeds, 0,
+      'public/chain-of-trust.json.sig');
+    assert.equal(sig.body.length, 64);
+    const key = crypto.createPublicKey({ key: Buffer.concat([
+      Buffer.from('302a300506032b6570032100', 'hex'),
+      Buffer.from(a['public-key'], 'base64')]), format: 'der', type: 'spki' });
+    assert.ok(crypto.verify(null, doc.body, key, sig.body), 'bad signature');
+    const cot = JSON.parse(doc.body);
+    assert.equal(cot.taskId, ids.succeeds);
+    assert.equal(cot.runId, 0);
+    assert.equal(cot.workerGroup, a['worker-group']);
+    assert.equal(cot.workerId, a['worker-id']);
+    assert.equal(cot.task.metadata.name, 'succeeds');
+    assert.deepEqual(Object.keys(cot.artifacts).sort(), [
+      'public/data.tar.gz', 'public/dir/a.bin', 'public/dir/sub/b.json',
+      'public/hello.txt', 'public/logs/certified.log']);
+    for (const [name, { sha256: h }] of Object.entries(cot.artifacts)) {
+      const got = await artifact(queue, ids.succeeds, 0, name);
+      assert.equal(sha256(got.body), h, name);
+    }
+  });
+
+  await test('big: 100 MiB stored byte for byte', async () => {
+    const got = await artifact(queue, ids.big, 0, 'public/big.tar.gz');
+    assert.equal(got.body.length, 100 * MiB);
+    const log = (await artifact(queue, ids.big, 0,
+      'public/logs/live_backing.log')).body.toString();
+    assert.equal(got.status, 200);
+    assert.doesNotMatch(log, /Artifact public\/big/);
+  });
+
+  await test('missing: error artifacts for the required and the optional ' +
+    'one', async () => {
+    const arts = await listAll(queue, ids.missing, 0);
+    for (const name of ['public/required.txt', 'public/optional.txt']) {
+      assert.ok(arts[name], `${name} not created`);
+      assert.equal(arts[name].storageType, 'error', name);
+    }
+  });
+
+  await test('proxy: the task reads its task, cannot resolve itself, can ' +
+    'create its own artifact', async () => {
+    const got = await artifact(queue, ids.proxy, 0, 'public/proxy.json');
+    const out = JSON.parse(got.body);
+    assert.equal(out.task, 'proxy');
+    assert.equal(out.report, 403);
+    assert.equal(out.create, 'ok');
+  });
+
+  console.log(`1..${n}`);
+  process.exit(failed ? 1 : 0);
+}
+
+const a = args();
+(a.phase === 'create' ? create(a) : check(a)).catch((e) => {
+  console.error(e.stack || e);
+  process.exit(2);
+});
