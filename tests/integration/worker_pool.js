@@ -55,7 +55,7 @@ function tasks(a) {
       },
       want: ['completed', undefined],
     },
-    fails: {
+    fails: {	// TestFailureResolvesAsFailure
       payload: { command: sh('echo about to fail; exit 3'), maxRunTime: 60 },
       want: ['failed', 'failed'],
     },
@@ -223,21 +223,21 @@ async function check(a) {
         assert.match(got.body.toString(), /=== Task Finished ===|malformed/);
       });
 
-  await test('malformed: the log names the schema error', async () => {
+  await test('malformed: the log names the schema error (TestInvalidPayload-like)', async () => {
     const got = await artifact(queue, ids.malformed, 0,
       'public/logs/live_backing.log');
     assert.match(got.body.toString(), /maxRunTime/);
     assert.match(got.body.toString(), /command/);
   });
 
-  await test('maxruntime: the log says max run time exceeded', async () => {
+  await test('maxruntime: failed, the log says max run time exceeded (TestAbortAfterMaxRunTime)', async () => {
     const got = await artifact(queue, ids.maxruntime, 0,
       'public/logs/live_backing.log');
     assert.match(got.body.toString(), /max run time exceeded/);
   });
 
   await test('succeeds: artifacts stored with their bytes, types and ' +
-    'encodings', async () => {
+    'encodings (TestUpload, TestFileArtifactWithContentType)', async () => {
     const want = {
       'public/hello.txt': ['hello\n', 'text/plain; charset=utf-8', 'gzip'],
       'public/dir/a.bin': ['x', 'application/octet-stream', 'gzip'],
@@ -255,7 +255,7 @@ async function check(a) {
   });
 
   await test('succeeds: the chain of trust verifies with the worker\'s key ' +
-    'and lists the bytes stored', async () => {
+    'and lists the bytes stored (TestChainOfTrustUpload)', async () => {
     const doc = await artifact(queue, ids.succeeds, 0,
       'public/chain-of-trust.json');
     const sig = await artifact(queue, ids.succeeds, 0,
@@ -290,7 +290,8 @@ async function check(a) {
   });
 
   await test('missing: error artifacts for the required and the optional ' +
-    'one', async () => {
+    'one (TestMissingArtifactFailsTest, ' +
+    'TestMissingOptionalFileArtifactDoesNotFailTest)', async () => {
     const arts = await listAll(queue, ids.missing, 0);
     for (const name of ['public/required.txt', 'public/optional.txt']) {
       assert.ok(arts[name], `${name} not created`);
