@@ -805,6 +805,26 @@ await t('claimWork long poll: a task created mid-poll is claimed at once', async
   assert.ok(took >= 290 && took < 1500, `took ${took} ms`);
 });
 
+await t('claimWork long poll: a caller that hangs up claims nothing', async () => {
+  const wt = uniq('wt'), taskId = taskcluster.slugid();
+  const body = JSON.stringify({ tasks: 1, workerGroup: 'selftest-group', workerId: 'gone' });
+  const target = `/api/queue/v1/claim-work/${PROV}%2F${wt}`;
+  const header = hawk.client.header(`http://127.0.0.1:${port}${target}`, 'POST',
+    { credentials: { id: WORKER.clientId, key: WORKER.accessToken, algorithm: 'sha256' } });
+  const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: target, agent: false,
+    headers: { Authorization: header.header, 'Content-Type': 'application/json' } });
+  req.on('error', () => {});
+  req.end(body);
+  await sleep(200);
+  req.destroy();
+  await sleep(100);
+  await queueAs(ROOT).createTask(taskId, taskDef(wt));
+  await sleep(100);
+  assert.equal((await queueAs(null).status(taskId)).status.state, 'pending');
+  const { tasks } = await queueAs(WORKER).claimWork(`${PROV}/${wt}`, { tasks: 1, workerGroup: 'selftest-group', workerId: 'w1' });
+  assert.deepEqual(tasks.map(c => [c.status.taskId, c.workerId]), [[taskId, 'w1']]);
+});
+
 await t('second tc-fake (--claim-wait-ms 400 --claim-timeout-s 1 ...) starts', async () => {
   short = await startShort();
   assert.match(short.rootUrl, /^http:\/\/127\.0\.0\.1:[0-9]+$/);
@@ -1013,9 +1033,9 @@ await t('createArtifact conflicts: same call 200, other contentType/earlier expi
   const s3 = { storageType: 's3', contentType: 'text/plain', expires };
   await tq.createArtifact(taskId, '0', 'public/a', s3);
   await tq.createArtifact(taskId, '0', 'public/a', s3);
-  await tq.createArtifact(taskId, '0', 'public/a', { ...s3, expires: taskcluster.fromNowJSON('2 days') });
   await expectError(tq.createArtifact(taskId, '0', 'public/a', { ...s3, contentType: 'text/html' }), 409, 'RequestConflict');
-  await expectError(tq.createArtifact(taskId, '0', 'public/a', { ...s3, expires: taskcluster.fromNowJSON('1 hour') }), 409, 'RequestConflict');
+  await tq.createArtifact(taskId, '0', 'public/a', { ...s3, expires: taskcluster.fromNowJSON('2 days') });
+  await expectError(tq.createArtifact(taskId, '0', 'public/a', { ...s3, expires: taskcluster.fromNowJSON('1 day') }), 409, 'RequestConflict');
   await expectError(tq.createArtifact(taskId, '0', 'public/a', { storageType: 'error', expires: taskcluster.fromNowJSON('3 days'),
     reason: 'file-missing-on-worker', message: 'x' }), 409, 'RequestConflict');
   const ref = { storageType: 'reference', contentType: 'text/plain', expires, url: 'https://example.com/live' };
@@ -1044,13 +1064,17 @@ await t('getArtifact: error 424 {reason, message}; reference 303 to its url; lin
   assert.deepEqual(link, { storageType: 'reference', url: 'https://example.com/r' });
   // every name on the way needs its scope: private/l2 is not public
   await expectError(queueAs(null).getArtifact(taskId, '0', 'private/l2'), 403, 'InsufficientScopes');
+  await tq.createArtifact(taskId, '0', 'public/to-private', { storageType: 'link', expires, artifact: 'private/l2' });
+  const via = await expectError(queueAs(null).getArtifact(taskId, '0', 'public/to-private'), 403, 'InsufficientScopes');
+  assert.match(via.message, /queue:get-artifact:private\/l2/);
   await tq.createArtifact(taskId, '0', 'public/c1', { storageType: 'link', expires, artifact: 'public/c2' });
   await tq.createArtifact(taskId, '0', 'public/c2', { storageType: 'link', expires, artifact: 'public/c1' });
   const cycle = await request('GET', `/api/queue/v1/task/${taskId}/runs/0/artifacts/public/c1`);
   assert.equal(cycle.status, 400);
   assert.match(cycle.json.message, /link cycle/);
   const listed = await queueAs(null).listLatestArtifacts(taskId);
-  assert.deepEqual(listed.artifacts.map(a => a.name), ['private/l2', 'public/c1', 'public/c2', 'public/l1', 'public/missing', 'public/ref']);
+  assert.deepEqual(listed.artifacts.map(a => a.name),
+    ['private/l2', 'public/c1', 'public/c2', 'public/l1', 'public/missing', 'public/ref', 'public/to-private']);
   assert.equal(listed.artifacts[0].contentType, 'application/binary');
 });
 
