@@ -1122,6 +1122,10 @@ await t('object artifact: createArtifact, createUpload (putUrl), PUT, finishUplo
   const bytes = await request('GET', new URL(got.url).pathname);
   assert.equal(bytes.headers['content-type'], 'application/gzip');
   assert.equal(bytes.body.compare(data), 0);
+  // the object service's simple download: the same place, with object:download:<name>
+  const dl = await signed('GET', `/api/object/v1/download/${encodeURIComponent(res.name)}`, ROOT);
+  assert.deepEqual([dl.status, dl.headers.location], [303, got.url]);
+  assert.equal((await request('GET', `/api/object/v1/download/${encodeURIComponent(res.name)}`)).status, 403);
   const { calls } = await admin('GET', 'calls');
   const create = calls.filter(c => c.api === 'object.createUpload' && c.body?.uploadId === res.uploadId);
   assert.deepEqual(Object.keys(create[0].body.proposedUploadMethods), ['putUrl']);
