@@ -1232,9 +1232,34 @@ await t('/_fake/calls: api names, clientIds, bodies; since=SEQ', async () => {
   assert.deepEqual(calls.map(c => c.api), ['queue.createTask', 'queue.claimWork', 'queue.reportException']);
   assert.ok(calls.every(c => c.seq > before));
   assert.deepEqual(calls[1].body, { tasks: 1, workerGroup: 'selftest-group', workerId: 'w1' });
+  assert.deepEqual(Object.keys(calls[0].body).sort(), Object.keys(taskDef(workerType)).sort(), 'as sent, no defaults');
   assert.equal(calls[1].target, `/api/queue/v1/claim-work/${PROV}%2F${workerType}`);
   assert.deepEqual(calls.map(c => c.clientId), [ROOT.clientId, WORKER.clientId, claim.credentials.clientId]);
   assert.deepEqual(calls[2].body, { reason: 'resource-unavailable' });
+});
+
+await t('call.js: a call as root from the shell, {{now+S}} times; an API error exits 1 with its JSON', async () => {
+  const call = argv => execFileSync(process.execPath, [path.join(here, 'call.js'), '--root-url', rootUrl, ...argv],
+    { encoding: 'utf-8' });
+  const taskId = taskcluster.slugid(), wt = uniq('wt');
+  const def = { ...taskDef(wt), created: '{{now}}', deadline: '{{now+600}}' };
+  const created = JSON.parse(call(['Queue', 'createTask', taskId, JSON.stringify(def)]));
+  assert.equal(created.status.state, 'pending');
+  const deadline = new Date(created.status.deadline).getTime();
+  assert.ok(Math.abs(deadline - Date.now() - 600000) < 10000, created.status.deadline);
+  const claimed = JSON.parse(call(['--client-id', WORKER.clientId, '--access-token', WORKER.accessToken,
+    'Queue', 'claimWork', `${PROV}/${wt}`, '{"tasks": 1, "workerGroup": "selftest-group", "workerId": "sh"}']));
+  assert.deepEqual(claimed.tasks.map(c => c.status.taskId), [taskId]);
+  let failed;
+  try {
+    call(['--client-id', NOCLAIM.clientId, '--access-token', NOCLAIM.accessToken,
+      'Queue', 'claimWork', `${PROV}/${wt}`, '{"tasks": 1, "workerGroup": "selftest-group", "workerId": "sh"}']);
+  } catch (err) {
+    failed = err;
+  }
+  assert.equal(failed && failed.status, 1);
+  const out = JSON.parse(failed.stdout);
+  assert.deepEqual([out.statusCode, out.code], [403, 'InsufficientScopes']);
 });
 
 await t('second tc-fake: SIGTERM, exit 0', async () => {

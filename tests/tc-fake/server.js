@@ -295,7 +295,8 @@
 //     "worker-manager:should-worker-terminate:prov/type/*"]}
 // Task credentials come from claimWork and reclaimTask (above), object
 // upload credentials from createArtifact; all three are temporary
-// credentials that verify here like any others.
+// credentials that verify here like any others.  Shell tests make API
+// calls (createTask as root, say) with call.js next to this file.
 //
 // ADMIN ENDPOINTS: tc-fake's own, for tests, under /_fake/, unauthenticated,
 // not recorded, JSON bodies.
@@ -305,8 +306,9 @@
 //          (as received, with the query), "api" ("queue.claimWork",
 //          "object.createUpload", "worker-manager.shouldWorkerTerminate",
 //          "s3.put", "s3.get", "fake.echo", ... or null), "clientId" (the
-//          authenticated one or null), "status", "body" (the parsed JSON
-//          body or null; secrets omitted), "headers" (the request's
+//          authenticated one or null), "status", "body" (an API call's
+//          JSON body as received, without the schema's defaults, or null;
+//          secrets omitted), "headers" (the request's
 //          content-type, content-encoding, content-length,
 //          transfer-encoding, when present), "injected"? (true when a fault
 //          answered)}; since=SEQ gives only later ones.
@@ -419,7 +421,7 @@ const usage = msg => {
 };
 
 // A non-negative integer option value.
-const count = (name, v) => {
+const nonNegative = (name, v) => {
   if (!/^[0-9]+$/.test(v) || !Number.isSafeInteger(Number(v))) {
     usage(`bad ${name}: ${v}`);
   }
@@ -450,16 +452,16 @@ const parseArgs = argv => {
     } else if (a === '--log') {
       opts.log = value();
     } else if (a === '--cert-skew-ms') {
-      opts.certSkewMs = count(a, value());
+      opts.certSkewMs = nonNegative(a, value());
     } else if (a === '--claim-wait-ms') {
-      opts.claimWaitMs = count(a, value());
+      opts.claimWaitMs = nonNegative(a, value());
     } else if (a === '--claim-timeout-s') {
-      opts.claimTimeoutS = count(a, value());
+      opts.claimTimeoutS = nonNegative(a, value());
       if (opts.claimTimeoutS < 1) {
         usage('--claim-timeout-s must be at least 1');
       }
     } else if (a === '--terminate-after-calls') {
-      opts.terminateAfterCalls = count(a, value());
+      opts.terminateAfterCalls = nonNegative(a, value());
     } else {
       usage(`unknown argument: ${a}`);
     }
@@ -2399,9 +2401,15 @@ const recordCall = (ctx, time, injected) => {
       headers[h] = req.headers[h];
     }
   }
+  // the body as received (ctx.body has the schema's defaults filled in)
   let body = null;
-  if (req.text) {
-    body = ctx.entry && ctx.entry.cleanPayload ? ctx.entry.cleanPayload(ctx.body) : ctx.body;
+  try {
+    body = req.text ? JSON.parse(req.text) : null;
+  } catch (err) {
+    body = null; // answered MalformedPayload
+  }
+  if (body !== null && ctx.entry && ctx.entry.cleanPayload) {
+    body = ctx.entry.cleanPayload(body);
   }
   calls.push({
     seq: ++callSeq,
