@@ -60,6 +60,9 @@ test_test_qclient_SRCS		:= proxyd/qclient.c proxyd/backoff.c \
 				   proxyd/hawk.c proxyd/url.c common/json.c \
 				   common/jsonscan.c
 test_test_qclient_PKGS		:= libcurl json-c libsodium
+test_test_claim_SRCS		:= proxyd/claim.c proxyd/creds.c common/json.c \
+				   common/jsonscan.c
+test_test_claim_PKGS		:= json-c libsodium
 
 define test_program
 $(TEST_DIR)/$(1): $(call obj,$(filter %/$(1).c,$(TEST_SRCS)) $(test_$(1)_SRCS)) $(COMMON_LIB)
@@ -129,6 +132,11 @@ fuzz_fuzz_bewit_SRCS		:= proxyd/url.c proxyd/hawk.c common/jsonscan.c \
 fuzz_fuzz_bewit_PKGS		:= libsodium
 fuzz_fuzz_head_SRCS		:= proxyd/head.c proxyd/route.c common/util.c \
 				   common/log.c common/timefmt.c common/utf8.c
+fuzz_fuzz_claim_SRCS		:= proxyd/claim.c proxyd/creds.c common/json.c \
+				   common/jsonscan.c common/secmem.c \
+				   common/slugid.c common/util.c common/log.c \
+				   common/timefmt.c common/utf8.c common/strbuf.c
+fuzz_fuzz_claim_PKGS		:= json-c libsodium
 
 define fuzz_program
 $(FUZZ_DIR)/$(1): tests/fuzz/$(1).c $(fuzz_$(1)_SRCS)
