@@ -20,7 +20,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <sodium.h>
 
 #include "common/secmem.h"
@@ -69,8 +68,9 @@ main(int argc, char **argv)
 	struct qc_result r;
 	int rc;
 
-	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
-		usage("cannot initialise libsodium or libcurl");
+	if (sodium_init() < 0)
+		usage("cannot initialise libsodium");
+	qc_global_init();
 	for (int i = 1; i < argc; i += 2) {
 		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
