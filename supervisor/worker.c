@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "common/rmtree.h"
 #include "common/secmem.h"
+#include "common/slugid.h"
 #include "common/timefmt.h"
 #include "common/util.h"
 #include "supervisor/agentq.h"
@@ -64,8 +65,8 @@ struct worker {
 
 /* What proxyd said of a claim: the summary, never the credentials. */
 struct claim {
-	char		task_id[PX_SLUGID_MAX + 1];
-	char		task_group_id[PX_SLUGID_MAX + 1];
+	char		task_id[PX_SLUGID_LEN + 1];
+	char		task_group_id[PX_SLUGID_LEN + 1];
 	uint32_t	run_id;
 	int64_t		taken_until_ms;
 	int64_t		expires_ms;	/* the task's, for its logs */
@@ -477,8 +478,8 @@ take_claim(const struct px_answer *a, struct claim *c)
 	if ((fixed = ipc_get_bytes(&rd, sizeof(pc))) == NULL)
 		return -1;
 	memcpy(&pc, fixed, sizeof(pc));
-	id = ipc_get_str(&rd, PX_SLUGID_MAX, &idlen);
-	group = ipc_get_str(&rd, PX_SLUGID_MAX, &grouplen);
+	id = ipc_get_str(&rd, PX_SLUGID_LEN, &idlen);
+	group = ipc_get_str(&rd, PX_SLUGID_LEN, &grouplen);
 	if (id == NULL || group == NULL || !ipc_get_end(&rd))
 		return -1;
 	memcpy(c->task_id, id, idlen);
@@ -488,7 +489,7 @@ take_claim(const struct px_answer *a, struct claim *c)
 	c->run_id = pc.run_id;
 	c->taken_until_ms = pc.taken_until_ms;
 	c->expires_ms = pc.expires_ms;
-	return runtask_valid_task_id(c->task_id) ? 0 : -1;
+	return slugid_valid(c->task_id) ? 0 : -1;
 }
 
 /* One claimWork through proxyd: 1 and the task worked, 0 no task, -1
