@@ -9,26 +9,17 @@
  * pausing, but a transfer resumed from outside its callbacks is not
  * watched again until its next timeout: a second of stall per resume.)
  */
-#include <errno.h>
-#include <math.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
-
-#include <sodium.h>
 
 #include "common/log.h"
 #include "common/util.h"
+#include "proxyd/backoff.h"
 #include "proxyd/forward.h"
 #include "proxyd/head.h"
 
-/* The Go client's backoff (reference §4.5): 500 ms, x1.5, +-50 %, at
- * most 60 s between attempts. */
-#define BACKOFF_FIRST_MS	500.0
-#define BACKOFF_FACTOR		1.5
-#define BACKOFF_MAX_MS		60000.0
 #define CONNECT_TIMEOUT_S	30L
 #define HEADERS_MAX_COUNT	500u
 #define HEADERS_MAX_BYTES	(256u << 10)
@@ -271,27 +262,6 @@ failure(const struct upstream *u)
 		return u->why;
 	return u->errbuf[0] != '\0' ? u->errbuf :
 	    curl_easy_strerror(u->result);
-}
-
-static uint64_t
-backoff_ms(unsigned attempt)
-{
-	double d = BACKOFF_FIRST_MS * pow(BACKOFF_FACTOR, attempt - 1);
-	double jitter = 0.5 + (double)randombytes_uniform(1000001) / 1e6;
-
-	if (d > BACKOFF_MAX_MS)
-		d = BACKOFF_MAX_MS;
-	return (uint64_t)(d * jitter);
-}
-
-static void
-sleep_ms(uint64_t ms)
-{
-	struct timespec ts = { (time_t)(ms / 1000),
-	    (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
 }
 
 struct upstream *

@@ -56,6 +56,10 @@ test_test_issue_SRCS		:= proxyd/issue.c proxyd/hawk.c proxyd/creds.c \
 test_test_issue_PKGS		:= json-c libsodium
 test_test_url_SRCS		:= proxyd/url.c proxyd/hawk.c common/jsonscan.c
 test_test_url_PKGS		:= libsodium
+test_test_qclient_SRCS		:= proxyd/qclient.c proxyd/backoff.c \
+				   proxyd/hawk.c proxyd/url.c common/json.c \
+				   common/jsonscan.c
+test_test_qclient_PKGS		:= libcurl json-c libsodium
 
 define test_program
 $(TEST_DIR)/$(1): $(call obj,$(filter %/$(1).c,$(TEST_SRCS)) $(test_$(1)_SRCS)) $(COMMON_LIB)
@@ -67,6 +71,10 @@ $(foreach t,$(TEST_NAMES),$(eval $(call test_program,$(t))))
 helper_drive_child_SRCS		:= supervisor/spawn.c supervisor/cot.c
 helper_drive_child_PKGS		:= libsodium
 helper_taskproxy_SRCS		:= supervisor/spawn.c
+helper_qcall_SRCS		:= proxyd/qclient.c proxyd/backoff.c \
+				   proxyd/hawk.c proxyd/url.c proxyd/creds.c \
+				   common/json.c common/jsonscan.c
+helper_qcall_PKGS		:= libcurl json-c libsodium
 
 define helper_program
 $(TEST_DIR)/helpers/$(1): $(call obj,tests/helpers/$(1).c $(helper_$(1)_SRCS)) $(COMMON_LIB)
