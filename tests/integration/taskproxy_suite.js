@@ -890,7 +890,8 @@ const main = async () => {
     const h = await P('permA');
     const { scopes } = await asTask(taskcluster.Auth, h).currentScopes();
     assert.deepEqual(scopes, ['assume:anonymous', 'auth:current-scopes', 'queue:get-artifact:SampleArtifacts/_/X.txt',
-      'queue:get-artifact:public/*', 'secrets:get:proxy-test/*'], 'the authorized scopes, with the anonymous role');
+      'queue:get-artifact:public/*', 'queue:get-task:*', 'queue:list-artifacts:*', 'queue:status:*',
+      'secrets:get:proxy-test/*'], 'the authorized scopes, with the anonymous role');
   });
 
   // --- TestCredentialsUpdate (credentials_update_test.go), adapted ---

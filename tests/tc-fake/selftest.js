@@ -35,7 +35,8 @@ const CLIENTS = {
     scopes: ['secrets:get:selftest/temp/*', 'auth:create-client:selftest/named/*'],
   },
 };
-const ANON_ROLE = ['auth:current-scopes', 'queue:get-artifact:public/*'];
+const ANON_ROLE = ['auth:current-scopes', 'queue:get-artifact:public/*',
+  'queue:get-task:*', 'queue:list-artifacts:*', 'queue:status:*'];
 const TASK = 'KTBKfEgxR5GdfIIREQIvFQ';
 
 const args = process.argv.slice(2);
