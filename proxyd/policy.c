@@ -85,94 +85,97 @@ const struct sandbox_policy proxyd_policy = {
 	    { SB_ARG32(2, SCMP_CMP_MASKED_EQ, (flag), (flag)) }, 0,	\
 	    "opening for writing (" #flag ")" }
 
+#define TASKPROXY_SYSCALLS						\
+	CHILD_BASE_SYSCALLS,						\
+	/* Sockets: TCP both ways, the resolver's UDP, netlink for	\
+	 * getaddrinfo's address check and for peer lookups. */		\
+	{ SCMP_SYS(socket), ALLOW, ARG0_IS(AF_INET), "upstream, DNS" },	\
+	{ SCMP_SYS(socket), ALLOW, ARG0_IS(AF_INET6), "upstream, DNS" }, \
+	{ SCMP_SYS(socket), ALLOW, 2, {					\
+	    SB_ARG32(0, SCMP_CMP_EQ, AF_NETLINK, 0),			\
+	    SB_ARG32(2, SCMP_CMP_EQ, NETLINK_ROUTE, 0) }, 0,		\
+	    "getaddrinfo's AI_ADDRCONFIG asks which addresses exist" },	\
+	{ SCMP_SYS(socket), SCMP_ACT_ERRNO(EACCES), ARG0_IS(AF_UNIX),	\
+	    "glibc tries nscd; there is none to talk to" },		\
+	{ SCMP_SYS(socketpair), ALLOW, ARG0_IS(AF_UNIX),		\
+	    "libcurl's wake-up pair" },					\
+	{ SCMP_SYS(connect), ALLOW, NOARGS, "upstream and DNS servers" }, \
+	{ SCMP_SYS(bind), ALLOW, NOARGS,				\
+	    "a netlink socket's address; Landlock refuses TCP binds" },	\
+	{ SCMP_SYS(accept4), ALLOW, ARG0_IS(TASKPROXY_LISTEN_FD),	\
+	    "the task's connections, on the listener we were handed" },	\
+	{ SCMP_SYS(accept), ALLOW, ARG0_IS(TASKPROXY_LISTEN_FD),	\
+	    "the same, where libmicrohttpd uses accept" },		\
+	{ SCMP_SYS(getsockname), ALLOW, NOARGS, "socket addresses" },	\
+	{ SCMP_SYS(getpeername), ALLOW, NOARGS, "socket addresses" },	\
+	{ SCMP_SYS(getsockopt), ALLOW, NOARGS, "connect results, options" }, \
+	{ SCMP_SYS(setsockopt), ALLOW, NOARGS, "TCP_NODELAY, keepalive" }, \
+	{ SCMP_SYS(shutdown), ALLOW, NOARGS, "closing connections" },	\
+	{ SCMP_SYS(sendto), ALLOW, NOARGS, "HTTP, DNS, netlink" },	\
+	{ SCMP_SYS(recvfrom), ALLOW, NOARGS, "HTTP, DNS, netlink" },	\
+	{ SCMP_SYS(sendmsg), ALLOW, NOARGS, "HTTP, DNS, channels" },	\
+	{ SCMP_SYS(recvmsg), ALLOW, NOARGS, "HTTP, DNS, channels" },	\
+	{ SCMP_SYS(sendmmsg), ALLOW, NOARGS, "the resolver's A+AAAA pair" }, \
+	/* Waiting. */							\
+	{ SCMP_SYS(poll), ALLOW, NOARGS, "event loops" },		\
+	{ SCMP_SYS(ppoll), ALLOW, NOARGS, "event loops" },		\
+	{ SCMP_SYS(epoll_create1), ALLOW, NOARGS, "event loops" },	\
+	{ SCMP_SYS(epoll_ctl), ALLOW, NOARGS, "event loops" },		\
+	{ SCMP_SYS(epoll_wait), ALLOW, NOARGS, "event loops" },		\
+	{ SCMP_SYS(epoll_pwait), ALLOW, NOARGS, "event loops" },	\
+	{ SCMP_SYS(eventfd2), ALLOW, NOARGS, "libmicrohttpd's wake-ups" }, \
+	{ SCMP_SYS(pipe2), ALLOW, NOARGS, "wake-ups" },			\
+	{ SCMP_SYS(nanosleep), ALLOW, NOARGS, "backoff between attempts" }, \
+	{ SCMP_SYS(clock_nanosleep), ALLOW, NOARGS, "backoff" },	\
+	{ SCMP_SYS(sched_yield), ALLOW, NOARGS, "locks" },		\
+	/* I/O on the fds it has. */					\
+	{ SCMP_SYS(read), ALLOW, NOARGS, "sockets, the resolver's files" }, \
+	{ SCMP_SYS(write), ALLOW, NOARGS, "sockets, wake-ups" },	\
+	{ SCMP_SYS(readv), ALLOW, NOARGS, "sockets" },			\
+	{ SCMP_SYS(writev), ALLOW, NOARGS, "sockets" },			\
+	{ SCMP_SYS(pread64), ALLOW, NOARGS, "reading a sealed memfd" },	\
+	{ SCMP_SYS(lseek), ALLOW, NOARGS, "stdio on the resolver's files" }, \
+	{ SCMP_SYS(fcntl), ALLOW, NOARGS, "non-blocking sockets, seals" }, \
+	{ SCMP_SYS(ioctl), ALLOW, 1, { SB_ARG32(1, SCMP_CMP_EQ, FIONREAD, 0) }, \
+	    0, "bytes waiting on a socket" },				\
+	{ SCMP_SYS(ioctl), ALLOW, 1, { SB_ARG32(1, SCMP_CMP_EQ, FIONBIO, 0) }, \
+	    0, "non-blocking sockets" },				\
+	{ SCMP_SYS(newfstatat), ALLOW, NOARGS,				\
+	    "the resolver checks whether its files changed" },		\
+	{ SCMP_SYS(fstat), ALLOW, NOARGS, "stdio" },			\
+	{ SCMP_SYS(statx), ALLOW, NOARGS, "the same, newer libc paths" }, \
+	{ SCMP_SYS(openat), ALLOW, 1,					\
+	    { SB_ARG32(2, SCMP_CMP_MASKED_EQ, WRITE_FLAGS, 0) }, 0,	\
+	    "read the resolver's files (Landlock says which)" },	\
+	/* Opening for writing: refused, not fatal.  One rule per flag: an \
+	 * unconditional rule would shadow the conditional allow above. */ \
+	OPEN_REFUSED_WITH(O_WRONLY),					\
+	OPEN_REFUSED_WITH(O_CREAT),					\
+	OPEN_REFUSED_WITH(O_TRUNC),					\
+	OPEN_REFUSED_WITH(O_APPEND),					\
+	/* Threads: clone for threads only.  clone3's flags sit in memory \
+	 * the filter cannot read, so glibc is told it does not exist and \
+	 * falls back to clone.  clone's flags are an unsigned long, of	\
+	 * which the kernel keeps the low 32 bits (kernel_clone_args). */ \
+	{ SCMP_SYS(clone), ALLOW, 1,					\
+	    { SB_ARG32(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD) }, 0, \
+	    "a thread per connection, the resolver's thread" },		\
+	{ SCMP_SYS(clone3), SCMP_ACT_ERRNO(ENOSYS), NOARGS,		\
+	    "no clone3: glibc falls back to clone" },			\
+	{ SCMP_SYS(set_robust_list), ALLOW, NOARGS, "new threads" },	\
+	{ SCMP_SYS(rseq), ALLOW, NOARGS, "new threads" },		\
+	{ SCMP_SYS(prctl), ALLOW, ARG0_IS(PR_SET_NAME),			\
+	    "threads naming themselves" },				\
+	{ SCMP_SYS(sched_getaffinity), ALLOW, NOARGS, "thread pools size" }, \
+	{ SCMP_SYS(uname), ALLOW, NOARGS, "library version checks" },	\
+	{ SCMP_SYS(rt_sigaction), ALLOW, ARG0_IS(SIGPIPE),		\
+	    "libcurl saves and restores SIGPIPE's disposition around a " \
+	    "connection it closes (already ignored here)" },		\
+	SECMEM_SYSCALLS
+
 static const struct sandbox_syscall taskproxy_syscalls[] = {
-	CHILD_BASE_SYSCALLS,
-	/* Sockets: TCP both ways, the resolver's UDP, netlink for
-	 * getaddrinfo's address check and for peer lookups. */
-	{ SCMP_SYS(socket), ALLOW, ARG0_IS(AF_INET), "upstream, DNS" },
-	{ SCMP_SYS(socket), ALLOW, ARG0_IS(AF_INET6), "upstream, DNS" },
-	{ SCMP_SYS(socket), ALLOW, 2, {
-	    SB_ARG32(0, SCMP_CMP_EQ, AF_NETLINK, 0),
-	    SB_ARG32(2, SCMP_CMP_EQ, NETLINK_ROUTE, 0) }, 0,
-	    "getaddrinfo's AI_ADDRCONFIG asks which addresses exist" },
-	{ SCMP_SYS(socket), SCMP_ACT_ERRNO(EACCES), ARG0_IS(AF_UNIX),
-	    "glibc tries nscd; there is none to talk to" },
-	{ SCMP_SYS(socketpair), ALLOW, ARG0_IS(AF_UNIX),
-	    "libcurl's wake-up pair" },
-	{ SCMP_SYS(connect), ALLOW, NOARGS, "upstream and DNS servers" },
-	{ SCMP_SYS(bind), ALLOW, NOARGS,
-	    "a netlink socket's address; Landlock refuses TCP binds" },
-	{ SCMP_SYS(accept4), ALLOW, ARG0_IS(TASKPROXY_LISTEN_FD),
-	    "the task's connections, on the listener we were handed" },
-	{ SCMP_SYS(accept), ALLOW, ARG0_IS(TASKPROXY_LISTEN_FD),
-	    "the same, where libmicrohttpd uses accept" },
-	{ SCMP_SYS(getsockname), ALLOW, NOARGS, "socket addresses" },
-	{ SCMP_SYS(getpeername), ALLOW, NOARGS, "socket addresses" },
-	{ SCMP_SYS(getsockopt), ALLOW, NOARGS, "connect results, options" },
-	{ SCMP_SYS(setsockopt), ALLOW, NOARGS, "TCP_NODELAY, keepalive" },
-	{ SCMP_SYS(shutdown), ALLOW, NOARGS, "closing connections" },
-	{ SCMP_SYS(sendto), ALLOW, NOARGS, "HTTP, DNS, netlink" },
-	{ SCMP_SYS(recvfrom), ALLOW, NOARGS, "HTTP, DNS, netlink" },
-	{ SCMP_SYS(sendmsg), ALLOW, NOARGS, "HTTP, DNS, channels" },
-	{ SCMP_SYS(recvmsg), ALLOW, NOARGS, "HTTP, DNS, channels" },
-	{ SCMP_SYS(sendmmsg), ALLOW, NOARGS, "the resolver's A+AAAA pair" },
-	/* Waiting. */
-	{ SCMP_SYS(poll), ALLOW, NOARGS, "event loops" },
-	{ SCMP_SYS(ppoll), ALLOW, NOARGS, "event loops" },
-	{ SCMP_SYS(epoll_create1), ALLOW, NOARGS, "event loops" },
-	{ SCMP_SYS(epoll_ctl), ALLOW, NOARGS, "event loops" },
-	{ SCMP_SYS(epoll_wait), ALLOW, NOARGS, "event loops" },
-	{ SCMP_SYS(epoll_pwait), ALLOW, NOARGS, "event loops" },
-	{ SCMP_SYS(eventfd2), ALLOW, NOARGS, "libmicrohttpd's wake-ups" },
-	{ SCMP_SYS(pipe2), ALLOW, NOARGS, "wake-ups" },
-	{ SCMP_SYS(nanosleep), ALLOW, NOARGS, "backoff between attempts" },
-	{ SCMP_SYS(clock_nanosleep), ALLOW, NOARGS, "backoff" },
-	{ SCMP_SYS(sched_yield), ALLOW, NOARGS, "locks" },
-	/* I/O on the fds it has. */
-	{ SCMP_SYS(read), ALLOW, NOARGS, "sockets, the resolver's files" },
-	{ SCMP_SYS(write), ALLOW, NOARGS, "sockets, wake-ups" },
-	{ SCMP_SYS(readv), ALLOW, NOARGS, "sockets" },
-	{ SCMP_SYS(writev), ALLOW, NOARGS, "sockets" },
-	{ SCMP_SYS(pread64), ALLOW, NOARGS, "reading a sealed memfd" },
-	{ SCMP_SYS(lseek), ALLOW, NOARGS, "stdio on the resolver's files" },
-	{ SCMP_SYS(fcntl), ALLOW, NOARGS, "non-blocking sockets, seals" },
-	{ SCMP_SYS(ioctl), ALLOW, 1, { SB_ARG32(1, SCMP_CMP_EQ, FIONREAD, 0) },
-	    0, "bytes waiting on a socket" },
-	{ SCMP_SYS(ioctl), ALLOW, 1, { SB_ARG32(1, SCMP_CMP_EQ, FIONBIO, 0) },
-	    0, "non-blocking sockets" },
-	{ SCMP_SYS(newfstatat), ALLOW, NOARGS,
-	    "the resolver checks whether its files changed" },
-	{ SCMP_SYS(fstat), ALLOW, NOARGS, "stdio" },
-	{ SCMP_SYS(statx), ALLOW, NOARGS, "the same, newer libc paths" },
-	{ SCMP_SYS(openat), ALLOW, 1,
-	    { SB_ARG32(2, SCMP_CMP_MASKED_EQ, WRITE_FLAGS, 0) }, 0,
-	    "read the resolver's files (Landlock says which)" },
-	/* Opening for writing: refused, not fatal.  One rule per flag: an
-	 * unconditional rule would shadow the conditional allow above. */
-	OPEN_REFUSED_WITH(O_WRONLY),
+	TASKPROXY_SYSCALLS,
 	OPEN_REFUSED_WITH(O_RDWR),
-	OPEN_REFUSED_WITH(O_CREAT),
-	OPEN_REFUSED_WITH(O_TRUNC),
-	OPEN_REFUSED_WITH(O_APPEND),
-	/* Threads: clone for threads only.  clone3's flags sit in memory
-	 * the filter cannot read, so glibc is told it does not exist and
-	 * falls back to clone.  clone's flags are an unsigned long, of
-	 * which the kernel keeps the low 32 bits (kernel_clone_args). */
-	{ SCMP_SYS(clone), ALLOW, 1,
-	    { SB_ARG32(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD) }, 0,
-	    "a thread per connection, the resolver's thread" },
-	{ SCMP_SYS(clone3), SCMP_ACT_ERRNO(ENOSYS), NOARGS,
-	    "no clone3: glibc falls back to clone" },
-	{ SCMP_SYS(set_robust_list), ALLOW, NOARGS, "new threads" },
-	{ SCMP_SYS(rseq), ALLOW, NOARGS, "new threads" },
-	{ SCMP_SYS(prctl), ALLOW, ARG0_IS(PR_SET_NAME),
-	    "threads naming themselves" },
-	{ SCMP_SYS(sched_getaffinity), ALLOW, NOARGS, "thread pools size" },
-	{ SCMP_SYS(uname), ALLOW, NOARGS, "library version checks" },
-	{ SCMP_SYS(rt_sigaction), ALLOW, ARG0_IS(SIGPIPE),
-	    "libcurl saves and restores SIGPIPE's disposition around a "
-	    "connection it closes (already ignored here)" },
-	SECMEM_SYSCALLS,
 };
 
 static const char *const taskproxy_read_files[] = {
@@ -200,4 +203,51 @@ const struct sandbox_policy taskproxy_policy = {
 	.landlock_net = true,
 	.landlock_connect_any = true,
 	.landlock_read_files = taskproxy_read_files,
+};
+
+/*
+ * With a spool (--spool-fd): unnamed files in that directory, made with
+ * O_TMPFILE so nothing is ever named or left behind, and written as
+ * large as an artifact compresses to.  Landlock grants making, writing
+ * and reading files beneath the spool's fd and nowhere else.  The rule
+ * allows exactly one fd and one set of flags.
+ *
+ * Rules for one syscall must not overlap (of two that match, libseccomp
+ * lets the refusal win), so O_RDWR's refusal leaves O_TMPFILE out: an
+ * O_RDWR O_TMPFILE open anywhere but the spool, or with other flags, is
+ * the default action.  (__O_TMPFILE is O_TMPFILE without O_DIRECTORY.)
+ */
+#define SPOOL_OPEN	(O_TMPFILE | O_RDWR | O_CLOEXEC)
+
+static const struct sandbox_syscall taskproxy_spool_syscalls[] = {
+	TASKPROXY_SYSCALLS,
+	{ SCMP_SYS(openat), ALLOW, 2, {
+	    SB_ARG32(0, SCMP_CMP_EQ, TASKPROXY_SPOOL_FD, 0),
+	    SB_ARG32(2, SCMP_CMP_EQ, SPOOL_OPEN, 0) }, 0,
+	    "an unnamed file in the spool, to gzip an artifact into" },
+	{ SCMP_SYS(openat), SCMP_ACT_ERRNO(EACCES), 1,
+	    { SB_ARG32(2, SCMP_CMP_MASKED_EQ, O_RDWR | __O_TMPFILE, O_RDWR) },
+	    0, "opening for writing (O_RDWR), but an unnamed file" },
+};
+
+static const struct sandbox_rlimit taskproxy_spool_rlimits[] = {
+	{ RLIMIT_NOFILE, 512, 512, false,
+	    "listener, channels, client and upstream connections" },
+	{ RLIMIT_AS, 8ull << 30, 8ull << 30, false,
+	    "it lives outside the task's cgroup: 64 connection threads "
+	    "(8 MiB stacks), bodies held for retries (64 MiB each), curl" },
+};
+
+const struct sandbox_policy taskproxy_spool_policy = {
+	.role = "taskproxy",
+	.default_action = SCMP_ACT_KILL_PROCESS,
+	.syscalls = taskproxy_spool_syscalls,
+	.nsyscalls = nitems(taskproxy_spool_syscalls),
+	.rlimits = taskproxy_spool_rlimits,
+	.nrlimits = nitems(taskproxy_spool_rlimits),
+	.landlock = true,
+	.landlock_net = true,
+	.landlock_connect_any = true,
+	.landlock_read_files = taskproxy_read_files,
+	.landlock_rw_dir_fd = TASKPROXY_SPOOL_FD,
 };
