@@ -26,6 +26,9 @@
  *	link EXPIRES_MS NAME TARGET CONTENT_TYPE...
  *	resolve completed|failed|exception [REASON]
  *	wait		wait for every answer still due
+ *	hwm		prints "hwm N": the task proxy's peak RSS (VmHWM), kB
+ *	connect		prints "connect ok" or "connect refused": a TCP
+ *			connection to its listener's port
  *	quit		SHUTDOWN, and wait for it to exit
  * A request waits for its answer (and any other due), unless it is
  * prefixed with '&'.  Answers print as "answer ID ok", "answer ID
@@ -261,6 +264,36 @@ request(struct ipc_conn *ctl, char *line)
 	return 0;
 }
 
+/* VmHWM of pid in kB, -1 if it cannot be read. */
+static long
+peak_rss(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+static bool
+try_connect(const struct sockaddr_in *sin)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok = fd != -1 && connect(fd, (const struct sockaddr *)sin,
+	    sizeof(*sin)) == 0;
+
+	if (fd != -1)
+		close(fd);
+	return ok;
+}
+
 static int
 scopes_memfd(const char *list)
 {
@@ -403,6 +436,13 @@ main(int argc, char **argv)
 				goto dead;
 		} else if (strcmp(line, "pid") == 0) {
 			printf("pid %ld\n", (long)pid);
+			fflush(stdout);
+		} else if (strcmp(line, "hwm") == 0) {
+			printf("hwm %ld\n", peak_rss(pid));
+			fflush(stdout);
+		} else if (strcmp(line, "connect") == 0) {
+			printf("connect %s\n", try_connect(&sin) ? "ok" :
+			    "refused");
 			fflush(stdout);
 		} else if (strcmp(line, "quit") == 0)
 			break;
