@@ -1093,10 +1093,8 @@ agent_take(struct ipc_msg *m)
 			agent.uploads++;
 	}
 	pthread_mutex_unlock(&agent.lock);
-	if (why != NULL) {
-		log_errorx("protocol violation: %s: %s", m->spec->name, why);
-		exit(CHILD_EXIT_VIOLATION);
-	}
+	if (why != NULL)
+		taskproxy_violation("%s: %s", m->spec->name, why);
 	if ((rc = pthread_create(&t, NULL, run, j)) != 0 ||
 	    (rc = pthread_detach(t)) != 0)
 		fatalx("starting a thread for %s: %s", m->spec->name,

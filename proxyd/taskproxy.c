@@ -242,17 +242,41 @@ read_creds(struct ipc_conn *cc)
 
 /* --- the supervisor's channel --- */
 
+/*
+ * The way out once threads may run: _exit, not exit.  The agent's threads
+ * may be inside OpenSSL or libcurl, whose exit handlers would free what
+ * they are using (a SIGSEGV instead of the status the supervisor is
+ * owed); the log is written unbuffered, nothing is left to flush.
+ */
+void
+taskproxy_exit(int status)
+{
+	_exit(status);
+}
+
+void
+taskproxy_violation(const char *fmt, ...)
+{
+	char why[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	log_errorx("protocol violation: %s", why);
+	taskproxy_exit(CHILD_EXIT_VIOLATION);
+}
+
+
 static void
 take_scopes(struct taskproxy *tp, struct ipc_msg *m)
 {
 	char err[160], *buf, *extra;
 	size_t size;
 
-	if (tp->scopes != NULL || tp->no_listener) {
-		log_errorx("protocol violation: SCOPES %s", tp->no_listener ?
+	if (tp->scopes != NULL || tp->no_listener)
+		taskproxy_violation("SCOPES %s", tp->no_listener ?
 		    "without a listener" : "twice");
-		exit(CHILD_EXIT_VIOLATION);
-	}
 	if (memfd_check_sealed(m->fd, SCOPES_MAX, &size, err, sizeof(err)) ==
 	    -1)
 		fatalx("scopes: %s", err);
@@ -279,28 +303,12 @@ take_scopes(struct taskproxy *tp, struct ipc_msg *m)
 	log_info("authorized scopes: %s", tp->scopes_json);
 }
 
-static void	violation(const char *fmt, ...)
-		    __attribute__((format(printf, 1, 2), noreturn));
-
-static void
-violation(const char *fmt, ...)
-{
-	char why[200];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	log_errorx("protocol violation: %s", why);
-	exit(CHILD_EXIT_VIOLATION);
-}
-
 /* The task is over: nothing of it reaches the credentials any more. */
 static void
 become_agent(struct taskproxy *tp, bool serving, uint32_t id)
 {
 	if (!tp->agent || !serving || tp->agent_on)
-		violation("AGENT %s", !tp->agent ? "without --agent" :
+		taskproxy_violation("AGENT %s", !tp->agent ? "without --agent" :
 		    !serving ? "before SERVING" : "twice");
 	if (!tp->no_listener)
 		server_stop();
@@ -323,12 +331,10 @@ read_control(struct ipc_conn *c, bool serving)
 		return;
 	if (rc == 0) {
 		log_info("control socket closed, exiting");
-		exit(CHILD_EXIT_OK);
+		taskproxy_exit(CHILD_EXIT_OK);
 	}
-	if (rc == -1) {
-		log_errorx("protocol violation: %s", err);
-		exit(CHILD_EXIT_VIOLATION);
-	}
+	if (rc == -1)
+		taskproxy_violation("%s", err);
 	switch (m.hdr.type) {
 	case MSG_PING:
 		if (taskproxy_answer(&proxy, MSG_PONG, m.hdr.id, m.payload, 8) ==
@@ -337,7 +343,7 @@ read_control(struct ipc_conn *c, bool serving)
 		break;
 	case MSG_SHUTDOWN:
 		log_debug("shutting down on request");
-		exit(CHILD_EXIT_OK);
+		taskproxy_exit(CHILD_EXIT_OK);
 	case TP_SCOPES:
 		take_scopes(&proxy, &m);
 		break;
@@ -349,12 +355,11 @@ read_control(struct ipc_conn *c, bool serving)
 	case TP_LINK:
 	case TP_RESOLVE:
 		if (!proxy.agent_on)
-			violation("%s before AGENT", m.spec->name);
+			taskproxy_violation("%s before AGENT", m.spec->name);
 		agent_take(&m);
 		break;
 	default:
-		log_errorx("protocol violation: %s", m.spec->name);
-		exit(CHILD_EXIT_VIOLATION);
+		taskproxy_violation("%s", m.spec->name);
 	}
 	if (m.fd >= 0)
 		close(m.fd);

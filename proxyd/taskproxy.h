@@ -78,6 +78,11 @@ struct taskproxy {
 /* Send on the supervisor's channel, under its lock; ipc_send's result. */
 int	taskproxy_answer(struct taskproxy *tp, uint32_t type, uint32_t id,
 	    const void *payload, size_t len);
+/* End the process (_exit: taskproxy.c says why), with a protocol
+ * violation logged for the second. */
+void	taskproxy_exit(int status) __attribute__((noreturn));
+void	taskproxy_violation(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
 /* A copy of the credentials in use (secmem; creds_free() it). */
 void	taskproxy_creds_copy(struct taskproxy *tp, struct tc_creds *out);
 

@@ -269,7 +269,8 @@ fake faults -X POST -H 'Content-Type: application/json' \
 		echo "&upload $TMP/count.txt public/many$i.txt text/plain identity s3 $EXPIRES"
 	done
 	echo wait
-} | agent many
+} >"$TMP/many.in"
+agent many <"$TMP/many.in"
 same "an 11th upload at once: protocol violation (exit 3)" "$RC" 3
 check "it says so" grep -q "more uploads at once than allowed" "$TMP/many.err"
 fake faults -X DELETE >/dev/null
