@@ -32,7 +32,6 @@
 
 #include "common/chan_taskproxy.h"
 #include "common/chan_taskrunner.h"
-#include "common/child.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/secmem.h"

@@ -29,6 +29,11 @@
  *	hwm		prints "hwm N": the task proxy's peak RSS (VmHWM), kB
  *	connect		prints "connect ok" or "connect refused": a TCP
  *			connection to its listener's port
+ *	hold PATH	sends GET PATH on a connection of its own, kept open
+ *	sleep MS	waits MS milliseconds
+ *	held		prints "held closed MS" once the task proxy has closed
+ *			that connection (MS since hold), "held answered"
+ *			if an answer came, or "held open" after 10 s
  *	quit		SHUTDOWN, and wait for it to exit
  * A request waits for its answer (and any other due), unless it is
  * prefixed with '&'.  Answers print as "answer ID ok", "answer ID
@@ -294,6 +299,42 @@ try_connect(const struct sockaddr_in *sin)
 	return ok;
 }
 
+static int held_fd = -1;
+static uint64_t held_since;
+
+static void
+hold(const struct sockaddr_in *sin, const char *path)
+{
+	char req[512];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: "
+	    "127.0.0.1\r\n\r\n", path);
+
+	held_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (held_fd == -1 || connect(held_fd, (const struct sockaddr *)sin,
+	    sizeof(*sin)) == -1 || write(held_fd, req, (size_t)n) != n)
+		perror("taskproxy: hold");
+	held_since = now_ms();
+}
+
+static void
+held(void)
+{
+	struct pollfd p = { .fd = held_fd, .events = POLLIN };
+	char buf[256];
+	ssize_t n = -1;
+
+	if (poll(&p, 1, 10000) == 1)
+		n = read(held_fd, buf, sizeof(buf));
+	if (n > 0)
+		printf("held answered\n");
+	else if (n == 0 || (n == -1 && p.revents != 0))
+		printf("held closed %llu\n",
+		    (unsigned long long)(now_ms() - held_since));
+	else
+		printf("held open\n");
+	fflush(stdout);
+}
+
 static int
 scopes_memfd(const char *list)
 {
@@ -440,7 +481,13 @@ main(int argc, char **argv)
 		} else if (strcmp(line, "hwm") == 0) {
 			printf("hwm %ld\n", peak_rss(pid));
 			fflush(stdout);
-		} else if (strcmp(line, "connect") == 0) {
+		} else if (strncmp(line, "hold ", 5) == 0)
+			hold(&sin, line + 5);
+		else if (strcmp(line, "held") == 0)
+			held();
+		else if (strncmp(line, "sleep ", 6) == 0)
+			usleep((useconds_t)strtoul(line + 6, NULL, 10) * 1000);
+		else if (strcmp(line, "connect") == 0) {
 			printf("connect %s\n", try_connect(&sin) ? "ok" :
 			    "refused");
 			fflush(stdout);

@@ -252,11 +252,22 @@ rm -f "$TMP/big.bin"
 claim
 agent closed <<EOF
 connect
+hold /api/fake/v1/slow/20000
+sleep 500
 agent
+held
 connect
 EOF
 same "the listener takes connections before AGENT and refuses them after" \
     "$(grep '^connect' "$OUT" | tr '\n' ' ')" "connect ok connect refused "
+check "a request in flight upstream reached tc-fake" \
+    grep -q '/api/fake/v1/slow/20000' "$FAKE_LOG"
+held=$(sed -n 's/^held //p' "$OUT")
+case $held in
+"closed "*) [ "${held#closed }" -lt 3000 ] && ok "AGENT cuts a request in flight ($held ms after it was sent)" ||
+	not_ok "AGENT cuts a request in flight" "$held ms" ;;
+*) not_ok "AGENT cuts a request in flight" "held: $held"; dump closed ;;
+esac
 agent early <<EOF
 upload $TMP/count.txt public/early.txt text/plain identity s3 $EXPIRES
 EOF
