@@ -7,10 +7,17 @@
  *			task's scopes as the taskrunner handed them up,
  *			'\n'-separated.  They become the authorizedScopes of
  *			every request (plus the run's create-artifact scope
- *			in worker mode).
+ *			in worker mode).  Never with --no-listener.
  *	SERVING		task proxy -> supervisor: it has its scopes and its
  *			credentials, and serves its listener (fd 5); with
  *			--no-listener, it has its credentials.
+ *
+ * Options (each child option takes a value): --agent 1 (worker mode;
+ * implies --artifact-scope 1), --no-listener 1 (with --agent: the task
+ * did not ask for the proxy; fd 5 is then a placeholder, spawn's extra
+ * fds being consecutive, and is closed), --spool-fd 7 (with --agent: a
+ * directory only the task proxy's uid uses, mode 0700; a gzip upload
+ * without one fails TPF_LOCAL).
  *
  * With --agent (worker mode) the task proxy becomes the task's agent once
  * the task is over: it makes the Queue calls the claim's credentials are
@@ -19,7 +26,8 @@
  * header, echoed by its answer; several may be outstanding (at most
  * TP_MAX_UPLOADS uploads, TP_MAX_REQUESTS requests in all) and answers
  * come in any order.  Strings are u32-length, at most TP_STRING_MAX
- * bytes, no NUL.  Times are ms since the epoch.
+ * bytes, no NUL.  Times are ms since the epoch.  Calls are retried as
+ * the Go client retries, within --retry-seconds.
  *	AGENT		supervisor -> task proxy: the task's processes are
  *			gone.  The listener and every task connection are
  *			closed for good (a request in flight is cut), then
@@ -29,7 +37,8 @@
  *			regular file, read-only): struct tp_upload, then
  *			name, contentType, contentEncoding ("gzip" or
  *			"identity").  createArtifact and the upload:
- *			UPLOADED or FAILED.
+ *			UPLOADED (the bytes read from the fd and their
+ *			SHA-256, before any encoding) or FAILED.
  *	ERROR_ARTIFACT	supervisor -> task proxy: i64 expires, then name,
  *			reason, message: an error artifact.  OK or FAILED.
  *	LINK		supervisor -> task proxy: i64 expires, then name,
