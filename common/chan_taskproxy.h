@@ -7,25 +7,50 @@
  *			task's scopes as the taskrunner handed them up,
  *			'\n'-separated.  They become the authorizedScopes of
  *			every request (plus the run's create-artifact scope
- *			in worker mode).
+ *			in worker mode).  Never with --no-listener.
  *	SERVING		task proxy -> supervisor: it has its scopes and its
- *			credentials, and serves its listener (fd 5).
+ *			credentials, and serves its listener (fd 5); with
+ *			--no-listener, it has its credentials.
  *
- * Worker mode (--agent): once the task's processes are gone the task
- * proxy is the task's agent, making every Queue call the task's
- * credentials are for.  Requests carry an id the answer echoes; up to
- * TP_MAX_UPLOADS uploads may be outstanding, answered in any order.
- *	AGENT		supervisor -> tp: stop serving the task for good
- *	UPLOAD		supervisor -> tp, fd = the file: struct tp_upload,
- *			then name, contentType, contentEncoding
- *	ERROR_ARTIFACT	supervisor -> tp: i64 expires, then name, reason,
- *			message
- *	LINK		supervisor -> tp: i64 expires, then name, target,
- *			contentType
- *	RESOLVE		supervisor -> tp: u32 state, then reason
- *	OK		tp -> supervisor: done
- *	UPLOADED	tp -> supervisor: struct tp_uploaded
- *	FAILED		tp -> supervisor: u32 class (TPF_*), message
+ * Options (each child option takes a value): --agent 1 (worker mode;
+ * implies --artifact-scope 1), --no-listener 1 (with --agent: the task
+ * did not ask for the proxy; fd 5 is then a placeholder, spawn's extra
+ * fds being consecutive, and is closed), --spool-fd 7 (with --agent: a
+ * directory only the task proxy's uid uses, mode 0700; a gzip upload
+ * without one fails TPF_LOCAL).
+ *
+ * With --agent (worker mode) the task proxy becomes the task's agent once
+ * the task is over: it makes the Queue calls the claim's credentials are
+ * for, and the supervisor (which speaks no HTTP) hands it file
+ * descriptors and typed requests.  Each request has its own id in the
+ * header, echoed by its answer; several may be outstanding (at most
+ * TP_MAX_UPLOADS uploads, TP_MAX_REQUESTS requests in all) and answers
+ * come in any order.  Strings are u32-length, at most TP_STRING_MAX
+ * bytes, no NUL.  Times are ms since the epoch.  Calls are retried as
+ * the Go client retries, within --retry-seconds.
+ *	AGENT		supervisor -> task proxy: the task's processes are
+ *			gone.  The listener and every task connection are
+ *			closed for good (a request in flight is cut), then
+ *			OK.  Only after SERVING; the requests below only
+ *			after AGENT.
+ *	UPLOAD		supervisor -> task proxy, fd = the artifact (a
+ *			regular file, read-only): struct tp_upload, then
+ *			name, contentType, contentEncoding ("gzip" or
+ *			"identity").  createArtifact and the upload:
+ *			UPLOADED (the bytes read from the fd and their
+ *			SHA-256, before any encoding) or FAILED.
+ *	ERROR_ARTIFACT	supervisor -> task proxy: i64 expires, then name,
+ *			reason, message: an error artifact.  OK or FAILED.
+ *	LINK		supervisor -> task proxy: i64 expires, then name,
+ *			target, contentType: a link artifact.  OK or FAILED.
+ *	RESOLVE		supervisor -> task proxy: u32 state (TASK_COMPLETED,
+ *			TASK_FAILED, TASK_EXCEPTION as chan_taskrunner.h),
+ *			then the exception's reason ("" otherwise):
+ *			reportCompleted/Failed/Exception.  OK or FAILED.
+ *	OK		task proxy -> supervisor: done.
+ *	UPLOADED	task proxy -> supervisor: struct tp_uploaded.
+ *	FAILED		task proxy -> supervisor: u32 class (TPF_*), then a
+ *			message saying what failed.
  *
  * fd 6, proxyd <-> task proxy (the credentials channel; the supervisor
  * makes the socketpair and never reads it):
@@ -46,31 +71,16 @@
 #define TASKPROXY_MAX_MSG	16384u
 #define TASKPROXY_LISTEN_FD	5
 #define TASKPROXY_CREDS_FD	6
+/* --spool-fd: a directory only the task proxy's uid uses (mode 0700),
+ * where a gzip'd artifact is spooled before its upload. */
+#define TASKPROXY_SPOOL_FD	7
 #define TPC_MAX_MSG		32768u
 #define TPC_REASON_MAX		256u
 
-#define TP_MAX_UPLOADS		10u
-#define TP_MAX_REQUESTS		16u
-#define TP_STRING_MAX		4096u
-
-#define TP_STORE_S3		1u
-#define TP_STORE_OBJECT		2u
-
-struct tp_upload {
-	int64_t		expires_ms;
-	uint32_t	storage;	/* TP_STORE_* */
-	uint32_t	flags;
-};
-
-struct tp_uploaded {
-	uint64_t	bytes;
-	char		sha256[64];	/* hex, of the bytes read */
-};
-
-#define TPF_CONFLICT		1u	/* createArtifact 409 */
-#define TPF_UNAVAILABLE		2u	/* 5xx, network, upload failure */
-#define TPF_REFUSED		3u	/* another 4xx */
-#define TPF_LOCAL		4u	/* the file, the spool */
+#define TP_STRING_MAX		4096u	/* as TASK_STRING_MAX */
+#define TP_MAX_UPLOADS		10u	/* at once, as generic-worker */
+#define TP_MAX_REQUESTS		16u	/* agent requests at once, in all */
+#define TP_STR(n)		((n) * (4 + TP_STRING_MAX))
 
 enum {
 	TP_SCOPES = CHAN_FIRST_OWN_TYPE,
@@ -85,24 +95,45 @@ enum {
 	TP_FAILED,
 };
 
+/* UPLOAD's fixed part. */
+struct tp_upload {
+	int64_t		expires_ms;
+	uint32_t	storage;	/* TP_STORE_* */
+	uint32_t	flags;		/* 0 */
+};
+#define TP_STORE_S3		1u
+#define TP_STORE_OBJECT		2u
+
+struct tp_uploaded {
+	uint64_t	bytes;		/* read from the fd */
+	char		sha256[64];	/* hex, of those bytes */
+};
+
+/* FAILED's classes: what the supervisor makes of the failure. */
+#define TPF_CONFLICT		1u	/* createArtifact 409: malformed-payload */
+#define TPF_UNAVAILABLE		2u	/* 5xx after retries, network, the
+					   upload or its finishing:
+					   resource-unavailable */
+#define TPF_REFUSED		3u	/* another 4xx (403; 409 of a run no
+					   longer running) */
+#define TPF_LOCAL		4u	/* the fd unreadable, the spool full */
+
 static const struct ipc_msgspec taskproxy_msgs[] = {
 	CHAN_COMMON_MSGS,
 	{ TP_SCOPES, "SCOPES", IPC_TO_CHILD, 0, 0, true },
 	{ TP_SERVING, "SERVING", IPC_TO_SUPERVISOR, 0, 0, false },
 	{ TP_AGENT, "AGENT", IPC_TO_CHILD, 0, 0, false },
-	{ TP_UPLOAD, "UPLOAD", IPC_TO_CHILD, sizeof(struct tp_upload) + 3 * 4,
-	    sizeof(struct tp_upload) + 3 * (4 + TP_STRING_MAX), true },
-	{ TP_ERROR_ARTIFACT, "ERROR_ARTIFACT", IPC_TO_CHILD, 8 + 3 * 4,
-	    8 + 3 * (4 + TP_STRING_MAX), false },
-	{ TP_LINK, "LINK", IPC_TO_CHILD, 8 + 3 * 4, 8 + 3 * (4 + TP_STRING_MAX),
-	    false },
-	{ TP_RESOLVE, "RESOLVE", IPC_TO_CHILD, 4 + 4, 4 + 4 + TP_STRING_MAX,
-	    false },
+	{ TP_UPLOAD, "UPLOAD", IPC_TO_CHILD, sizeof(struct tp_upload) +
+	    12, sizeof(struct tp_upload) + TP_STR(3), true },
+	{ TP_ERROR_ARTIFACT, "ERROR_ARTIFACT", IPC_TO_CHILD, 8 + 12,
+	    8 + TP_STR(3), false },
+	{ TP_LINK, "LINK", IPC_TO_CHILD, 8 + 12, 8 + TP_STR(3), false },
+	{ TP_RESOLVE, "RESOLVE", IPC_TO_CHILD, 4 + 4, 4 + TP_STR(1), false },
 	{ TP_OK, "OK", IPC_TO_SUPERVISOR, 0, 0, false },
 	{ TP_UPLOADED, "UPLOADED", IPC_TO_SUPERVISOR,
 	    sizeof(struct tp_uploaded), sizeof(struct tp_uploaded), false },
-	{ TP_FAILED, "FAILED", IPC_TO_SUPERVISOR, 4 + 4,
-	    4 + 4 + TP_STRING_MAX, false },
+	{ TP_FAILED, "FAILED", IPC_TO_SUPERVISOR, 4 + 4, 4 + TP_STR(1),
+	    false },
 };
 
 static const struct ipc_channel taskproxy_channel __attribute__((unused)) = {

@@ -231,6 +231,17 @@ apply_landlock(const struct sandbox_policy *p,
 	for (size_t i = 0; p->landlock_read_files &&
 	    p->landlock_read_files[i]; i++)
 		landlock_add_read_file(ruleset, p->landlock_read_files[i]);
+	if (p->landlock_rw_dir_fd > 0) {
+		struct ll_path_beneath_attr pb = {
+			.allowed_access = attr.handled_access_fs &
+			    (LL_FS_READ_FILE | LL_FS_WRITE_FILE |
+			    LL_FS_MAKE_REG | LL_FS_TRUNCATE),
+			.parent_fd = p->landlock_rw_dir_fd,
+		};
+
+		if (ll_add_rule(ruleset, LL_RULE_PATH_BENEATH, &pb) == -1)
+			fatal("landlock_add_rule(fd %d)", p->landlock_rw_dir_fd);
+	}
 	for (size_t i = 0; (attr.handled_access_net & LL_NET_CONNECT_TCP) &&
 	    i < params->nconnect_ports; i++) {
 		struct ll_net_port_attr np = {

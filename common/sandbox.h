@@ -105,6 +105,9 @@ struct sandbox_policy {
 	 * port stay allowed (a proxy's upstreams) and no bind is. */
 	bool				 landlock_connect_any;
 	const char *const		*landlock_read_files; /* NULL-ended */
+	/* Above 0: an open directory fd beneath which files may be made,
+	 * written and read (a private spool), nothing else. */
+	int				 landlock_rw_dir_fd;
 };
 
 struct sandbox_params {

@@ -54,6 +54,8 @@ static struct {
 	struct taskproxy	*tp;
 	struct MHD_Daemon	*d;
 	int			 listen_fd;
+	int			 stop[2];	/* front_stop() wakes the loop */
+	pthread_t		 thread;
 	struct door		 doors[FRONT_CONNECTION_LIMIT];
 	size_t			 ndoors;
 	char			 buf[FRONT_HEAD_MAX];
@@ -286,10 +288,13 @@ expire(size_t i)
 	refuse(i, 408, why);
 }
 
+/* The doors at p[2 + i]. */
+#define DOORS	2
+
 static void *
 front_loop(void *arg)
 {
-	struct pollfd p[1 + FRONT_CONNECTION_LIMIT];
+	struct pollfd p[DOORS + FRONT_CONNECTION_LIMIT];
 
 	(void)arg;
 	for (;;) {
@@ -300,38 +305,58 @@ front_loop(void *arg)
 		 * libmicrohttpd's connections end, unseen here) */
 		p[0].fd = full ? -1 : front.listen_fd;
 		p[0].events = POLLIN;
+		p[1].fd = front.stop[0];
+		p[1].events = POLLIN;
 		for (size_t i = 0; i < front.ndoors; i++) {
-			p[i + 1].fd = front.doors[i].fd;
-			p[i + 1].events = POLLIN | POLLRDHUP;
-			p[i + 1].revents = 0;
+			p[i + DOORS].fd = front.doors[i].fd;
+			p[i + DOORS].events = POLLIN | POLLRDHUP;
+			p[i + DOORS].revents = 0;
 			if (front.doors[i].deadline < next)
 				next = front.doors[i].deadline;
 		}
-		if (poll(p, front.ndoors + 1, next > now ? (int)(next - now) :
-		    0) == -1) {
+		if (poll(p, front.ndoors + DOORS, next > now ?
+		    (int)(next - now) : 0) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("poll");
 		}
+		if (p[1].revents != 0)
+			break;
 		/* From the last: forgetting door i moves the last one to i. */
 		now = now_ms();
 		for (size_t i = front.ndoors; i-- > 0;) {
-			if (p[i + 1].revents != 0)
-				examine(i, p[i + 1].revents);
+			if (p[i + DOORS].revents != 0)
+				examine(i, p[i + DOORS].revents);
 			else if (front.doors[i].deadline <= now)
 				expire(i);
 		}
 		if (p[0].revents & POLLIN)
 			admit();
 	}
+	while (front.ndoors > 0)
+		shut(front.ndoors - 1);
+	close(front.listen_fd);
 	return NULL;
+}
+
+void
+front_stop(void)
+{
+	char c = 0;
+	int rc;
+
+	if (write(front.stop[1], &c, 1) != 1)
+		fatal("waking the accepting thread");
+	if ((rc = pthread_join(front.thread, NULL)) != 0)
+		fatalx("pthread_join: %s", strerror(rc));
+	close(front.stop[0]);
+	close(front.stop[1]);
 }
 
 int
 front_start(struct taskproxy *tp, int listen_fd, struct MHD_Daemon *d,
     char *err, size_t errlen)
 {
-	pthread_t t;
 	int flags, rc;
 
 	front.tp = tp;
@@ -342,8 +367,12 @@ front_start(struct taskproxy *tp, int listen_fd, struct MHD_Daemon *d,
 		snprintf(err, errlen, "the listener: %s", strerror(errno));
 		return -1;
 	}
-	if ((rc = pthread_create(&t, NULL, front_loop, NULL)) != 0 ||
-	    (rc = pthread_detach(t)) != 0) {
+	if (pipe2(front.stop, O_CLOEXEC) == -1) {
+		snprintf(err, errlen, "a pipe: %s", strerror(errno));
+		return -1;
+	}
+	if ((rc = pthread_create(&front.thread, NULL, front_loop,
+	    NULL)) != 0) {
 		snprintf(err, errlen, "starting the accepting thread: %s",
 		    strerror(rc));
 		return -1;

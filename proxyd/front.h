@@ -31,6 +31,10 @@
 int	front_start(struct taskproxy *tp, int listen_fd, struct MHD_Daemon *d,
 	    char *err, size_t errlen);
 
+/* Stop accepting: the accepting thread closes the listener and every
+ * connection it holds, and is gone when this returns. */
+void	front_stop(void);
+
 /* server.c: the headers taskcluster-proxy puts on every response. */
 void	server_common_headers(struct taskproxy *tp,
 	    void (*add)(void *arg, const char *name, const char *value),

@@ -96,12 +96,11 @@ const struct sandbox_policy proxyd_policy = {
 /* Opening the resolver's files for reading (Landlock says which); for
  * writing: refused, not fatal.  One rule per flag: an unconditional rule
  * would shadow the conditional allow. */
-#define RESOLVER_FILE_SYSCALLS						\
+#define RESOLVER_READ_SYSCALLS						\
 	{ SCMP_SYS(openat), ALLOW, 1,					\
 	    { SB_ARG32(2, SCMP_CMP_MASKED_EQ, WRITE_FLAGS, 0) }, 0,	\
 	    "read the resolver's files (Landlock says which)" },	\
 	OPEN_REFUSED_WITH(O_WRONLY),					\
-	OPEN_REFUSED_WITH(O_RDWR),					\
 	OPEN_REFUSED_WITH(O_CREAT),					\
 	OPEN_REFUSED_WITH(O_TRUNC),					\
 	OPEN_REFUSED_WITH(O_APPEND),					\
@@ -112,6 +111,10 @@ const struct sandbox_policy proxyd_policy = {
 	    "the resolver checks whether its files changed" },		\
 	{ SCMP_SYS(fstat), ALLOW, NOARGS, "stdio, a memfd's size" },	\
 	{ SCMP_SYS(statx), ALLOW, NOARGS, "the same, newer libc paths" }
+/* The same, and no O_RDWR either (the spool's policy allows one). */
+#define RESOLVER_FILE_SYSCALLS						\
+	RESOLVER_READ_SYSCALLS,						\
+	OPEN_REFUSED_WITH(O_RDWR)
 /* Resolving names and speaking HTTP as a client. */
 #define CLIENT_SOCKET_SYSCALLS						\
 	{ SCMP_SYS(socket), ALLOW, ARG0_IS(AF_INET), "upstream, DNS" },	\
@@ -161,41 +164,45 @@ const struct sandbox_policy proxyd_policy = {
 	    "libcurl saves and restores SIGPIPE's disposition around a " \
 	    "connection it closes (already ignored here)" }
 
+#define TASKPROXY_SYSCALLS						\
+	CHILD_BASE_SYSCALLS,	\
+	/* Sockets: TCP both ways, the resolver's UDP, netlink for	\
+	 * getaddrinfo's address check and for peer lookups. */	\
+	CLIENT_SOCKET_SYSCALLS,	\
+	{ SCMP_SYS(accept4), ALLOW, ARG0_IS(TASKPROXY_LISTEN_FD),	\
+	    "the task's connections, on the listener we were handed" },	\
+	{ SCMP_SYS(accept), ALLOW, ARG0_IS(TASKPROXY_LISTEN_FD),	\
+	    "the same, where libmicrohttpd uses accept" },	\
+	{ SCMP_SYS(shutdown), ALLOW, NOARGS, "closing connections" },	\
+	/* Waiting. */	\
+	{ SCMP_SYS(poll), ALLOW, NOARGS, "event loops" },	\
+	{ SCMP_SYS(ppoll), ALLOW, NOARGS, "event loops" },	\
+	{ SCMP_SYS(epoll_create1), ALLOW, NOARGS, "event loops" },	\
+	{ SCMP_SYS(epoll_ctl), ALLOW, NOARGS, "event loops" },	\
+	{ SCMP_SYS(epoll_wait), ALLOW, NOARGS, "event loops" },	\
+	{ SCMP_SYS(epoll_pwait), ALLOW, NOARGS, "event loops" },	\
+	{ SCMP_SYS(eventfd2), ALLOW, NOARGS, "libmicrohttpd's wake-ups" },	\
+	{ SCMP_SYS(pipe2), ALLOW, NOARGS, "wake-ups" },	\
+	{ SCMP_SYS(nanosleep), ALLOW, NOARGS, "backoff between attempts" },	\
+	{ SCMP_SYS(clock_nanosleep), ALLOW, NOARGS, "backoff" },	\
+	{ SCMP_SYS(sched_yield), ALLOW, NOARGS, "locks" },	\
+	/* I/O on the fds it has. */	\
+	RESOLVER_READ_SYSCALLS,	\
+	{ SCMP_SYS(write), ALLOW, NOARGS, "sockets, wake-ups" },	\
+	{ SCMP_SYS(readv), ALLOW, NOARGS, "sockets" },	\
+	{ SCMP_SYS(writev), ALLOW, NOARGS, "sockets" },	\
+	{ SCMP_SYS(pread64), ALLOW, NOARGS, "reading a sealed memfd" },	\
+	{ SCMP_SYS(fcntl), ALLOW, NOARGS, "non-blocking sockets, seals" },	\
+	THREAD_SYSCALLS,	\
+	{ SCMP_SYS(prctl), ALLOW, ARG0_IS(PR_SET_NAME),	\
+	    "threads naming themselves" },	\
+	{ SCMP_SYS(sched_getaffinity), ALLOW, NOARGS, "thread pools size" },	\
+	{ SCMP_SYS(uname), ALLOW, NOARGS, "library version checks" },	\
+	SECMEM_SYSCALLS
+
 static const struct sandbox_syscall taskproxy_syscalls[] = {
-	CHILD_BASE_SYSCALLS,
-	/* Sockets: TCP both ways, the resolver's UDP, netlink for
-	 * getaddrinfo's address check and for peer lookups. */
-	CLIENT_SOCKET_SYSCALLS,
-	{ SCMP_SYS(accept4), ALLOW, ARG0_IS(TASKPROXY_LISTEN_FD),
-	    "the task's connections, on the listener we were handed" },
-	{ SCMP_SYS(accept), ALLOW, ARG0_IS(TASKPROXY_LISTEN_FD),
-	    "the same, where libmicrohttpd uses accept" },
-	{ SCMP_SYS(shutdown), ALLOW, NOARGS, "closing connections" },
-	/* Waiting. */
-	{ SCMP_SYS(poll), ALLOW, NOARGS, "event loops" },
-	{ SCMP_SYS(ppoll), ALLOW, NOARGS, "event loops" },
-	{ SCMP_SYS(epoll_create1), ALLOW, NOARGS, "event loops" },
-	{ SCMP_SYS(epoll_ctl), ALLOW, NOARGS, "event loops" },
-	{ SCMP_SYS(epoll_wait), ALLOW, NOARGS, "event loops" },
-	{ SCMP_SYS(epoll_pwait), ALLOW, NOARGS, "event loops" },
-	{ SCMP_SYS(eventfd2), ALLOW, NOARGS, "libmicrohttpd's wake-ups" },
-	{ SCMP_SYS(pipe2), ALLOW, NOARGS, "wake-ups" },
-	{ SCMP_SYS(nanosleep), ALLOW, NOARGS, "backoff between attempts" },
-	{ SCMP_SYS(clock_nanosleep), ALLOW, NOARGS, "backoff" },
-	{ SCMP_SYS(sched_yield), ALLOW, NOARGS, "locks" },
-	/* I/O on the fds it has. */
-	RESOLVER_FILE_SYSCALLS,
-	{ SCMP_SYS(write), ALLOW, NOARGS, "sockets, wake-ups" },
-	{ SCMP_SYS(readv), ALLOW, NOARGS, "sockets" },
-	{ SCMP_SYS(writev), ALLOW, NOARGS, "sockets" },
-	{ SCMP_SYS(pread64), ALLOW, NOARGS, "reading a sealed memfd" },
-	{ SCMP_SYS(fcntl), ALLOW, NOARGS, "non-blocking sockets, seals" },
-	THREAD_SYSCALLS,
-	{ SCMP_SYS(prctl), ALLOW, ARG0_IS(PR_SET_NAME),
-	    "threads naming themselves" },
-	{ SCMP_SYS(sched_getaffinity), ALLOW, NOARGS, "thread pools size" },
-	{ SCMP_SYS(uname), ALLOW, NOARGS, "library version checks" },
-	SECMEM_SYSCALLS,
+	TASKPROXY_SYSCALLS,
+	OPEN_REFUSED_WITH(O_RDWR),
 };
 
 static const char *const resolver_files[] = {
@@ -269,4 +276,51 @@ const struct sandbox_policy proxyd_worker_policy = {
 	.landlock = true,
 	.landlock_net = true,
 	.landlock_read_files = resolver_files,
+};
+
+/*
+ * With a spool (--spool-fd): unnamed files in that directory, made with
+ * O_TMPFILE so nothing is ever named or left behind, and written as
+ * large as an artifact compresses to.  Landlock grants making, writing
+ * and reading files beneath the spool's fd and nowhere else.  The rule
+ * allows exactly one fd and one set of flags.
+ *
+ * Rules for one syscall must not overlap (of two that match, libseccomp
+ * lets the refusal win), so O_RDWR's refusal leaves O_TMPFILE out: an
+ * O_RDWR O_TMPFILE open anywhere but the spool, or with other flags, is
+ * the default action.  (__O_TMPFILE is O_TMPFILE without O_DIRECTORY.)
+ */
+#define SPOOL_OPEN	(O_TMPFILE | O_RDWR | O_CLOEXEC)
+
+static const struct sandbox_syscall taskproxy_spool_syscalls[] = {
+	TASKPROXY_SYSCALLS,
+	{ SCMP_SYS(openat), ALLOW, 2, {
+	    SB_ARG32(0, SCMP_CMP_EQ, TASKPROXY_SPOOL_FD, 0),
+	    SB_ARG32(2, SCMP_CMP_EQ, SPOOL_OPEN, 0) }, 0,
+	    "an unnamed file in the spool, to gzip an artifact into" },
+	{ SCMP_SYS(openat), SCMP_ACT_ERRNO(EACCES), 1,
+	    { SB_ARG32(2, SCMP_CMP_MASKED_EQ, O_RDWR | __O_TMPFILE, O_RDWR) },
+	    0, "opening for writing (O_RDWR), but an unnamed file" },
+};
+
+static const struct sandbox_rlimit taskproxy_spool_rlimits[] = {
+	{ RLIMIT_NOFILE, 512, 512, false,
+	    "listener, channels, client and upstream connections" },
+	{ RLIMIT_AS, 8ull << 30, 8ull << 30, false,
+	    "it lives outside the task's cgroup: 64 connection threads "
+	    "(8 MiB stacks), bodies held for retries (64 MiB each), curl" },
+};
+
+const struct sandbox_policy taskproxy_spool_policy = {
+	.role = "taskproxy",
+	.default_action = SCMP_ACT_KILL_PROCESS,
+	.syscalls = taskproxy_spool_syscalls,
+	.nsyscalls = nitems(taskproxy_spool_syscalls),
+	.rlimits = taskproxy_spool_rlimits,
+	.nrlimits = nitems(taskproxy_spool_rlimits),
+	.landlock = true,
+	.landlock_net = true,
+	.landlock_connect_any = true,
+	.landlock_read_files = resolver_files,
+	.landlock_rw_dir_fd = TASKPROXY_SPOOL_FD,
 };

@@ -19,6 +19,8 @@
 extern const struct sandbox_policy proxyd_policy;
 extern const struct sandbox_policy proxyd_worker_policy;
 extern const struct sandbox_policy taskproxy_policy;
+/* The same, with a spool directory (--spool-fd) to write in. */
+extern const struct sandbox_policy taskproxy_spool_policy;
 
 int	taskproxy_main(int argc, char **argv);
 

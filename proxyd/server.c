@@ -49,6 +49,7 @@ struct request {
 };
 
 static struct taskproxy *tp;
+static struct MHD_Daemon *daemon_;
 
 static void *
 on_uri(void *cls, const char *uri, struct MHD_Connection *c)
@@ -385,5 +386,23 @@ server_start(struct taskproxy *proxy, int listen_fd, char *err,
 		snprintf(err, errlen, "libmicrohttpd could not start");
 		return -1;
 	}
+	daemon_ = d;
 	return front_start(proxy, listen_fd, d, err, errlen);
+}
+
+/*
+ * The accepting thread first, so no new connection comes; then
+ * libmicrohttpd shuts every connection down and joins its thread.  A
+ * request in flight is cut, not finished: forward() sees its client gone
+ * within CLIENT_CHECK_MS and abandons upstream and its retries, and a
+ * response being relayed ends short (at its next piece from upstream).  The task's processes are gone, so
+ * nobody waits for it, and nothing the task left keeps a way to the
+ * credentials for as long as a retry budget.
+ */
+void
+server_stop(void)
+{
+	front_stop();
+	MHD_stop_daemon(daemon_);
+	daemon_ = NULL;
 }

@@ -8,17 +8,26 @@
  * task's scopes from the supervisor (fd 3) and the task's credentials
  * from proxyd (fd 6).  Then it starts serving its listener (fd 5) and
  * keeps taking new credentials on fd 6 until the supervisor stops it.
+ *
+ * In worker mode (--agent) the supervisor says when the task's processes
+ * are gone (AGENT): the listener and the task's connections are closed
+ * for good, and from then on the task proxy is the task's agent
+ * (agent.c), making the Queue calls the supervisor asks for with the
+ * credentials it holds.  With --no-listener the task did not ask for a
+ * proxy at all: there is no fd 5 and no scopes, only the agent.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,7 +35,9 @@
 #include "common/child.h"
 #include "common/log.h"
 #include "common/memfd.h"
+#include "common/secmem.h"
 #include "common/util.h"
+#include "proxyd/agent.h"
 #include "proxyd/creds.h"
 #include "proxyd/hawk.h"
 #include "proxyd/proxyd.h"
@@ -37,7 +48,8 @@
 
 #define SCOPES_MAX	(1u << 20)
 
-static struct taskproxy	proxy = { .diag_fd = -1 };
+static struct taskproxy	proxy = { .diag_fd = -1, .spool_fd = -1,
+    .ctl_lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* --- what requests use, under the lock --- */
 
@@ -83,6 +95,34 @@ taskproxy_bewit(struct taskproxy *tp, const char *body, size_t len,
 		    (uint64_t)time(NULL), TP_BEWIT_TTL_S, err, errlen);
 	pthread_rwlock_unlock(&tp->lock);
 	return url;
+}
+
+static char *
+secmem_copy(const char *s)
+{
+	return s != NULL ? secmem_strndup(s, strlen(s)) : NULL;
+}
+
+void
+taskproxy_creds_copy(struct taskproxy *tp, struct tc_creds *out)
+{
+	pthread_rwlock_rdlock(&tp->lock);
+	out->client_id = secmem_copy(tp->creds.client_id);
+	out->access_token = secmem_copy(tp->creds.access_token);
+	out->certificate = secmem_copy(tp->creds.certificate);
+	pthread_rwlock_unlock(&tp->lock);
+}
+
+int
+taskproxy_answer(struct taskproxy *tp, uint32_t type, uint32_t id,
+    const void *payload, size_t len)
+{
+	int rc;
+
+	pthread_mutex_lock(&tp->ctl_lock);
+	rc = ipc_send(tp->ctl, type, id, payload, len, -1);
+	pthread_mutex_unlock(&tp->ctl_lock);
+	return rc;
 }
 
 bool
@@ -199,14 +239,41 @@ read_creds(struct ipc_conn *cc)
 
 /* --- the supervisor's channel --- */
 
+/*
+ * The way out once threads may run: _exit, not exit.  The agent's threads
+ * may be inside OpenSSL or libcurl, whose exit handlers would free what
+ * they are using (a SIGSEGV instead of the status the supervisor is
+ * owed); the log is written unbuffered, nothing is left to flush.
+ */
+void
+taskproxy_exit(int status)
+{
+	_exit(status);
+}
+
+void
+taskproxy_violation(const char *fmt, ...)
+{
+	char why[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	log_errorx("protocol violation: %s", why);
+	taskproxy_exit(CHILD_EXIT_VIOLATION);
+}
+
+
 static void
 take_scopes(struct taskproxy *tp, struct ipc_msg *m)
 {
 	char err[160], *buf, *extra;
 	size_t size;
 
-	if (tp->scopes != NULL)
-		fatalx("protocol violation: SCOPES twice");
+	if (tp->scopes != NULL || tp->no_listener)
+		taskproxy_violation("SCOPES %s", tp->no_listener ?
+		    "without a listener" : "twice");
 	if (memfd_check_sealed(m->fd, SCOPES_MAX, &size, err, sizeof(err)) ==
 	    -1)
 		fatalx("scopes: %s", err);
@@ -233,9 +300,25 @@ take_scopes(struct taskproxy *tp, struct ipc_msg *m)
 	log_info("authorized scopes: %s", tp->scopes_json);
 }
 
+/* The task is over: nothing of it reaches the credentials any more. */
+static void
+become_agent(struct taskproxy *tp, bool serving, uint32_t id)
+{
+	if (!tp->agent || !serving || tp->agent_on)
+		taskproxy_violation("AGENT %s", !tp->agent ? "without --agent" :
+		    !serving ? "before SERVING" : "twice");
+	if (!tp->no_listener)
+		server_stop();
+	tp->agent_on = true;
+	log_info("the task is over: its listener and connections are closed, "
+	    "the agent takes requests");
+	if (taskproxy_answer(tp, TP_OK, id, NULL, 0) == -1)
+		fatal("sending OK");
+}
+
 /* One message on fd 3; exits on SHUTDOWN, on EOF, on anything unexpected. */
 static void
-read_control(struct ipc_conn *c)
+read_control(struct ipc_conn *c, bool serving)
 {
 	char err[IPC_ERR_MAX];
 	struct ipc_msg m;
@@ -245,26 +328,35 @@ read_control(struct ipc_conn *c)
 		return;
 	if (rc == 0) {
 		log_info("control socket closed, exiting");
-		exit(CHILD_EXIT_OK);
+		taskproxy_exit(CHILD_EXIT_OK);
 	}
-	if (rc == -1) {
-		log_errorx("protocol violation: %s", err);
-		exit(CHILD_EXIT_VIOLATION);
-	}
+	if (rc == -1)
+		taskproxy_violation("%s", err);
 	switch (m.hdr.type) {
 	case MSG_PING:
-		if (ipc_send(c, MSG_PONG, m.hdr.id, m.payload, 8, -1) == -1)
+		if (taskproxy_answer(&proxy, MSG_PONG, m.hdr.id, m.payload, 8) ==
+		    -1)
 			fatal("sending PONG");
 		break;
 	case MSG_SHUTDOWN:
 		log_debug("shutting down on request");
-		exit(CHILD_EXIT_OK);
+		taskproxy_exit(CHILD_EXIT_OK);
 	case TP_SCOPES:
 		take_scopes(&proxy, &m);
 		break;
+	case TP_AGENT:
+		become_agent(&proxy, serving, m.hdr.id);
+		break;
+	case TP_UPLOAD:
+	case TP_ERROR_ARTIFACT:
+	case TP_LINK:
+	case TP_RESOLVE:
+		if (!proxy.agent_on)
+			taskproxy_violation("%s before AGENT", m.spec->name);
+		agent_take(&m);
+		break;
 	default:
-		log_errorx("protocol violation: %s", m.spec->name);
-		exit(CHILD_EXIT_VIOLATION);
+		taskproxy_violation("%s", m.spec->name);
 	}
 	if (m.fd >= 0)
 		close(m.fd);
@@ -332,26 +424,61 @@ role_opt(const char *opt, const char *val, void *arg)
 	} else if (strcmp(opt, "--artifact-scope") == 0 &&
 	    (strcmp(val, "0") == 0 || strcmp(val, "1") == 0))
 		tp->add_artifact_scope = *val == '1';
+	/* (every child option takes a value: these take "1") */
+	else if (strcmp(opt, "--agent") == 0 && strcmp(val, "1") == 0)
+		tp->agent = tp->add_artifact_scope = true;
+	else if (strcmp(opt, "--no-listener") == 0 && strcmp(val, "1") == 0)
+		tp->no_listener = true;
+	else if (strcmp(opt, "--spool-fd") == 0 &&
+	    parse_u64(val, TASKPROXY_SPOOL_FD, TASKPROXY_SPOOL_FD, &n) == 0)
+		tp->spool_fd = TASKPROXY_SPOOL_FD;
 	else
 		return -1;
 	return 0;
 }
 
 static void
-check_listener(struct taskproxy *tp)
+check_fds(struct taskproxy *tp)
 {
 	socklen_t len = sizeof(tp->listen_addr);
+	struct stat st;
 	int type;
 	socklen_t tlen = sizeof(type);
 
-	if (getsockopt(TASKPROXY_LISTEN_FD, SOL_SOCKET, SO_TYPE, &type,
-	    &tlen) == -1 || type != SOCK_STREAM ||
+	if (tp->no_listener)
+		close(TASKPROXY_LISTEN_FD);	/* a placeholder, if anything */
+	else if (getsockopt(TASKPROXY_LISTEN_FD, SOL_SOCKET,
+	    SO_TYPE, &type, &tlen) == -1 || type != SOCK_STREAM ||
 	    getsockname(TASKPROXY_LISTEN_FD, (struct sockaddr *)&tp->listen_addr,
 	    &len) == -1 || tp->listen_addr.sin_family != AF_INET)
 		fatalx("fd %d is not an IPv4 TCP listener", TASKPROXY_LISTEN_FD);
 	if (fcntl(TASKPROXY_CREDS_FD, F_GETFD) == -1)
 		fatalx("fd %d (the credentials channel) is not open",
 		    TASKPROXY_CREDS_FD);
+	if (tp->spool_fd != -1 && (fstat(tp->spool_fd, &st) == -1 ||
+	    !S_ISDIR(st.st_mode)))
+		fatalx("fd %d (--spool-fd) is not a directory", tp->spool_fd);
+}
+
+static void
+start_serving(struct taskproxy *tp)
+{
+	char err[256];
+
+	if (tp->no_listener)
+		log_info("task %s run %u: credentials in, no listener",
+		    tp->task_id, tp->run_id);
+	else {
+		if (server_start(tp, TASKPROXY_LISTEN_FD, err,
+		    sizeof(err)) == -1)
+			fatalx("%s", err);
+		log_info("serving task %s run %u on %s:%u%s", tp->task_id,
+		    tp->run_id, inet_ntoa(tp->listen_addr.sin_addr),
+		    ntohs(tp->listen_addr.sin_port), tp->check_peer ? "" :
+		    " (its network namespace)");
+	}
+	if (taskproxy_answer(tp, TP_SERVING, 0, NULL, 0) == -1)
+		fatal("sending SERVING");
 }
 
 int
@@ -361,15 +488,18 @@ taskproxy_main(int argc, char **argv)
 	struct child_args args;
 	struct taskproxy *tp = &proxy;
 	bool serving = false, creds_open = true;
-	char err[256];
 
 	prctl(PR_SET_NAME, "taskproxy", 0, 0, 0);
 	child_start(argc, argv, "taskproxy", role_opt, tp, &args);
 	if (tp->task_id == NULL || tp->root_url == NULL)
 		fatalx("taskproxy: --task-id and --root-url are required");
+	if (tp->no_listener && !tp->agent)
+		fatalx("taskproxy: --no-listener is for --agent only");
+	if (tp->spool_fd != -1 && !tp->agent)
+		fatalx("taskproxy: --spool-fd is for --agent only");
 	if (!tp->allowed_hosts_set)
 		default_allowed_hosts(tp);
-	check_listener(tp);
+	check_fds(tp);
 	if (sodium_init() < 0)
 		fatalx("sodium_init failed");
 	pthread_rwlock_init(&tp->lock, NULL);
@@ -378,14 +508,18 @@ taskproxy_main(int argc, char **argv)
 	qc_load_ca(&tp->ca_pem, &tp->ca_len);
 	if (tp->check_peer && (tp->diag_fd = peer_diag_socket()) == -1)
 		fatal("NETLINK_SOCK_DIAG socket");
+	if (tp->agent)
+		agent_init(tp, tp->spool_fd);
 	signal(SIGPIPE, SIG_IGN);
-	child_lockdown(&taskproxy_policy, &args);
+	child_lockdown(tp->spool_fd != -1 ? &taskproxy_spool_policy :
+	    &taskproxy_policy, &args);
 
 	ipc_conn_init(&ctl, CHILD_CONTROL_FD, &taskproxy_channel,
 	    IPC_TO_CHILD);
+	tp->ctl = &ctl;
 	ipc_conn_init(&cc, TASKPROXY_CREDS_FD, &taskcreds_channel,
 	    IPC_TO_CHILD);
-	if (ipc_send(&ctl, MSG_READY, 0, NULL, 0, -1) == -1)
+	if (taskproxy_answer(tp, MSG_READY, 0, NULL, 0) == -1)
 		fatal("sending READY");
 	for (;;) {
 		struct pollfd pfd[2] = {
@@ -400,23 +534,15 @@ taskproxy_main(int argc, char **argv)
 			fatal("poll");
 		}
 		if (pfd[0].revents)
-			read_control(&ctl);
+			read_control(&ctl, serving);
 		if (pfd[1].revents && !read_creds(&cc)) {
 			creds_open = false;
 			close(TASKPROXY_CREDS_FD);
 		}
-		if (!serving && tp->scopes != NULL && tp->have_creds) {
-			if (server_start(tp, TASKPROXY_LISTEN_FD, err,
-			    sizeof(err)) == -1)
-				fatalx("%s", err);
+		if (!serving && tp->have_creds && (tp->no_listener ||
+		    tp->scopes != NULL)) {
+			start_serving(tp);
 			serving = true;
-			log_info("serving task %s run %u on %s:%u%s",
-			    tp->task_id, tp->run_id,
-			    inet_ntoa(tp->listen_addr.sin_addr),
-			    ntohs(tp->listen_addr.sin_port), tp->check_peer ?
-			    "" : " (its network namespace)");
-			if (ipc_send(&ctl, TP_SERVING, 0, NULL, 0, -1) == -1)
-				fatal("sending SERVING");
 		}
 	}
 }

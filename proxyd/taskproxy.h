@@ -12,6 +12,8 @@
  *			connection): routes, /bewit, responses
  *	forward.c	HTTP to upstream (libcurl): retries, streaming back
  *	peer.c		who is on the other end of a loopback connection
+ *	agent.c		worker mode, after the task: its artifacts and its
+ *			resolution (agent.h)
  */
 #ifndef SEPWORKER_TASKPROXY_H
 #define SEPWORKER_TASKPROXY_H
@@ -23,6 +25,7 @@
 
 #include <netinet/in.h>
 
+#include "common/ipc.h"
 #include "proxyd/creds.h"
 
 /* Largest request body a task may send through the proxy (it is held in
@@ -40,6 +43,10 @@ struct taskproxy {
 	uint32_t	 allowed_uid;
 	uint32_t	 retry_seconds;
 	bool		 add_artifact_scope;	/* worker mode */
+	bool		 agent;		/* --agent: worker mode, agent after */
+	bool		 no_listener;	/* --no-listener: no fd 5, no scopes */
+	int		 spool_fd;	/* --spool-fd, or -1 */
+	bool		 agent_on;	/* AGENT came: the task is over */
 	/* Where /<host.with.dot>/... may go (sepworker.proxyAllowedHosts;
 	 * without --allowed-hosts, the root URL's host alone). */
 	char		**allowed_hosts;
@@ -62,7 +69,22 @@ struct taskproxy {
 	char		*ext;		/* Hawk ext; NULL: bad certificate */
 	char		 cert_error[320];
 	char		*temp_scopes_json; /* the certificate's; NULL: perm. */
+
+	/* The supervisor's channel: answers come from several threads. */
+	pthread_mutex_t	 ctl_lock;
+	struct ipc_conn	*ctl;
 };
+
+/* Send on the supervisor's channel, under its lock; ipc_send's result. */
+int	taskproxy_answer(struct taskproxy *tp, uint32_t type, uint32_t id,
+	    const void *payload, size_t len);
+/* End the process (_exit: taskproxy.c says why), with a protocol
+ * violation logged for the second. */
+void	taskproxy_exit(int status) __attribute__((noreturn));
+void	taskproxy_violation(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2), noreturn));
+/* A copy of the credentials in use (secmem; creds_free() it). */
+void	taskproxy_creds_copy(struct taskproxy *tp, struct tc_creds *out);
 
 /*
  * A signature for one attempt: the Authorization header value for
@@ -88,6 +110,9 @@ void	taskproxy_identity_headers(struct taskproxy *tp,
 /* server.c */
 int	server_start(struct taskproxy *tp, int listen_fd, char *err,
 	    size_t errlen);
+/* Stop serving the task for good: the listener closed, every connection
+ * of the task closed, a request in flight cut. */
+void	server_stop(void);
 
 /* peer.c: the uid owning the client end of a loopback TCP connection
  * from client to server; -1 with errno set if it cannot be found. */

@@ -1,6 +1,6 @@
 /*
- * taskproxy BUILD_DIR UID ROOT_URL SCOPES CREDS_FILE [ALLOWED_UID|none]
- *     [RETRY_SECONDS [ALLOWED_HOSTS]]
+ * taskproxy [--agent] [--no-listener] [--spool DIR] BUILD_DIR UID ROOT_URL
+ *     SCOPES CREDS_FILE [ALLOWED_UID|none] [RETRY_SECONDS [ALLOWED_HOSTS]]
  *
  * Start a real task proxy (proxyd exec'd as "taskproxy", sandboxed,
  * running as UID) the way the supervisor does, for tests that talk HTTP
@@ -10,11 +10,34 @@
  * ALLOWED_HOSTS is --allowed-hosts (comma-separated; without it, the
  * root URL's host alone).
  *
- * Prints "port N" once it serves, then reads commands on stdin:
+ * --agent, --no-listener: the task proxy's options (worker mode; no
+ * listener, no scopes: SCOPES is then ignored); --spool DIR: DIR becomes
+ * its spool directory (--spool-fd).
+ *
+ * Prints "port N" (with --no-listener "port none") once it serves, then
+ * reads commands on stdin:
  *	creds FILE	send the credentials in FILE; prints "accepted" or
  *			"rejected: why"
  *	pid		prints "pid N"
+ *	agent		AGENT
+ *	upload FILE NAME TYPE ENCODING s3|object EXPIRES_MS
+ *			UPLOAD with FILE opened read-only
+ *	error EXPIRES_MS NAME REASON MESSAGE...
+ *	link EXPIRES_MS NAME TARGET CONTENT_TYPE...
+ *	resolve completed|failed|exception [REASON]
+ *	wait		wait for every answer still due
+ *	hwm		prints "hwm N": the task proxy's peak RSS (VmHWM), kB
+ *	connect		prints "connect ok" or "connect refused": a TCP
+ *			connection to its listener's port
+ *	hold PATH	sends GET PATH on a connection of its own, kept open
+ *	sleep MS	waits MS milliseconds
+ *	held		prints "held closed MS" once the task proxy has closed
+ *			that connection (MS since hold), "held answered"
+ *			if an answer came, or "held open" after 10 s
  *	quit		SHUTDOWN, and wait for it to exit
+ * A request waits for its answer (and any other due), unless it is
+ * prefixed with '&'.  Answers print as "answer ID ok", "answer ID
+ * uploaded BYTES SHA256", "answer ID failed CLASS MESSAGE".
  * At end of input it quits too.  Its log goes to stderr.  Exits with the
  * task proxy's exit status (or 128 + signal).
  */
@@ -24,6 +47,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +57,7 @@
 #include <unistd.h>
 
 #include "common/chan_taskproxy.h"
+#include "common/chan_taskrunner.h"
 #include "common/memfd.h"
 #include "common/util.h"
 #include "supervisor/spawn.h"
@@ -90,10 +116,12 @@ await(struct ipc_conn *c, struct ipc_msg *m, int timeout_ms)
 		if (p[1].revents)
 			drain_log(0);
 		if (p[0].revents) {
-			if (ipc_recv(c, m, err, sizeof(err)) == 1)
+			int rc = ipc_recv(c, m, err, sizeof(err));
+
+			if (rc == 1)
 				return 0;
 			fprintf(stderr, "taskproxy: %s channel: %s\n",
-			    c->chan->name, err);
+			    c->chan->name, rc == 0 ? "closed" : err);
 			return -1;
 		}
 	}
@@ -124,6 +152,189 @@ send_creds(struct ipc_conn *cc, const char *path)
 	return 0;
 }
 
+static unsigned due;		/* requests not answered yet */
+static uint32_t next_id = 10;
+
+static int
+print_answer(struct ipc_conn *ctl)
+{
+	struct ipc_msg m;
+	struct ipc_reader r;
+	uint32_t class;
+	size_t len;
+	const char *msg;
+
+	if (await(ctl, &m, 600000) == -1)
+		return -1;
+	due--;
+	switch (m.hdr.type) {
+	case TP_OK:
+		printf("answer %u ok\n", m.hdr.id);
+		break;
+	case TP_UPLOADED: {
+		struct tp_uploaded u;
+
+		memcpy(&u, m.payload, sizeof(u));
+		printf("answer %u uploaded %llu %.64s\n", m.hdr.id,
+		    (unsigned long long)u.bytes, u.sha256);
+		break;
+	}
+	case TP_FAILED:
+		ipc_reader_init(&r, &m);
+		class = ipc_get_u32(&r);
+		msg = ipc_get_str(&r, TP_STRING_MAX, &len);
+		printf("answer %u failed %u %.*s\n", m.hdr.id, class,
+		    (int)len, msg != NULL ? msg : "");
+		break;
+	default:
+		printf("answer %u %s\n", m.hdr.id, m.spec->name);
+	}
+	fflush(stdout);
+	return 0;
+}
+
+/* The next space-separated word of *p, NUL-terminated; "" at the end. */
+static char *
+word(char **p)
+{
+	char *w = *p + strspn(*p, " ");
+
+	*p = w + strcspn(w, " ");
+	if (**p != '\0')
+		*(*p)++ = '\0';
+	return w;
+}
+
+/* One agent request from a command line; -1 if the channel failed. */
+static int
+request(struct ipc_conn *ctl, char *line)
+{
+	uint8_t buf[TASKPROXY_MAX_MSG];
+	struct ipc_writer w;
+	bool nowait = *line == '&';
+	char *p = line + nowait, *cmd = word(&p);
+	uint32_t type;
+	int fd = -1, rc;
+
+	ipc_writer_init(&w, buf, sizeof(buf));
+	if (strcmp(cmd, "agent") == 0)
+		type = TP_AGENT;
+	else if (strcmp(cmd, "upload") == 0) {
+		char *file = word(&p), *name = word(&p), *ct = word(&p);
+		char *enc = word(&p), *store = word(&p);
+
+		type = TP_UPLOAD;
+		if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1) {
+			fprintf(stderr, "taskproxy: %s: %s\n", file,
+			    strerror(errno));
+			return -1;
+		}
+		ipc_put_u64(&w, strtoull(word(&p), NULL, 10));
+		ipc_put_u32(&w, strcmp(store, "object") == 0 ?
+		    TP_STORE_OBJECT : TP_STORE_S3);
+		ipc_put_u32(&w, 0);
+		ipc_put_str(&w, name, strlen(name));
+		ipc_put_str(&w, ct, strlen(ct));
+		ipc_put_str(&w, enc, strlen(enc));
+	} else if (strcmp(cmd, "error") == 0 || strcmp(cmd, "link") == 0) {
+		char *exp = word(&p), *name = word(&p), *a = word(&p);
+
+		type = *cmd == 'e' ? TP_ERROR_ARTIFACT : TP_LINK;
+		ipc_put_u64(&w, strtoull(exp, NULL, 10));
+		ipc_put_str(&w, name, strlen(name));
+		ipc_put_str(&w, a, strlen(a));
+		ipc_put_str(&w, p, strlen(p));
+	} else if (strcmp(cmd, "resolve") == 0) {
+		char *state = word(&p);
+
+		type = TP_RESOLVE;
+		ipc_put_u32(&w, strcmp(state, "completed") == 0 ?
+		    TASK_COMPLETED : strcmp(state, "failed") == 0 ?
+		    TASK_FAILED : strcmp(state, "exception") == 0 ?
+		    TASK_EXCEPTION : 99);
+		ipc_put_str(&w, p, strlen(p));
+	} else {
+		fprintf(stderr, "taskproxy: unknown command %s\n", cmd);
+		return 0;
+	}
+	rc = ipc_send(ctl, type, next_id++, w.buf, w.len, fd);
+	if (fd != -1)
+		close(fd);
+	if (rc == -1)
+		return -1;
+	due++;
+	while (!nowait && due > 0)
+		if (print_answer(ctl) == -1)
+			return -1;
+	return 0;
+}
+
+/* VmHWM of pid in kB, -1 if it cannot be read. */
+static long
+peak_rss(pid_t pid)
+{
+	char path[64], line[256];
+	long kb = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmHWM: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+static bool
+try_connect(const struct sockaddr_in *sin)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok = fd != -1 && connect(fd, (const struct sockaddr *)sin,
+	    sizeof(*sin)) == 0;
+
+	if (fd != -1)
+		close(fd);
+	return ok;
+}
+
+static int held_fd = -1;
+static uint64_t held_since;
+
+static void
+hold(const struct sockaddr_in *sin, const char *path)
+{
+	char req[512];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: "
+	    "127.0.0.1\r\n\r\n", path);
+
+	held_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (held_fd == -1 || connect(held_fd, (const struct sockaddr *)sin,
+	    sizeof(*sin)) == -1 || write(held_fd, req, (size_t)n) != n)
+		perror("taskproxy: hold");
+	held_since = now_ms();
+}
+
+static void
+held(void)
+{
+	struct pollfd p = { .fd = held_fd, .events = POLLIN };
+	char buf[256];
+	ssize_t n = -1;
+
+	if (poll(&p, 1, 10000) == 1)
+		n = read(held_fd, buf, sizeof(buf));
+	if (n > 0)
+		printf("held answered\n");
+	else if (n == 0 || (n == -1 && p.revents != 0))
+		printf("held closed %llu\n",
+		    (unsigned long long)(now_ms() - held_since));
+	else
+		printf("held open\n");
+	fflush(stdout);
+}
+
 static int
 scopes_memfd(const char *list)
 {
@@ -148,16 +359,45 @@ main(int argc, char **argv)
 	struct ipc_msg m;
 	char err[256], ppid[16], line[4096];
 	int sv[2], cp[2], lp[2], devnull, lfd, pidfd, status, sfd;
+	int spool = -1;
+	bool agent = false, no_listener = false;
 	pid_t pid;
 
+	for (; argc > 1 && strncmp(argv[1], "--", 2) == 0; argc--, argv++)
+		if (strcmp(argv[1], "--agent") == 0)
+			agent = true;
+		else if (strcmp(argv[1], "--no-listener") == 0)
+			no_listener = true;
+		else if (strcmp(argv[1], "--spool") == 0 && argc > 2) {
+			if ((spool = open(argv[2], O_RDONLY | O_DIRECTORY |
+			    O_CLOEXEC)) == -1) {
+				perror(argv[2]);
+				return 2;
+			}
+			argc--, argv++;
+		} else
+			return 2;
 	if (argc < 6 || argc > 9)
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(ppid, sizeof(ppid), "%ld", (long)getpid());
-	char *cargv[24] = { "taskproxy", "--uid", argv[2], "--gid", argv[2],
-	    "--ppid", ppid, "--task-id", "KTBKfEgxR5GdfIIREQIvFQ",
+	char *cargv[32] = { "taskproxy", "--uid", argv[2], "--gid", argv[2],
+	    "--ppid", ppid, "--task-id", getenv("TASK_ID") != NULL ?
+	    getenv("TASK_ID") : "KTBKfEgxR5GdfIIREQIvFQ",
 	    "--run-id", "0", "--root-url", argv[3] };
 	int n = 13;
+	if (agent) {
+		cargv[n++] = "--agent";
+		cargv[n++] = "1";
+	}
+	if (no_listener) {
+		cargv[n++] = "--no-listener";
+		cargv[n++] = "1";
+	}
+	if (spool != -1) {
+		cargv[n++] = "--spool-fd";
+		cargv[n++] = "7";
+	}
 	if (argc >= 7 && strcmp(argv[6], "none") != 0) {
 		cargv[n++] = "--allowed-uid";
 		cargv[n++] = argv[6];
@@ -181,10 +421,12 @@ main(int argc, char **argv)
 		perror("taskproxy: setting up");
 		return 2;
 	}
-	int extra[2] = { lfd, cp[1] };
+	/* Without a listener, fd 5 is a placeholder: extras are consecutive. */
+	int extra[3] = { no_listener ? devnull : lfd, cp[1], spool };
 	struct spawn_spec spec = { .binfd = spawn_open_binary(argv[1],
 	    "proxyd", err, sizeof(err)), .argv = cargv, .sock = sv[1],
-	    .logw = lp[1], .devnull = devnull, .extra = extra, .nextra = 2 };
+	    .logw = lp[1], .devnull = devnull, .extra = extra,
+	    .nextra = spool != -1 ? 3 : 2 };
 	if (spec.binfd == -1) {
 		fprintf(stderr, "taskproxy: %s\n", err);
 		return 2;
@@ -202,15 +444,20 @@ main(int argc, char **argv)
 	ipc_conn_init(&cc, cp[0], &taskcreds_channel, IPC_TO_SUPERVISOR);
 	if (await(&ctl, &m, 10000) == -1 || m.hdr.type != MSG_READY)
 		goto dead;
-	if ((sfd = scopes_memfd(argv[4])) == -1 ||
-	    ipc_send(&ctl, TP_SCOPES, 1, NULL, 0, sfd) == -1)
-		goto dead;
-	close(sfd);
+	if (!no_listener) {
+		if ((sfd = scopes_memfd(argv[4])) == -1 ||
+		    ipc_send(&ctl, TP_SCOPES, 1, NULL, 0, sfd) == -1)
+			goto dead;
+		close(sfd);
+	}
 	if (send_creds(&cc, argv[5]) == -1)
 		goto dead;
 	if (await(&ctl, &m, 10000) == -1 || m.hdr.type != TP_SERVING)
 		goto dead;
-	printf("port %u\n", ntohs(sin.sin_port));
+	if (no_listener)
+		printf("port none\n");
+	else
+		printf("port %u\n", ntohs(sin.sin_port));
 	fflush(stdout);
 	for (;;) {
 		struct pollfd p[2] = { { .fd = 0, .events = POLLIN },
@@ -231,17 +478,42 @@ main(int argc, char **argv)
 		} else if (strcmp(line, "pid") == 0) {
 			printf("pid %ld\n", (long)pid);
 			fflush(stdout);
+		} else if (strcmp(line, "hwm") == 0) {
+			printf("hwm %ld\n", peak_rss(pid));
+			fflush(stdout);
+		} else if (strncmp(line, "hold ", 5) == 0)
+			hold(&sin, line + 5);
+		else if (strcmp(line, "held") == 0)
+			held();
+		else if (strncmp(line, "sleep ", 6) == 0)
+			usleep((useconds_t)strtoul(line + 6, NULL, 10) * 1000);
+		else if (strcmp(line, "connect") == 0) {
+			printf("connect %s\n", try_connect(&sin) ? "ok" :
+			    "refused");
+			fflush(stdout);
 		} else if (strcmp(line, "quit") == 0)
 			break;
+		else if (strcmp(line, "wait") == 0) {
+			while (due > 0)
+				if (print_answer(&ctl) == -1)
+					goto dead;
+		} else if (request(&ctl, line) == -1)
+			goto dead;
 	}
 	ipc_send(&ctl, MSG_SHUTDOWN, 2, NULL, 0, -1);
 	if (0) {
 dead:
-		kill(pid, SIGKILL);
+		/* It may have ended itself (a protocol violation). */
+		for (int i = 0; i < 20 && waitpid(pid, &status, WNOHANG) == 0;
+		    i++)
+			drain_log(100);
+		if (kill(pid, SIGKILL) == -1 && errno == ESRCH)
+			goto reaped;
 	}
 	drain_log(200);
 	if (waitpid(pid, &status, 0) == -1)
 		return 2;
+reaped:
 	drain_log(0);
 	ipc_conn_free(&ctl);
 	ipc_conn_free(&cc);

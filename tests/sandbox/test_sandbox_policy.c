@@ -553,6 +553,74 @@ test_taskproxy_runs_confined(void **state)
 	expect_exit(&p, TASKPROXY_UID, do_check_status, 0);
 }
 
+/* --- taskproxy with a spool (--spool-fd): fd TASKPROXY_SPOOL_FD --- */
+
+#define SPOOL_OPEN	(O_TMPFILE | O_RDWR | O_CLOEXEC)
+
+static void
+do_spool_tmpfile(void)
+{
+	int fd = (int)syscall(SYS_openat, TASKPROXY_SPOOL_FD, ".", SPOOL_OPEN,
+	    0600);
+
+	if (fd == -1)
+		report(-1);
+	/* Written past what RLIMIT_FSIZE 0 would allow, and read back. */
+	report(write(fd, "spool", 5) == 5 && pread(fd, (char[5]){ 0 }, 5,
+	    0) == 5 ? 0 : -1);
+}
+/* The same flags, the spool's fd, but an absolute path: Landlock's. */
+static void
+do_spool_tmpfile_elsewhere(void)
+{
+	report(syscall(SYS_openat, TASKPROXY_SPOOL_FD, "/tmp", SPOOL_OPEN,
+	    0600));
+}
+static void
+do_tmpfile_other_fd(void)
+{ report(syscall(SYS_openat, AT_FDCWD, "/tmp", SPOOL_OPEN, 0600)); }
+static void
+do_spool_named(void)
+{
+	report(syscall(SYS_openat, TASKPROXY_SPOOL_FD, "x",
+	    O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+}
+static void
+do_open_rdwr(void)
+{ report(syscall(SYS_openat, AT_FDCWD, "/etc/hostname", O_RDWR)); }
+
+static void
+test_taskproxy_spool(void **state)
+{
+	char dir[] = "/tmp/sepworker-spool.XXXXXX";
+	const struct sandbox_policy *p = &taskproxy_spool_policy;
+	int fd;
+
+	(void)state;
+	require_root();
+	require_or_skip(sandbox_landlock_abi() >= 4,
+	    "Landlock ABI 4 (this kernel has it)");
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chown(dir, TASKPROXY_UID, TASKPROXY_UID), 0);
+	assert_true((fd = open(dir, O_RDONLY | O_DIRECTORY)) != -1);
+	assert_int_equal(dup2(fd, TASKPROXY_SPOOL_FD), TASKPROXY_SPOOL_FD);
+	close(fd);
+	expect_exit(p, TASKPROXY_UID, do_spool_tmpfile, SUCCEEDED);
+	expect_exit(p, TASKPROXY_UID, do_spool_tmpfile_elsewhere,
+	    FAILED_WITH(EACCES));
+	expect_killed(p, TASKPROXY_UID, do_tmpfile_other_fd);
+	expect_exit(p, TASKPROXY_UID, do_spool_named, FAILED_WITH(EACCES));
+	expect_exit(p, TASKPROXY_UID, do_open_rdwr, FAILED_WITH(EACCES));
+	expect_exit(p, TASKPROXY_UID, do_open_for_writing,
+	    FAILED_WITH(EACCES));
+	expect_exit(p, TASKPROXY_UID, do_open_resolver_file, SUCCEEDED);
+	/* Without a spool, no unnamed file anywhere. */
+	expect_exit(&taskproxy_policy, TASKPROXY_UID, do_spool_tmpfile,
+	    FAILED_WITH(EACCES));
+	close(TASKPROXY_SPOOL_FD);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 /* --- taskrunner: a deny-list, EPERM --- */
 
 static void
@@ -652,6 +720,7 @@ static const struct kernel_arg {
 	{ SCMP_SYS(accept4), 0, 32, "int fd" },
 	{ SCMP_SYS(accept), 0, 32, "int fd" },
 	{ SCMP_SYS(ioctl), 1, 32, "unsigned int cmd" },
+	{ SCMP_SYS(openat), 0, 32, "int dfd" },
 	{ SCMP_SYS(openat), 2, 32, "int flags" },
 	/* Declared unsigned long; kernel_clone_args keeps its low 32 bits
 	 * (test_clone_ignores_high_flag_bits shows it). */
@@ -662,7 +731,7 @@ static const struct kernel_arg {
 
 static const struct sandbox_policy *const all_policies[] = {
 	&keyholder_policy, &proxyd_policy, &proxyd_worker_policy,
-	&taskproxy_policy,
+	&taskproxy_policy, &taskproxy_spool_policy,
 	&taskrunner_policy, &task_setup_done_policy,
 };
 
@@ -936,6 +1005,7 @@ main(void)
 		cmocka_unit_test(test_taskproxy_threads_and_sockets_allowed),
 		cmocka_unit_test(test_taskproxy_landlock),
 		cmocka_unit_test(test_taskproxy_runs_confined),
+		cmocka_unit_test(test_taskproxy_spool),
 		cmocka_unit_test(test_taskrunner_denied_calls_get_eperm),
 		cmocka_unit_test(test_taskrunner_allowed_calls_get_ordinary_errno),
 		cmocka_unit_test(test_taskrunner_can_make_user_namespaces),
