@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -245,6 +246,15 @@ static const struct key_spec config_keys[] = {
 	{ "workerLocation", STR(""), STORED(worker_location),
 	  .doc = "JSON text saying where the worker runs (worker-runner "
 	  "writes it); given to tasks as TASKCLUSTER_WORKER_LOCATION." },
+	{ "workerPoolId", STR(""), STORED(worker_pool_id),
+	  .doc = "Not a generic-worker key (its config has provisionerId and "
+	  "workerType only); worker-runner's name for the pair, accepted so "
+	  "a static config can say `\"workerPoolId\": \"proj/linux\"` as "
+	  "worker-runner's own config does. Split at the first `/` into "
+	  "provisionerId and workerType, as worker-runner splits it; one "
+	  "without a `/`, or with an empty half, or one that disagrees with "
+	  "a provisionerId or workerType given beside it, is refused (exit "
+	  "73)." },
 	{ "workerType", STR(""), STORED(worker_type), .required = true,
 	  .doc = "Second half of the worker pool ID. Required in worker "
 	  "mode." },
@@ -287,6 +297,16 @@ static const struct key_spec config_keys[] = {
 	  "(`task-uid-<N>.lock`). Workers sharing a host and a task uid "
 	  "range must share it: a start cleans up after a crashed run only "
 	  "the uids no live worker holds." },
+	{ "workDir", SW, STR("/var/lib/sepworker"), STORED(work_dir),
+	  .doc = "The worker's own state, root's alone: in worker mode, the "
+	  "files the worker keeps for each task while it runs (the backing "
+	  "log, certified.log, the chain-of-trust files, the task proxy's "
+	  "upload spool) and `tasks-resolved-count.txt`, the count of tasks "
+	  "resolved across restarts that `numberOfTasksToRun` is compared "
+	  "with (generic-worker keeps it in its working directory). Made "
+	  "mode 0711 if missing, so that a tasksDir below it (the default) "
+	  "stays reachable by task users; everything the worker puts in it "
+	  "is mode 0700 or 0600." },
 	{ "proxyCredentialsMarginSeconds", SW, UINT(0, 3600, 300),
 	  STORED(proxy_credentials_margin_seconds),
 	  .doc = "When the worker's credentials are permanent, a task's "
@@ -513,19 +533,52 @@ config_defaults(struct sw_config *cfg)
 	}
 }
 
+/*
+ * generic-worker's two kinds of refusal: what its JSON decoder rejects
+ * (an unknown key, a value of the wrong type, an IP address that does not
+ * parse) means the file cannot be loaded, exit 64; a value of the right
+ * type that is out of range or inconsistent fails validation, exit 73.
+ * A key given twice, which Go's decoder would take, is refused as the
+ * decoder's kind: the file says two things at once.
+ */
 static int
-load_fail(struct load *l, const char *fmt, ...)
+fail(struct load *l, int rc, const char *fmt, va_list ap)
+{
+	vsnprintf(l->why, l->whylen, fmt, ap);
+	return rc;
+}
+
+static int
+invalid_fail(struct load *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static int
+decode_fail(struct load *l, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Validation: exit 73. */
 static int
-load_fail(struct load *l, const char *fmt, ...)
+invalid_fail(struct load *l, const char *fmt, ...)
 {
 	va_list ap;
+	int rc;
 
 	va_start(ap, fmt);
-	vsnprintf(l->why, l->whylen, fmt, ap);
+	rc = fail(l, CONFIG_ERR_INVALID, fmt, ap);
 	va_end(ap);
-	return CONFIG_ERR_INVALID;
+	return rc;
+}
+
+/* What a JSON decoder into generic-worker's types rejects: exit 64. */
+static int
+decode_fail(struct load *l, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = fail(l, CONFIG_ERR_LOAD, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 /* A copy of a secret in locked memory that sodium_free() wipes. */
@@ -548,7 +601,8 @@ check_ip(struct load *l, const char *name, const char *s)
 	if (*s == '\0' || inet_pton(AF_INET, s, addr) == 1 ||
 	    inet_pton(AF_INET6, s, addr) == 1)
 		return 0;
-	return load_fail(l, "\"%s\" must be an IPv4 or IPv6 address", name);
+	return decode_fail(l, "\"%s\" must be an IPv4 or IPv6 address",
+	    name);
 }
 
 static int
@@ -557,14 +611,17 @@ set_string(struct load *l, const struct key_spec *k, const char *name,
 {
 	const char *s;
 	char *copy;
+	int rc;
 
+	if (!json_object_is_type(v, json_type_string))
+		return decode_fail(l, "\"%s\" must be a string", name);
 	if (json_as_string(v, name, &s, l->why, l->whylen) == -1)
 		return CONFIG_ERR_INVALID;
-	if (k->type == KEY_IP && check_ip(l, name, s) != 0)
-		return CONFIG_ERR_INVALID;
+	if (k->type == KEY_IP && (rc = check_ip(l, name, s)) != 0)
+		return rc;
 	if (k->off == offsetof(struct sw_config, root_url) && *s != '\0' &&
 	    strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0)
-		return load_fail(l, "\"%s\" must start with https:// or "
+		return invalid_fail(l, "\"%s\" must start with https:// or "
 		    "http://", name);
 	if (!is_stored(k))
 		return CONFIG_OK;
@@ -603,10 +660,11 @@ set_paths(struct load *l, const struct key_spec *k, const char *name,
 	char *joined;
 
 	if (!json_object_is_type(v, json_type_array))
-		return load_fail(l, "\"%s\" must be an array of paths", name);
+		return decode_fail(l, "\"%s\" must be an array of paths",
+		    name);
 	n = json_object_array_length(v);
 	if (n > 64)
-		return load_fail(l, "\"%s\" has %zu paths; at most 64", name,
+		return invalid_fail(l, "\"%s\" has %zu paths; at most 64", name,
 		    n);
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *e = json_object_array_get_idx(v, i);
@@ -614,14 +672,16 @@ set_paths(struct load *l, const struct key_spec *k, const char *name,
 		char item[80];
 
 		snprintf(item, sizeof(item), "%s[%zu]", name, i);
+		if (!json_object_is_type(e, json_type_string))
+			return decode_fail(l, "\"%s\" must be a string", item);
 		if (json_as_string(e, item, &s, l->why, l->whylen) == -1)
 			return CONFIG_ERR_INVALID;
 		if ((why = path_problem(s)) != NULL)
-			return load_fail(l, "\"%s\" %s", item, why);
+			return invalid_fail(l, "\"%s\" %s", item, why);
 		cap += strlen(s) + 1;
 	}
 	if (cap > 4096)
-		return load_fail(l, "\"%s\": the paths together take more "
+		return invalid_fail(l, "\"%s\": the paths together take more "
 		    "than 4096 bytes", name);
 	joined = xmalloc(cap);
 	joined[0] = '\0';
@@ -682,11 +742,11 @@ set_hosts(struct load *l, const struct key_spec *k, const char *name,
 	size_t n;
 
 	if (!json_object_is_type(v, json_type_array))
-		return load_fail(l, "\"%s\" must be an array of host names",
-		    name);
+		return decode_fail(l, "\"%s\" must be an array of host "
+		    "names", name);
 	n = json_object_array_length(v);
 	if (n > 64)
-		return load_fail(l, "\"%s\" has %zu hosts; at most 64", name,
+		return invalid_fail(l, "\"%s\" has %zu hosts; at most 64", name,
 		    n);
 	strbuf_puts(&b, "");
 	for (size_t i = 0; i < n; i++) {
@@ -695,13 +755,17 @@ set_hosts(struct load *l, const struct key_spec *k, const char *name,
 		char item[80];
 
 		snprintf(item, sizeof(item), "%s[%zu]", name, i);
+		if (!json_object_is_type(e, json_type_string)) {
+			free(strbuf_take(&b, NULL));
+			return decode_fail(l, "\"%s\" must be a string", item);
+		}
 		if (json_as_string(e, item, &s, l->why, l->whylen) == -1) {
 			free(strbuf_take(&b, NULL));
 			return CONFIG_ERR_INVALID;
 		}
 		if ((why = host_pattern_problem(s)) != NULL) {
 			free(strbuf_take(&b, NULL));
-			return load_fail(l, "\"%s\" %s", item, why);
+			return invalid_fail(l, "\"%s\" %s", item, why);
 		}
 		if (i > 0)
 			strbuf_puts(&b, ",");
@@ -731,20 +795,24 @@ set_value(struct load *l, const struct key_spec *k, struct json_object *v)
 		return set_hosts(l, k, name, v);
 	case KEY_BOOL:
 		if (json_as_bool(v, name, &b, l->why, l->whylen) == -1)
-			return CONFIG_ERR_INVALID;
+			return CONFIG_ERR_LOAD;
 		if (is_stored(k))
 			*(bool *)field(&l->next, k) = b;
 		return CONFIG_OK;
 	case KEY_UINT:
+		/* Not a whole number at all: the decoder's refusal. */
 		if (json_as_uint(v, name, k->min, k->max, &u, l->why,
 		    l->whylen) == -1)
-			return CONFIG_ERR_INVALID;
+			return json_object_is_type(v, json_type_int) &&
+			    json_object_get_int64(v) >= 0 ? CONFIG_ERR_INVALID :
+			    CONFIG_ERR_LOAD;
 		if (is_stored(k))
 			set_uint(&l->next, k, u);
 		return CONFIG_OK;
 	case KEY_OBJECT:
 		if (!json_object_is_type(v, json_type_object))
-			return load_fail(l, "\"%s\" must be an object", name);
+			return decode_fail(l, "\"%s\" must be an object",
+			    name);
 		if (is_stored(k)) {
 			*string_field(&l->next, k) = xstrdup(
 			    json_object_to_json_string_ext(v,
@@ -755,7 +823,7 @@ set_value(struct load *l, const struct key_spec *k, struct json_object *v)
 		return CONFIG_OK;
 	case KEY_NETWORK:
 		if (json_as_string(v, name, &s, l->why, l->whylen) == -1)
-			return CONFIG_ERR_INVALID;
+			return CONFIG_ERR_LOAD;
 		if (strcmp(s, "host") == 0)
 			*(enum task_network *)field(&l->next, k) =
 			    TASK_NET_HOST;
@@ -763,11 +831,11 @@ set_value(struct load *l, const struct key_spec *k, struct json_object *v)
 			*(enum task_network *)field(&l->next, k) =
 			    TASK_NET_ISOLATED;
 		else
-			return load_fail(l, "\"%s\" must be \"host\" or "
+			return invalid_fail(l, "\"%s\" must be \"host\" or "
 			    "\"isolated\"", name);
 		return CONFIG_OK;
 	}
-	return load_fail(l, "\"%s\" has no known type", name);
+	return decode_fail(l, "\"%s\" has no known type", name);
 }
 
 static const struct key_spec *
@@ -798,7 +866,7 @@ same_key(struct load *l, const char *prefix, const char *first,
 {
 	char a[160], b[160];
 
-	return load_fail(l, "\"%s\" and \"%s\" are the same key",
+	return decode_fail(l, "\"%s\" and \"%s\" are the same key",
 	    quote_key(prefix, first, a, sizeof(a)),
 	    quote_key(prefix, second, b, sizeof(b)));
 }
@@ -813,7 +881,7 @@ apply_key(struct load *l, enum key_scope scope, const char *key,
 	size_t i;
 
 	if (k == NULL)
-		return load_fail(l, "unknown key \"%s\"",
+		return decode_fail(l, "unknown key \"%s\"",
 		    quote_key(prefix, key, quoted, sizeof(quoted)));
 	i = (size_t)(k - config_keys);
 	if (l->spelling[i] != NULL)
@@ -831,7 +899,7 @@ apply_sepworker(struct load *l, const char *key, struct json_object *obj)
 		return same_key(l, "", l->sepworker_spelling, key);
 	l->sepworker_spelling = key;
 	if (!json_object_is_type(obj, json_type_object))
-		return load_fail(l, "\"sepworker\" must be an object");
+		return decode_fail(l, "\"sepworker\" must be an object");
 	json_object_object_foreach(obj, k, v) {
 		if ((rc = apply_key(l, SCOPE_SEPWORKER, k, v)) != CONFIG_OK)
 			return rc;
@@ -845,7 +913,7 @@ apply_document(struct load *l, struct json_object *root)
 	int rc;
 
 	if (!json_object_is_type(root, json_type_object))
-		return load_fail(l, "the top level must be a JSON object");
+		return decode_fail(l, "the top level must be a JSON object");
 	json_object_object_foreach(root, key, v) {
 		if (strcasecmp(key, "sepworker") == 0)
 			rc = apply_sepworker(l, key, v);
@@ -870,16 +938,16 @@ check_child_uids(struct load *l, const struct sw_config *c)
 	for (size_t i = 0; i < nitems(uids); i++) {
 		/* nobody owns files of other services (NFS, overflow ids). */
 		if (uids[i] == UID_NOBODY)
-			return load_fail(l, "\"%s\" must not be %u (nobody)",
+			return invalid_fail(l, "\"%s\" must not be %u (nobody)",
 			    names[i], UID_NOBODY);
 		if (config_is_task_uid(c, uids[i]))
-			return load_fail(l, "\"%s\" (%u) lies in the task uid "
+			return invalid_fail(l, "\"%s\" (%u) lies in the task uid "
 			    "range %u-%u", names[i], uids[i],
 			    c->task_uid_first,
 			    c->task_uid_first + c->task_uid_count - 1);
 		for (size_t j = 0; j < i; j++)
 			if (uids[i] == uids[j])
-				return load_fail(l, "\"%s\" and \"%s\" must "
+				return invalid_fail(l, "\"%s\" and \"%s\" must "
 				    "differ", names[j], names[i]);
 	}
 	return CONFIG_OK;
@@ -911,33 +979,90 @@ tasks_dir_problem(const char *dir)
 	return NULL;
 }
 
+static size_t
+key_index(size_t off)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (config_keys[i].off == off)
+			return i;
+	fatalx("config: no key stored at offset %zu", off);
+}
+
+/* One half of workerPoolId against the key it fills, if the file gave
+ * that key too; then the half replaces the key's value. */
+static int
+take_pool_half(struct load *l, size_t off, const char *half, size_t len)
+{
+	size_t i = key_index(off);
+	const struct key_spec *k = &config_keys[i];
+	char **p = string_field(&l->next, k);
+
+	if (l->spelling[i] != NULL && (strlen(*p) != len ||
+	    strncmp(*p, half, len) != 0))
+		return invalid_fail(l, "\"workerPoolId\" (\"%s\") and \"%s\" "
+		    "(\"%s\") disagree", l->next.worker_pool_id, k->name, *p);
+	if (l->replaced[i])
+		free(*p);
+	*p = xasprintf("%.*s", (int)len, half);
+	l->replaced[i] = true;
+	return CONFIG_OK;
+}
+
+/* worker-runner's workerPoolId: provisionerId/workerType, split at the
+ * first '/' (a workerType may not hold one, a provisionerId neither). */
+static int
+split_pool_id(struct load *l)
+{
+	const char *id = l->next.worker_pool_id, *slash;
+	int rc;
+
+	if (l->spelling[key_index(offsetof(struct sw_config,
+	    worker_pool_id))] == NULL)
+		return CONFIG_OK;
+	slash = strchr(id, '/');
+	if (slash == NULL || slash == id || slash[1] == '\0')
+		return invalid_fail(l, "\"workerPoolId\" (\"%s\") must be "
+		    "<provisionerId>/<workerType>, both non-empty", id);
+	if ((rc = take_pool_half(l, offsetof(struct sw_config,
+	    provisioner_id), id, (size_t)(slash - id))) != CONFIG_OK)
+		return rc;
+	return take_pool_half(l, offsetof(struct sw_config, worker_type),
+	    slash + 1, strlen(slash + 1));
+}
+
 /* What no single value shows: rules across keys. */
 static int
 check_values(struct load *l)
 {
 	const struct sw_config *c = &l->next;
 	uint64_t last = (uint64_t)c->task_uid_first + c->task_uid_count - 1;
+	int rc;
 
 	if (c->capacity != 1)
-		return load_fail(l, "\"capacity\" must be 1: sepworker runs "
+		return invalid_fail(l, "\"capacity\" must be 1: sepworker runs "
 		    "one task at a time");
 	if (last > UID_MAX_VALID)
-		return load_fail(l, "the task uid range (\"sepworker."
+		return invalid_fail(l, "the task uid range (\"sepworker."
 		    "taskUidFirst\" %u, \"sepworker.taskUidCount\" %u) goes "
 		    "past %u", c->task_uid_first, c->task_uid_count,
 		    UID_MAX_VALID);
 	if (config_is_task_uid(c, UID_NOBODY))
-		return load_fail(l, "the task uid range %u-%ju includes %u "
+		return invalid_fail(l, "the task uid range %u-%ju includes %u "
 		    "(nobody)", c->task_uid_first, (uintmax_t)last,
 		    UID_NOBODY);
 	if (path_problem(c->run_dir) != NULL)
-		return load_fail(l, "\"sepworker.runDir\" %s",
+		return invalid_fail(l, "\"sepworker.runDir\" %s",
 		    path_problem(c->run_dir));
+	if (path_problem(c->work_dir) != NULL)
+		return invalid_fail(l, "\"sepworker.workDir\" %s",
+		    path_problem(c->work_dir));
 	/* Empty is for config_check_worker() to refuse, as "required". */
 	if (*c->tasks_dir != '\0' && tasks_dir_problem(c->tasks_dir) != NULL)
-		return load_fail(l, "\"tasksDir\" %s", tasks_dir_problem(
+		return invalid_fail(l, "\"tasksDir\" %s", tasks_dir_problem(
 		    c->tasks_dir));
-	return check_child_uids(l, c);
+	if ((rc = check_child_uids(l, c)) != CONFIG_OK)
+		return rc;
+	return split_pool_id(l);
 }
 
 static void
@@ -972,8 +1097,8 @@ load(const char *buf, size_t len, struct sw_config *cfg, const char *what,
 	char why[512];
 	int rc;
 
-	/* A file that is not JSON cannot be loaded (exit 64); a repeated
-	 * key is a wrong key (exit 73), found by the strict parse below. */
+	/* A file that is not JSON cannot be loaded (exit 64); nor can one
+	 * that gives a key twice, found by the strict parse below. */
 	if (len > CONFIG_MAX_BYTES) {
 		snprintf(why, sizeof(why), "larger than %u bytes",
 		    CONFIG_MAX_BYTES);
@@ -983,7 +1108,7 @@ load(const char *buf, size_t len, struct sw_config *cfg, const char *what,
 		rc = CONFIG_ERR_LOAD;
 	} else if ((root = json_parse_strict(buf, len, CONFIG_MAX_BYTES,
 	    CONFIG_MAX_DEPTH, why, sizeof(why))) == NULL) {
-		rc = CONFIG_ERR_INVALID;
+		rc = CONFIG_ERR_LOAD;
 	} else {
 		l = xcalloc(1, sizeof(*l));
 		l->next = *cfg;
@@ -1031,6 +1156,11 @@ config_load_file(const char *path, struct sw_config *cfg, char *err,
 	return rc;
 }
 
+/*
+ * generic-worker's Validate(), for the settings sepworker uses.  Not its
+ * cachesDir, downloadsDir and livelogExecutable: sepworker has no caches,
+ * no mounts and no livelog yet, so it needs none of them.
+ */
 int
 config_check_worker(const struct sw_config *cfg, char *err, size_t errlen)
 {
@@ -1042,10 +1172,75 @@ config_check_worker(const struct sw_config *cfg, char *err, size_t errlen)
 			continue;
 		v = *string_field(cfg, k);
 		if (v == NULL || *v == '\0') {
-			snprintf(err, errlen, "config: \"%s\" must be a "
-			    "non-empty string", k->name);
+			snprintf(err, errlen, "Config setting \"%s\" has not "
+			    "been defined", k->name);
 			return CONFIG_ERR_INVALID;
 		}
+	}
+	return CONFIG_OK;
+}
+
+/* What is wrong with one existing directory on the way to tasksDir. */
+static const char *
+tasks_dir_step_problem(const struct stat *st, bool last)
+{
+	if (!S_ISDIR(st->st_mode))
+		return "is not a directory";
+	if (st->st_uid != 0)
+		return "is not owned by root: its owner could replace what "
+		    "lies below it";
+	/* A sticky directory (/var/tmp) lets nobody but root rename or
+	 * remove root's directory in it; tasksDir itself must not be one,
+	 * or others could make names among the task directories. */
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+	    (last || !(st->st_mode & S_ISVTX)))
+		return "is writable by group or others: they could replace "
+		    "what lies below it";
+	if (!(st->st_mode & S_IXOTH))
+		return "is not searchable by others (o+x): task users could "
+		    "not reach their directories below it";
+	return NULL;
+}
+
+int
+config_check_tasks_dir(const struct sw_config *cfg, char *err,
+    size_t errlen)
+{
+	const char *dir = cfg->tasks_dir, *why;
+	size_t n = strlen(dir);
+	struct stat st;
+	char *step;
+
+	if (*dir != '/') {
+		snprintf(err, errlen, "config: \"tasksDir\" must be an "
+		    "absolute path");
+		return CONFIG_ERR_INVALID;
+	}
+	/* "/", then each longer prefix, ending with tasksDir itself. */
+	for (size_t end = 1; end <= n; end++) {
+		if (end > 1 && end < n && dir[end] != '/')
+			continue;
+		step = xasprintf("%.*s", (int)end, dir);
+		if (stat(step, &st) == -1) {
+			/* What is missing, the worker makes: root's, 0755
+			 * and tasksDir 0711. */
+			if (errno == ENOENT) {
+				free(step);
+				return CONFIG_OK;
+			}
+			snprintf(err, errlen, "tasksDir %s: %s: %s", dir, step,
+			    strerror(errno));
+			free(step);
+			return CONFIG_ERR_INVALID;
+		}
+		if ((why = tasks_dir_step_problem(&st, end == n)) != NULL) {
+			snprintf(err, errlen, "tasksDir %s: %s (uid %u, mode "
+			    "%04o) %s", dir, step, (unsigned)st.st_uid,
+			    (unsigned)(st.st_mode & 07777), why);
+			free(step);
+			return CONFIG_ERR_INVALID;
+		}
+		free(step);
 	}
 	return CONFIG_OK;
 }
@@ -1185,10 +1380,33 @@ config_print_reference(FILE *out)
 	    "type-checked, a warning names each one present, and they have "
 	    "no effect.\n"
 	    "\n", out);
-	fprintf(out, "A file that cannot be read, is larger than %u bytes or "
-	    "is not JSON makes\n"
-	    "sepworker exit with code 64; a wrong key or value makes it exit "
-	    "with code 73.\n"
+	fprintf(out, "Exit codes are generic-worker's. A file that cannot be "
+	    "loaded makes\n"
+	    "sepworker exit with code 64: one that cannot be read, is larger "
+	    "than %u\n"
+	    "bytes or is not JSON, gives a key twice, or holds an unknown key, "
+	    "a value of\n"
+	    "the wrong JSON type (a string where a boolean is expected, a "
+	    "fraction or a\n"
+	    "negative number where a count is) or an IP address that does not "
+	    "parse. A\n"
+	    "file that loads but fails validation makes it exit with code 73: "
+	    "a value out\n"
+	    "of range or inconsistent with another, a tasksDir that task "
+	    "users cannot reach\n"
+	    "or others could change (`check-config` and `run-task` check "
+	    "every directory on\n"
+	    "the way: owned by root, not writable by group or others unless "
+	    "sticky, like\n"
+	    "`/var/tmp`, and searchable by others), and in worker mode "
+	    "(`check-config\n"
+	    "--worker`) a required setting left empty (`Config setting \"X\" "
+	    "has not been\n"
+	    "defined`). generic-worker also requires `cachesDir`, "
+	    "`downloadsDir` and\n"
+	    "`livelogExecutable`; sepworker has no caches, mounts or livelog "
+	    "yet, so it does\n"
+	    "not.\n"
 	    "\n", CONFIG_MAX_BYTES);
 	fputs("`accessToken` and `certificate` are secrets. The file is read "
 	    "into locked\n"

@@ -34,6 +34,7 @@ struct sw_config {
 	char		*certificate;		/* secret, see config.c */
 	char		*provisioner_id;
 	char		*worker_type;
+	char		*worker_pool_id;	/* as given; split into the two */
 	char		*worker_group;
 	char		*worker_id;
 	char		*ed25519_signing_key_location;
@@ -64,6 +65,7 @@ struct sw_config {
 	uint32_t	 taskproxy_uid;
 	uint32_t	 proxy_retry_seconds;
 	char		*run_dir;		/* task uid lock files */
+	char		*work_dir;		/* the worker's own state */
 	uint32_t	 proxy_credentials_margin_seconds;
 	char		*proxy_allowed_hosts;	/* ','-separated; NULL: unset */
 	uint32_t	 task_uid_first;
@@ -95,9 +97,20 @@ int	config_load_file(const char *path, struct sw_config *cfg, char *err,
 int	config_load_buf(const char *buf, size_t len, struct sw_config *cfg,
 	    char *err, size_t errlen);
 
-/* What worker mode needs on top of a valid file (generic-worker's
- * required keys); CONFIG_ERR_INVALID with err naming the first missing. */
+/* What worker mode needs on top of a valid file: generic-worker's
+ * required settings.  CONFIG_ERR_INVALID with generic-worker's message,
+ * `Config setting "X" has not been defined`, for the first missing. */
 int	config_check_worker(const struct sw_config *cfg, char *err,
+	    size_t errlen);
+
+/*
+ * tasksDir as task users will meet it: "/", each directory on the way and
+ * tasksDir itself, as far as they exist, owned by root, not writable by
+ * group or others (an ancestor may be if it is sticky, like /var/tmp),
+ * and searchable by others.  CONFIG_ERR_INVALID (exit 73) with err
+ * naming the directory and what is wrong with it.
+ */
+int	config_check_tasks_dir(const struct sw_config *cfg, char *err,
 	    size_t errlen);
 
 /* True if uid is in the task uid range. */

@@ -2,6 +2,7 @@
  * sepworker: the supervisor and the command-line entry point.
  */
 #include <getopt.h>
+#include <limits.h>
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -37,8 +38,10 @@ usage(FILE *out)
 "        start keyholder, proxyd and taskrunner, show from /proc how each\n"
 "        is confined, check they are separated, ping them, stop them;\n"
 "        with --hold, keep them running until SIGTERM or SIGINT\n"
-"  check-config --config FILE\n"
-"        validate FILE and print the effective configuration\n"
+"  check-config --config FILE [--worker]\n"
+"        validate FILE and tasksDir and print the effective configuration;\n"
+"        with --worker, also check what worker mode needs (credentials,\n"
+"        the worker's identity, the signing key location)\n"
 "  config-reference\n"
 "        print every configuration key (docs/config.md)\n"
 "  show-payload-schema\n"
@@ -59,15 +62,18 @@ usage(FILE *out)
 "  --verbose                debug messages too\n"
 "\n"
 "exit status: 0 ok, 1 a selfcheck check failed (run-task: the task\n"
-"failed), 2 run-task: the task ended in an exception, 64 bad usage or\n"
-"config file not loadable, 69 internal error (a child died), 73 invalid\n"
-"config, 75 cannot create a key, 77 a config holding credentials is\n"
+"failed), 2 run-task: the task ended in an exception, 64 bad usage or a\n"
+"config file that cannot be loaded (unreadable, not JSON, an unknown key,\n"
+"a value of the wrong type), 69 internal error (a child died), 73 invalid\n"
+"config (a setting missing, out of range or inconsistent, an unusable\n"
+"tasksDir), 75 cannot create a key, 77 a config holding credentials is\n"
 "exposed, 82 the signing key is missing, unreadable, malformed or exposed\n");
 }
 
 struct options {
 	const char	*config;
 	bool		 hold;
+	bool		 worker;	/* check-config --worker */
 	bool		 verbose;
 	enum log_format	 log_format;
 	const char	*positional;	/* run-task's TASK.json */
@@ -83,6 +89,7 @@ struct options {
 #define OPT_RUNTASK	0x2
 #define OPT_FILE	0x4
 #define OPT_VERIFY	0x8
+#define OPT_WORKER	0x10
 
 static int
 parse_options(int argc, char **argv, int allowed, struct options *o)
@@ -90,6 +97,7 @@ parse_options(int argc, char **argv, int allowed, struct options *o)
 	static const struct option longopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "hold", no_argument, NULL, 'H' },
+		{ "worker", no_argument, NULL, 'W' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "task-id", required_argument, NULL, 't' },
 		{ "run-id", required_argument, NULL, 'r' },
@@ -114,6 +122,11 @@ parse_options(int argc, char **argv, int allowed, struct options *o)
 			if (!(allowed & OPT_HOLD))
 				goto bad;
 			o->hold = true;
+			break;
+		case 'W':
+			if (!(allowed & OPT_WORKER))
+				goto bad;
+			o->worker = true;
 			break;
 		case 'o':
 			if (!(allowed & OPT_RUNTASK))
@@ -206,7 +219,28 @@ load_config(const struct options *o, struct sw_config *cfg)
 		return EXIT_OK;
 	log_errorx("%s", err);
 	config_free(cfg);
-	return rc == CONFIG_ERR_LOAD ? EXIT_USAGE : EXIT_INVALID_CONFIG;
+	return rc == CONFIG_ERR_LOAD ? EXIT_CANT_LOAD_CONFIG :
+	    EXIT_INVALID_CONFIG;
+}
+
+/*
+ * What a loaded config must hold before a task runs: a tasksDir that task
+ * users can reach and nobody but root can change and, in worker mode
+ * (`run`, `check-config --worker`), generic-worker's required settings.
+ * EXIT_OK or EXIT_INVALID_CONFIG, having said why.
+ */
+static int
+validate_config(const struct sw_config *cfg, bool worker)
+{
+	char err[PATH_MAX + 512];
+
+	if ((worker && config_check_worker(cfg, err, sizeof(err)) !=
+	    CONFIG_OK) || config_check_tasks_dir(cfg, err, sizeof(err)) !=
+	    CONFIG_OK) {
+		log_errorx("%s", err);
+		return EXIT_INVALID_CONFIG;
+	}
+	return EXIT_OK;
 }
 
 int
@@ -245,6 +279,10 @@ main(int argc, char **argv)
 		}
 		if ((rc = load_config(&o, &cfg)) != EXIT_OK)
 			return rc;
+		if ((rc = validate_config(&cfg, false)) != EXIT_OK) {
+			config_free(&cfg);
+			return rc;
+		}
 		ro = (struct runtask_opts){ .task_file = o.positional,
 		    .out_dir = o.out, .task_id = o.task_id,
 		    .run_id = o.run_id };
@@ -262,7 +300,7 @@ main(int argc, char **argv)
 		return rc;
 	}
 	if (strcmp(cmd, "check-config") == 0) {
-		if (parse_options(argc, argv, 0, &o) == -1)
+		if (parse_options(argc, argv, OPT_WORKER, &o) == -1)
 			return EXIT_USAGE;
 		if (o.config == NULL) {
 			fprintf(stderr, "sepworker: check-config needs "
@@ -271,9 +309,10 @@ main(int argc, char **argv)
 		}
 		if ((rc = load_config(&o, &cfg)) != EXIT_OK)
 			return rc;
-		config_print_effective(&cfg, stdout);
+		if ((rc = validate_config(&cfg, o.worker)) == EXIT_OK)
+			config_print_effective(&cfg, stdout);
 		config_free(&cfg);
-		return EXIT_OK;
+		return rc;
 	}
 	if (strcmp(cmd, "config-reference") == 0) {
 		config_print_reference(stdout);

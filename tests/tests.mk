@@ -43,6 +43,7 @@ test_test_schema_PKGS		:= json-c
 test_test_taskuid_SRCS		:= supervisor/taskuid.c supervisor/config.c \
 				   common/json.c common/jsonscan.c
 test_test_taskuid_PKGS		:= json-c libsodium
+test_test_taskcount_SRCS	:= supervisor/taskcount.c
 test_test_outdir_SRCS		:= supervisor/outdir.c
 test_test_outdir_PKGS		:= libcrypto
 test_test_route_SRCS		:= proxyd/route.c

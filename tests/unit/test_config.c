@@ -104,6 +104,18 @@ invalid(struct fixture *f, const char *doc, const char *want)
 	assert_string_equal(f->err, want);
 }
 
+/* Refused as unloadable (exit 64: what generic-worker's JSON decoder
+ * rejects) with exactly this message. */
+static void
+unloadable(struct fixture *f, const char *doc, const char *want)
+{
+	int rc = load(f, doc);
+
+	if (rc != CONFIG_ERR_LOAD)
+		fail_msg("%s: rc %d, err \"%s\"", doc, rc, f->err);
+	assert_string_equal(f->err, want);
+}
+
 /* Run fn with stderr captured; return what it wrote (caller frees). */
 static char *
 capture_stderr(void (*fn)(struct fixture *), struct fixture *f)
@@ -240,12 +252,12 @@ test_two_spellings_of_a_key_refused(void **state)
 {
 	struct fixture *f = *state;
 
-	invalid(f, "{\"rooturl\":\"https://a\",\"rootURL\":\"https://b\"}",
+	unloadable(f, "{\"rooturl\":\"https://a\",\"rootURL\":\"https://b\"}",
 	    "config: \"rooturl\" and \"rootURL\" are the same key");
-	invalid(f, "{\"sepworker\":{\"proxydUid\":1000,\"PROXYDUID\":1001}}",
+	unloadable(f, "{\"sepworker\":{\"proxydUid\":1000,\"PROXYDUID\":1001}}",
 	    "config: \"sepworker.proxydUid\" and \"sepworker.PROXYDUID\" are "
 	    "the same key");
-	invalid(f, "{\"Sepworker\":{},\"sepworker\":{}}",
+	unloadable(f, "{\"Sepworker\":{},\"sepworker\":{}}",
 	    "config: \"Sepworker\" and \"sepworker\" are the same key");
 }
 
@@ -254,9 +266,9 @@ test_exact_duplicate_key_refused(void **state)
 {
 	struct fixture *f = *state;
 
-	invalid(f, "{\"rootURL\":\"https://a\",\"rootURL\":\"https://b\"}",
+	unloadable(f, "{\"rootURL\":\"https://a\",\"rootURL\":\"https://b\"}",
 	    "config: byte 23: duplicate key \"rootURL\"");
-	invalid(f, "{\"sepworker\":{\"proxydUid\":1000,\"proxyd\\u0055id\":1}}",
+	unloadable(f, "{\"sepworker\":{\"proxydUid\":1000,\"proxyd\\u0055id\":1}}",
 	    "config: byte 31: duplicate key \"proxydUid\"");
 }
 
@@ -265,17 +277,17 @@ test_unknown_key_named(void **state)
 {
 	struct fixture *f = *state;
 
-	invalid(f, "{\"rootURL\":\"https://a\",\"workerPoolId\":\"a/b\"}",
-	    "config: unknown key \"workerPoolId\"");
-	invalid(f, "{\"sepworker\":{\"foo\":1}}",
+	unloadable(f, "{\"rootURL\":\"https://a\",\"workerPool\":\"a/b\"}",
+	    "config: unknown key \"workerPool\"");
+	unloadable(f, "{\"sepworker\":{\"foo\":1}}",
 	    "config: unknown key \"sepworker.foo\"");
 	/* A key's bytes cannot break the message. */
-	invalid(f, "{\"a\\nb\\\"\\u001b[2J\":1}",
+	unloadable(f, "{\"a\\nb\\\"\\u001b[2J\":1}",
 	    "config: unknown key \"a\\x0ab\\\"\\x1b[2J\"");
 	/* generic-worker's own keys are not sepworker's, and the reverse. */
-	invalid(f, "{\"sepworker\":{\"rootURL\":\"https://a\"}}",
+	unloadable(f, "{\"sepworker\":{\"rootURL\":\"https://a\"}}",
 	    "config: unknown key \"sepworker.rootURL\"");
-	invalid(f, "{\"taskNetwork\":\"host\"}",
+	unloadable(f, "{\"taskNetwork\":\"host\"}",
 	    "config: unknown key \"taskNetwork\"");
 }
 
@@ -284,29 +296,29 @@ test_wrong_types_named(void **state)
 {
 	struct fixture *f = *state;
 
-	invalid(f, "{\"capacity\":\"1\"}",
+	unloadable(f, "{\"capacity\":\"1\"}",
 	    "config: \"capacity\" must be an integer from 1 to 255");
 	invalid(f, "{\"capacity\":0}",
 	    "config: \"capacity\" must be an integer from 1 to 255");
-	invalid(f, "{\"capacity\":1.0}",
+	unloadable(f, "{\"capacity\":1.0}",
 	    "config: \"capacity\" must be an integer from 1 to 255");
-	invalid(f, "{\"maxTaskRunTime\":-1}",
+	unloadable(f, "{\"maxTaskRunTime\":-1}",
 	    "config: \"maxTaskRunTime\" must be an integer from 0 to "
 	    "4294967295");
 	invalid(f, "{\"idleTimeoutSecs\":4294967296}",
 	    "config: \"idleTimeoutSecs\" must be an integer from 0 to "
 	    "4294967295");
-	invalid(f, "{\"cleanUpTaskDirs\":\"false\"}",
+	unloadable(f, "{\"cleanUpTaskDirs\":\"false\"}",
 	    "config: \"cleanUpTaskDirs\" must be true or false");
-	invalid(f, "{\"rootURL\":null}",
+	unloadable(f, "{\"rootURL\":null}",
 	    "config: \"rootURL\" must be a string");
-	invalid(f, "{\"workerId\":[\"w\"]}",
+	unloadable(f, "{\"workerId\":[\"w\"]}",
 	    "config: \"workerId\" must be a string");
 	invalid(f, "{\"workerType\":\"a\\u0000b\"}",
 	    "config: \"workerType\" must not contain a NUL character");
-	invalid(f, "{\"workerTypeMetadata\":[]}",
+	unloadable(f, "{\"workerTypeMetadata\":[]}",
 	    "config: \"workerTypeMetadata\" must be an object");
-	invalid(f, "{\"sepworker\":[]}",
+	unloadable(f, "{\"sepworker\":[]}",
 	    "config: \"sepworker\" must be an object");
 	invalid(f, "{\"sepworker\":{\"taskNetwork\":\"bridge\"}}",
 	    "config: \"sepworker.taskNetwork\" must be \"host\" or "
@@ -315,12 +327,110 @@ test_wrong_types_named(void **state)
 	    "config: \"sepworker.taskMaxOpenFiles\" must be an integer from 3 "
 	    "to 1048576");
 	/* Ignored keys are type-checked all the same. */
-	invalid(f, "{\"enableInteractive\":1}",
+	unloadable(f, "{\"enableInteractive\":1}",
 	    "config: \"enableInteractive\" must be true or false");
 	invalid(f, "{\"livelogPortBase\":70000}",
 	    "config: \"livelogPortBase\" must be an integer from 0 to 65535");
-	invalid(f, "{\"d2gConfig\":\"x\"}",
+	unloadable(f, "{\"d2gConfig\":\"x\"}",
 	    "config: \"d2gConfig\" must be an object");
+}
+
+/* generic-worker's config_test.go, case by case: what its decoder
+ * rejects is CONFIG_ERR_LOAD (exit 64). */
+static void
+TestBoolAsString(void **state)
+{
+	struct fixture *f = *state;
+
+	unloadable(f, "{\"shutdownMachineOnInternalError\":\"true\"}",
+	    "config: \"shutdownMachineOnInternalError\" must be true or "
+	    "false");
+	unloadable(f, "{\"enableChainOfTrust\":\"false\"}",
+	    "config: \"enableChainOfTrust\" must be true or false");
+}
+
+static void
+TestInvalidJsonConfig(void **state)
+{
+	struct fixture *f = *state;
+
+	unloadable(f, "{\"rootURL\": \"https://tc\" \"clientId\": \"c\"}",
+	    "config: byte 25: unexpected '\"', expected ',' or '}'");
+}
+
+static void
+TestInvalidIPConfig(void **state)
+{
+	struct fixture *f = *state;
+
+	unloadable(f, "{\"publicIP\":\"123.1.2\"}",
+	    "config: \"publicIP\" must be an IPv4 or IPv6 address");
+}
+
+/* No publicIP at all is fine: it is optional. */
+static void
+TestMissingIPConfig(void **state)
+{
+	struct fixture *f = *state;
+
+	loads(f, "{\"accessToken\":\"t\",\"clientId\":\"c\","
+	    "\"ed25519SigningKeyLocation\":\"/k\",\"rootURL\":\"https://tc\","
+	    "\"workerId\":\"w\",\"workerType\":\"wt\"}");
+	assert_string_equal(f->cfg.public_ip, "");
+	assert_int_equal(config_check_worker(&f->cfg, f->err, sizeof(f->err)),
+	    CONFIG_OK);
+}
+
+/* Values of the right type that are out of range or inconsistent fail
+ * validation (exit 73), as generic-worker's Validate does. */
+static void
+test_range_and_consistency_are_invalid(void **state)
+{
+	struct fixture *f = *state;
+
+	invalid(f, "{\"capacity\":0}",
+	    "config: \"capacity\" must be an integer from 1 to 255");
+	invalid(f, "{\"capacity\":2}",
+	    "config: \"capacity\" must be 1: sepworker runs one task at a "
+	    "time");
+	invalid(f, "{\"rootURL\":\"tc.example.com\"}",
+	    "config: \"rootURL\" must start with https:// or http://");
+	invalid(f, "{\"sepworker\":{\"taskNetwork\":\"bridge\"}}",
+	    "config: \"sepworker.taskNetwork\" must be \"host\" or "
+	    "\"isolated\"");
+	invalid(f, "{\"sepworker\":{\"workDir\":\"var/lib/sw\"}}",
+	    "config: \"sepworker.workDir\" must be an absolute path other "
+	    "than /");
+}
+
+/* worker-runner's workerPoolId, split at the first '/'. */
+static void
+test_worker_pool_id(void **state)
+{
+	struct fixture *f = *state;
+
+	loads(f, "{\"workerPoolId\":\"proj-releng/linux/large\"}");
+	assert_string_equal(f->cfg.provisioner_id, "proj-releng");
+	assert_string_equal(f->cfg.worker_type, "linux/large");
+	loads(f, "{\"workerPoolId\":\"a/b\",\"provisionerId\":\"a\","
+	    "\"workerType\":\"b\"}");
+	assert_string_equal(f->cfg.provisioner_id, "a");
+	assert_string_equal(f->cfg.worker_type, "b");
+	invalid(f, "{\"workerPoolId\":\"proj\"}",
+	    "config: \"workerPoolId\" (\"proj\") must be "
+	    "<provisionerId>/<workerType>, both non-empty");
+	invalid(f, "{\"workerPoolId\":\"/linux\"}",
+	    "config: \"workerPoolId\" (\"/linux\") must be "
+	    "<provisionerId>/<workerType>, both non-empty");
+	invalid(f, "{\"workerPoolId\":\"a/b\",\"provisionerId\":\"c\"}",
+	    "config: \"workerPoolId\" (\"a/b\") and \"provisionerId\" (\"c\") "
+	    "disagree");
+	invalid(f, "{\"workerType\":\"x\",\"workerPoolId\":\"a/b\"}",
+	    "config: \"workerPoolId\" (\"a/b\") and \"workerType\" (\"x\") "
+	    "disagree");
+	/* The refused files changed nothing. */
+	assert_string_equal(f->cfg.provisioner_id, "a");
+	assert_string_equal(f->cfg.worker_type, "b");
 }
 
 static void
@@ -393,7 +503,7 @@ test_proxy_allowed_hosts(void **state)
 	invalid(f, "{\"sepworker\":{\"proxyAllowedHosts\":[\"*.\"]}}",
 	    "config: \"sepworker.proxyAllowedHosts[0]\" must be a host name of "
 	    "1 to 253 characters, \"*.\" and one, or \"*\"");
-	invalid(f, "{\"sepworker\":{\"proxyAllowedHosts\":\"tc.example.com\"}}",
+	unloadable(f, "{\"sepworker\":{\"proxyAllowedHosts\":\"tc.example.com\"}}",
 	    "config: \"sepworker.proxyAllowedHosts\" must be an array of host "
 	    "names");
 	/* A refused file leaves the last good list. */
@@ -423,9 +533,9 @@ test_ip_addresses_checked(void **state)
 {
 	struct fixture *f = *state;
 
-	invalid(f, "{\"publicIP\":\"1.2.3\"}",
+	unloadable(f, "{\"publicIP\":\"1.2.3\"}",
 	    "config: \"publicIP\" must be an IPv4 or IPv6 address");
-	invalid(f, "{\"privateIP\":\"localhost\"}",
+	unloadable(f, "{\"privateIP\":\"localhost\"}",
 	    "config: \"privateIP\" must be an IPv4 or IPv6 address");
 	loads(f, "{\"publicIP\":\"203.0.113.7\",\"privateIP\":\"::1\"}");
 	loads(f, "{\"publicIP\":\"\"}");
@@ -510,8 +620,8 @@ test_top_level_must_be_an_object(void **state)
 {
 	struct fixture *f = *state;
 
-	invalid(f, "[]", "config: the top level must be a JSON object");
-	invalid(f, "\"rootURL\"", "config: the top level must be a JSON "
+	unloadable(f, "[]", "config: the top level must be a JSON object");
+	unloadable(f, "\"rootURL\"", "config: the top level must be a JSON "
 	    "object");
 }
 
@@ -598,8 +708,8 @@ test_check_worker_names_first_missing_key(void **state)
 		loads(f, steps[i].doc);
 		assert_int_equal(config_check_worker(&f->cfg, f->err,
 		    sizeof(f->err)), CONFIG_ERR_INVALID);
-		snprintf(want, sizeof(want), "config: \"%s\" must be a "
-		    "non-empty string", steps[i].missing);
+		snprintf(want, sizeof(want), "Config setting \"%s\" has not "
+		    "been defined", steps[i].missing);
 		assert_string_equal(f->err, want);
 	}
 	loads(f, "{\"workerType\":\"wt\"}");
@@ -644,9 +754,9 @@ test_secret_never_in_messages(void **state)
 {
 	struct fixture *f = *state;
 
-	invalid(f, "{\"acessToken\":\"tok-SECRET\"}",
+	unloadable(f, "{\"acessToken\":\"tok-SECRET\"}",
 	    "config: unknown key \"acessToken\"");
-	invalid(f, "{\"accessToken\":\"tok-SECRET\",\"accessToken\":\"b\"}",
+	unloadable(f, "{\"accessToken\":\"tok-SECRET\",\"accessToken\":\"b\"}",
 	    "config: byte 28: duplicate key \"accessToken\"");
 	assert_null(strstr(f->err, "SECRET"));
 }
@@ -809,6 +919,12 @@ main(void)
 		T(test_exact_duplicate_key_refused),
 		T(test_unknown_key_named),
 		T(test_wrong_types_named),
+		T(TestBoolAsString),
+		T(TestInvalidJsonConfig),
+		T(TestInvalidIPConfig),
+		T(TestMissingIPConfig),
+		T(test_range_and_consistency_are_invalid),
+		T(test_worker_pool_id),
 		T(test_capacity_must_be_one),
 		T(test_proxy_port_range),
 		T(test_proxy_allowed_hosts),
