@@ -64,8 +64,14 @@
 /* TASK_ASSIGN's fixed part; then taskId, provisionerId, workerType,
  * workerGroup, workerId, rootURL, taskdir path, the extra read-only paths
  * ('\n'-separated), why chain of trust cannot be offered and why the
- * proxy cannot ("" if it can) as u32-length strings. */
-#define TASK_ASSIGN_STRINGS	10
+ * proxy cannot ("" if it can), each at most TASK_STRING_MAX bytes, and
+ * the worker type's metadata (workerTypeMetadata as compact JSON, for
+ * the log's header), at most TASK_METADATA_MAX, as u32-length strings. */
+#define TASK_ASSIGN_STRINGS	11
+#define TASK_METADATA_MAX	16384u
+#define TASK_ASSIGN_MAX		(sizeof(struct task_assign) +		\
+	TASK_ASSIGN_STRINGS * 4 + (TASK_ASSIGN_STRINGS - 1) *		\
+	TASK_STRING_MAX + TASK_METADATA_MAX)
 struct task_assign {
 	uint32_t	run_id;
 	uint32_t	task_uid;
@@ -151,8 +157,7 @@ static const struct ipc_msgspec taskrunner_msgs[] = {
 	{ TR_TASK_LOG, "TASK_LOG", IPC_TO_CHILD, 0, 0, true },
 	{ TR_TASK_ASSIGN, "TASK_ASSIGN", IPC_TO_CHILD,
 	    sizeof(struct task_assign) + TASK_ASSIGN_STRINGS * 4,
-	    sizeof(struct task_assign) + TASK_ASSIGN_STRINGS *
-	    (4 + TASK_STRING_MAX), true },
+	    TASK_ASSIGN_MAX, true },
 	{ TR_TASK_VALID, "TASK_VALID", IPC_TO_SUPERVISOR,
 	    sizeof(struct task_summary), sizeof(struct task_summary), true },
 	{ TR_TASK_START, "TASK_START", IPC_TO_CHILD, 0, 0, false },
