@@ -41,7 +41,8 @@
  *	ARTIFACT	taskrunner -> supervisor, fd = the file, opened as the
  *			task user; payload: metadata and its name
  *	ARTIFACT_ERROR	taskrunner -> supervisor: a declared artifact that
- *			could not be collected: name, reason, message
+ *			could not be collected: u32 ARTIFACT_ERROR_* flags,
+ *			name, reason, message
  *	TASK_ABORT	supervisor -> taskrunner: kill the task now; no
  *			payload: the worker is shutting down (worker-shutdown);
  *			a string: the worker fails the task, and why
@@ -111,6 +112,10 @@ struct task_summary {
 	int64_t		expires_ms;
 };
 
+/* ARTIFACT_ERROR's flags.  An optional artifact's error is recorded (as
+ * generic-worker uploads an error artifact for it) but fails nothing. */
+#define ARTIFACT_ERROR_OPTIONAL	0x1u
+
 #define TASK_FEAT_COT		0x1u
 #define TASK_FEAT_PROXY		0x2u
 
@@ -166,8 +171,8 @@ static const struct ipc_msgspec taskrunner_msgs[] = {
 	    sizeof(struct task_artifact_meta) + 3 * 4,
 	    sizeof(struct task_artifact_meta) + 3 * (4 + TASK_STRING_MAX),
 	    true },
-	{ TR_ARTIFACT_ERROR, "ARTIFACT_ERROR", IPC_TO_SUPERVISOR, 3 * 4,
-	    3 * (4 + TASK_STRING_MAX), false },
+	{ TR_ARTIFACT_ERROR, "ARTIFACT_ERROR", IPC_TO_SUPERVISOR, 4 + 3 * 4,
+	    4 + 3 * (4 + TASK_STRING_MAX), false },
 	{ TR_TASK_ABORT, "TASK_ABORT", IPC_TO_CHILD, 0, 4 + TASK_STRING_MAX,
 	    false },
 	{ TR_TASK_RESULT, "TASK_RESULT", IPC_TO_SUPERVISOR, 8,

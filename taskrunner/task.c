@@ -615,21 +615,26 @@ on_command_done(struct run *r, struct ipc_msg *m)
 		fatal("sending COMMAND_DONE");
 }
 
-static void
+/* Log the error; true if it fails the task (the artifact is required). */
+static bool
 log_artifact_error(struct ipc_msg *m)
 {
 	struct ipc_reader rd;
 	const char *name, *reason, *msg;
 	size_t nl, rl, ml;
+	uint32_t flags;
 
 	ipc_reader_init(&rd, m);
+	flags = ipc_get_u32(&rd);
 	name = ipc_get_str(&rd, TASK_STRING_MAX, &nl);
 	reason = ipc_get_str(&rd, TASK_STRING_MAX, &rl);
 	msg = ipc_get_str(&rd, TASK_STRING_MAX, &ml);
 	if (!ipc_get_end(&rd))
 		fatalx("malformed INIT_ARTIFACT_ERROR");
-	tasklog("Artifact %.*s: %.*s (%.*s)", (int)nl, name, (int)ml, msg,
-	    (int)rl, reason);
+	tasklog("Artifact %.*s: %.*s (%.*s)%s", (int)nl, name, (int)ml, msg,
+	    (int)rl, reason, flags & ARTIFACT_ERROR_OPTIONAL ? "; it is "
+	    "optional: the task does not fail for it" : "");
+	return !(flags & ARTIFACT_ERROR_OPTIONAL);
 }
 
 /* The name an INIT_ARTIFACT carries (after its fixed part), in a static
@@ -649,11 +654,6 @@ artifact_name(struct ipc_msg *m)
 	return name;
 }
 
-static bool
-worker_writes(struct ipc_msg *m)
-{
-	return is_worker_artifact_name(artifact_name(m));
-}
 
 static void
 on_init_message(struct run *r, struct ipc_msg *m)
@@ -662,6 +662,7 @@ on_init_message(struct run *r, struct ipc_msg *m)
 	const char *s;
 	size_t len;
 	char head[32], *cmd;
+	const char *feature;
 	uint32_t i;
 
 	switch (m->hdr.type) {
@@ -689,10 +690,12 @@ on_init_message(struct run *r, struct ipc_msg *m)
 		outcome_set(&r->o, TASK_FAILED, "failed");
 		break;
 	case INIT_ARTIFACT:
-		if (worker_writes(m)) {
+		if ((feature = worker_artifact_feature(artifact_name(m))) !=
+		    NULL) {
 			/* generic-worker's rule and wording. */
-			tasklog("Not uploading artifact %s since this will be "
-			    "uploaded later by the worker", artifact_name(m));
+			tasklog_warn("Not uploading artifact %s found in "
+			    "task.payload.artifacts section, since this will be "
+			    "uploaded later by %s", artifact_name(m), feature);
 			break;
 		}
 		if (ipc_send(r->sup, TR_ARTIFACT, 0, m->payload,
@@ -700,8 +703,8 @@ on_init_message(struct run *r, struct ipc_msg *m)
 			fatal("forwarding an artifact");
 		break;
 	case INIT_ARTIFACT_ERROR:
-		log_artifact_error(m);
-		outcome_set(&r->o, TASK_FAILED, "failed");
+		if (log_artifact_error(m))
+			outcome_set(&r->o, TASK_FAILED, "failed");
 		if (ipc_send(r->sup, TR_ARTIFACT_ERROR, 0, m->payload,
 		    m->payload_len, -1) == -1)
 			fatal("forwarding an artifact error");

@@ -494,8 +494,13 @@ test_protected() {
 	[ ${#x} -eq 48 ] && cmp -s "$OUT/public/build/X.txt" "$OUT/public/build/Y.txt" ||
 	    { why+=("X.txt \"$x\" and Y.txt differ, or X.txt is not what the task wrote"); return 1; }
 	for n in $PROTECTED; do
-		grep -F "] Not uploading artifact $n since this will be uploaded later by the worker" "$LOG" |
-		    grep -q 'worker$' ||
+		feature="Chain of Trust"
+		case $n in
+		*/live.log) feature="Live Log" ;;
+		*/live_backing.log) feature="Backing log" ;;
+		esac
+		grep -F "] Not uploading artifact $n found in task.payload.artifacts section, since this will be uploaded later by $feature" "$LOG" |
+		    grep -q "^\[taskcluster:warn .*by $feature\$" ||
 		    { why+=("no \"Not uploading artifact $n\" line"); return 1; }
 		if [ -e "$OUT/$n" ] && grep -qF "$x" "$OUT/$n"; then
 			why+=("$n holds X.txt's content"); return 1
@@ -506,7 +511,7 @@ test_protected() {
 	"$SEPWORKER" verify-cot "$OUT" --public-key "$PUB" >/dev/null &&
 	    node_verify "$OUT/public/chain-of-trust.json" "$OUT/public/chain-of-trust.json.sig" "$PUB"
 }
-t "protected names: a task's files named like the five worker artifacts are skipped (logged), X = Y, none is replaced, the document lists X, Y, certified.log" test_protected
+t "TestProtectedArtifactsReplaced: a task's files named like the five worker artifacts are skipped (logged), X = Y, none is replaced, the document lists X, Y, certified.log" test_protected
 
 # --- tasks this worker must not vouch for: exception/malformed-payload ---
 
