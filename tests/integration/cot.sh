@@ -457,17 +457,17 @@ test_no_public_ip() {
 t "without publicIP configured the environment has no publicIpAddress (the rest as configured)" test_no_public_ip
 
 # make demo's task.
-run_task demo --config "$COT_CONFIG" <"$(dirname "$0")/../../examples/hello/task.json"
+run_task demo --config "$COT_CONFIG" <"$(dirname "$0")/../../examples/chain-of-trust/task.json"
 test_demo() {
 	local out rc
 	show_task demo
 	out=$("$SEPWORKER" verify-cot "$OUT" --public-key "$PUB" 2>&1); rc=$?
 	why+=("verify-cot exit $rc:" "$out")
 	expect_task demo completed completed 0 >/dev/null && [ $rc -eq 0 ] &&
-	    [ "$(doc_names "$OUT" | tr '\n' ' ')" = "public/build/hello.txt public/build/out/kernel.txt public/build/out/reports/summary.txt public/logs/certified.log " ] &&
+	    [ "$(doc_names "$OUT" | tr '\n' ' ')" = "public/build/build.txt public/logs/certified.log " ] &&
 	    hashes_match "$OUT"
 }
-t "make demo's task (examples/hello) under run-task with a key completes, and verify-cot passes" test_demo
+t "make demo's chain-of-trust task (examples/chain-of-trust) under run-task with a key completes, and verify-cot passes" test_demo
 
 # generic-worker's TestProtectedArtifactsReplaced.
 PROTECTED="public/logs/live.log public/logs/live_backing.log public/logs/certified.log public/chain-of-trust.json public/chain-of-trust.json.sig"
