@@ -548,7 +548,7 @@ config_defaults(struct sw_config *cfg)
  * A key given twice, which Go's decoder would take, is refused as the
  * decoder's kind: the file says two things at once.
  */
-static int
+static int __attribute__((format(printf, 3, 0)))
 fail(struct load *l, int rc, const char *fmt, va_list ap)
 {
 	vsnprintf(l->why, l->whylen, fmt, ap);

@@ -48,7 +48,7 @@ put_str(struct ipc_writer *w, const char *s)
 	ipc_put_str(w, s, len > TASK_STRING_MAX ? TASK_STRING_MAX : len);
 }
 
-static void
+static void __attribute__((format(printf, 5, 0)))
 send_error_v(struct ipc_conn *c, uint32_t flags, const char *name,
     const char *reason, const char *fmt, va_list ap)
 {

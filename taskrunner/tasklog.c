@@ -111,7 +111,7 @@ line_end(struct strbuf *b)
 	free(line);
 }
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 vlog(const char *tag, const char *fmt, va_list ap)
 {
 	struct strbuf b = { 0 };
