@@ -41,7 +41,8 @@
  *	ARTIFACT	taskrunner -> supervisor, fd = the file, opened as the
  *			task user; payload: metadata and its name
  *	ARTIFACT_ERROR	taskrunner -> supervisor: a declared artifact that
- *			could not be collected: name, reason, message
+ *			could not be collected: u32 ARTIFACT_ERROR_* flags,
+ *			name, reason, message
  *	TASK_ABORT	supervisor -> taskrunner: kill the task now; no
  *			payload: the worker is shutting down (worker-shutdown);
  *			a string: the worker fails the task, and why
@@ -64,8 +65,14 @@
 /* TASK_ASSIGN's fixed part; then taskId, provisionerId, workerType,
  * workerGroup, workerId, rootURL, taskdir path, the extra read-only paths
  * ('\n'-separated), why chain of trust cannot be offered and why the
- * proxy cannot ("" if it can) as u32-length strings. */
-#define TASK_ASSIGN_STRINGS	10
+ * proxy cannot ("" if it can), each at most TASK_STRING_MAX bytes, and
+ * the worker type's metadata (workerTypeMetadata as compact JSON, for
+ * the log's header), at most TASK_METADATA_MAX, as u32-length strings. */
+#define TASK_ASSIGN_STRINGS	11
+#define TASK_METADATA_MAX	16384u
+#define TASK_ASSIGN_MAX		(sizeof(struct task_assign) +		\
+	TASK_ASSIGN_STRINGS * 4 + (TASK_ASSIGN_STRINGS - 1) *		\
+	TASK_STRING_MAX + TASK_METADATA_MAX)
 struct task_assign {
 	uint32_t	run_id;
 	uint32_t	task_uid;
@@ -104,6 +111,10 @@ struct task_summary {
 	int64_t		deadline_ms;
 	int64_t		expires_ms;
 };
+
+/* ARTIFACT_ERROR's flags.  An optional artifact's error is recorded (as
+ * generic-worker uploads an error artifact for it) but fails nothing. */
+#define ARTIFACT_ERROR_OPTIONAL	0x1u
 
 #define TASK_FEAT_COT		0x1u
 #define TASK_FEAT_PROXY		0x2u
@@ -151,8 +162,7 @@ static const struct ipc_msgspec taskrunner_msgs[] = {
 	{ TR_TASK_LOG, "TASK_LOG", IPC_TO_CHILD, 0, 0, true },
 	{ TR_TASK_ASSIGN, "TASK_ASSIGN", IPC_TO_CHILD,
 	    sizeof(struct task_assign) + TASK_ASSIGN_STRINGS * 4,
-	    sizeof(struct task_assign) + TASK_ASSIGN_STRINGS *
-	    (4 + TASK_STRING_MAX), true },
+	    TASK_ASSIGN_MAX, true },
 	{ TR_TASK_VALID, "TASK_VALID", IPC_TO_SUPERVISOR,
 	    sizeof(struct task_summary), sizeof(struct task_summary), true },
 	{ TR_TASK_START, "TASK_START", IPC_TO_CHILD, 0, 0, false },
@@ -161,8 +171,8 @@ static const struct ipc_msgspec taskrunner_msgs[] = {
 	    sizeof(struct task_artifact_meta) + 3 * 4,
 	    sizeof(struct task_artifact_meta) + 3 * (4 + TASK_STRING_MAX),
 	    true },
-	{ TR_ARTIFACT_ERROR, "ARTIFACT_ERROR", IPC_TO_SUPERVISOR, 3 * 4,
-	    3 * (4 + TASK_STRING_MAX), false },
+	{ TR_ARTIFACT_ERROR, "ARTIFACT_ERROR", IPC_TO_SUPERVISOR, 4 + 3 * 4,
+	    4 + 3 * (4 + TASK_STRING_MAX), false },
 	{ TR_TASK_ABORT, "TASK_ABORT", IPC_TO_CHILD, 0, 4 + TASK_STRING_MAX,
 	    false },
 	{ TR_TASK_RESULT, "TASK_RESULT", IPC_TO_SUPERVISOR, 8,

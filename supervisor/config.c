@@ -20,21 +20,28 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 #include <sodium.h>
 
+#include "common/chan_taskrunner.h"
 #include "common/json.h"
 #include "common/jsonscan.h"
 #include "common/log.h"
 #include "common/secmem.h"
 #include "common/strbuf.h"
 #include "common/util.h"
+#include "common/version.h"
 #include "supervisor/config.h"
 
 /* Deep enough for workerTypeMetadata and d2gConfig, far from the stack. */
 #define CONFIG_MAX_DEPTH	64
+
+/* workerTypeMetadata as compact JSON, leaving room in TASK_ASSIGN's
+ * TASK_METADATA_MAX for the "sepworker" entry added to it. */
+#define METADATA_MAX_BYTES	(TASK_METADATA_MAX - 1024)
 
 #define UID_MAX_VALID		2147483646u	/* (uid_t)-1 and INT_MAX+ are
 						   special to many tools */
@@ -541,7 +548,7 @@ config_defaults(struct sw_config *cfg)
  * A key given twice, which Go's decoder would take, is refused as the
  * decoder's kind: the file says two things at once.
  */
-static int
+static int __attribute__((format(printf, 3, 0)))
 fail(struct load *l, int rc, const char *fmt, va_list ap)
 {
 	vsnprintf(l->why, l->whylen, fmt, ap);
@@ -1041,6 +1048,11 @@ check_values(struct load *l)
 	if (c->capacity != 1)
 		return invalid_fail(l, "\"capacity\" must be 1: sepworker runs "
 		    "one task at a time");
+	if (c->worker_type_metadata != NULL &&
+	    strlen(c->worker_type_metadata) > METADATA_MAX_BYTES)
+		return invalid_fail(l, "\"workerTypeMetadata\" takes %zu bytes "
+		    "as compact JSON; at most %u (it heads every task log)",
+		    strlen(c->worker_type_metadata), METADATA_MAX_BYTES);
 	if (last > UID_MAX_VALID)
 		return invalid_fail(l, "the task uid range (\"sepworker."
 		    "taskUidFirst\" %u, \"sepworker.taskUidCount\" %u) goes "
@@ -1243,6 +1255,46 @@ config_check_tasks_dir(const struct sw_config *cfg, char *err,
 		free(step);
 	}
 	return CONFIG_OK;
+}
+
+/* What runs the task.  No "engine": generic-worker's engines are ways
+ * of using OS users, and sepworker's sandbox is neither of them. */
+static struct json_object *
+sepworker_metadata(const struct sw_config *cfg)
+{
+	struct json_object *o = json_object_new_object();
+	struct utsname u;
+
+	if (o == NULL || uname(&u) == -1)
+		fatalx("describing the worker for the task log");
+	json_object_object_add(o, "arch", json_object_new_string(u.machine));
+	json_object_object_add(o, "os", json_object_new_string("linux"));
+	json_object_object_add(o, "revision",
+	    json_object_new_string(SEPWORKER_REVISION));
+	json_object_object_add(o, "taskNetwork", json_object_new_string(
+	    cfg->task_network == TASK_NET_HOST ? "host" : "isolated"));
+	json_object_object_add(o, "version",
+	    json_object_new_string(SEPWORKER_VERSION));
+	return o;
+}
+
+char *
+config_worker_type_metadata(const struct sw_config *cfg)
+{
+	struct json_object *md;
+	char *out;
+
+	/* Our own serialization of an object that parsed. */
+	md = cfg->worker_type_metadata != NULL ?
+	    json_tokener_parse(cfg->worker_type_metadata) :
+	    json_object_new_object();
+	if (md == NULL)
+		fatalx("workerTypeMetadata no longer parses");
+	json_object_object_add(md, "sepworker", sepworker_metadata(cfg));
+	out = xstrdup(json_object_to_json_string_ext(md,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(md);
+	return out;
 }
 
 bool

@@ -113,6 +113,14 @@ int	config_check_worker(const struct sw_config *cfg, char *err,
 int	config_check_tasks_dir(const struct sw_config *cfg, char *err,
 	    size_t errlen);
 
+/*
+ * workerTypeMetadata as the task log's header shows it: the config's
+ * object (or {}) with a "sepworker" entry saying what runs the task, as
+ * generic-worker adds its own "generic-worker" entry.  Compact JSON,
+ * malloc'd, at most TASK_METADATA_MAX bytes (the loader sees to that).
+ */
+char	*config_worker_type_metadata(const struct sw_config *cfg);
+
 /* True if uid is in the task uid range. */
 bool	config_is_task_uid(const struct sw_config *cfg, uint32_t uid);
 

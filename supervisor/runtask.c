@@ -143,7 +143,7 @@ write_result(struct task_run *run)
 {
 	char err[512], *json, msg[256];
 	struct artifact_err one = { "result.json",
-	    "invalid-resource-on-worker", msg };
+	    "invalid-resource-on-worker", msg, false };
 	struct task_run brief;
 	int fd = run->result_fd, rc = 0;
 

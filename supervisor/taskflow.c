@@ -111,9 +111,8 @@ send_assign(struct supervisor *s, struct task_run *run, int def_fd,
 		.log_max_bytes = cfg->task_log_max_bytes,
 		.now_ms = time_now_ms(),
 	};
-	static uint8_t buf[sizeof(a) + TASK_ASSIGN_STRINGS *
-	    (4 + TASK_STRING_MAX)];
-	char refusal[1024];
+	static uint8_t buf[TASK_ASSIGN_MAX];
+	char refusal[1024], *metadata = config_worker_type_metadata(cfg);
 	struct child *k = &s->kids[ROLE_TASKRUNNER];
 	struct ipc_writer w;
 	char host[256] = "localhost";
@@ -134,6 +133,8 @@ send_assign(struct supervisor *s, struct task_run *run, int def_fd,
 	cot_refusal(cfg, refusal, sizeof(refusal));
 	tf_put_str(&w, refusal);
 	tf_put_str(&w, proxy_refusal);
+	ipc_put_str(&w, metadata, strlen(metadata));
+	free(metadata);
 	return w.overflow ? -1 : ipc_send(&k->conn, TR_TASK_ASSIGN,
 	    k->conn.next_id++, w.buf, w.len, def_fd);
 }

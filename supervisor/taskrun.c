@@ -591,17 +591,23 @@ taskrun_on_artifact_error(struct task_run *r, struct ipc_msg *m)
 {
 	struct ipc_reader rd;
 	char *name, *reason, *message;
+	uint32_t flags;
 	int rc = -1;
 
 	ipc_reader_init(&rd, m);
+	flags = ipc_get_u32(&rd);
 	name = ipc_get_strdup(&rd, TASK_STRING_MAX);
 	reason = ipc_get_strdup(&rd, TASK_STRING_MAX);
 	message = ipc_get_strdup(&rd, TASK_STRING_MAX);
-	if (ipc_get_end(&rd) && r->started) {
+	if (ipc_get_end(&rd) && r->started &&
+	    (flags & ~ARTIFACT_ERROR_OPTIONAL) == 0) {
 		(void)in_time(r);
 		/* The taskrunner wrote it in the task log already. */
-		if (!over_count(r, name))
+		if (!over_count(r, name)) {
 			record_error(r, name, reason, message, false);
+			r->errs[r->nerrs - 1].optional =
+			    (flags & ARTIFACT_ERROR_OPTIONAL) != 0;
+		}
 		rc = 0;
 	}
 	free(name);
@@ -622,6 +628,17 @@ reason_known(const char *reason)
 		if (strcmp(reason, known[i]) == 0)
 			return true;
 	return false;
+}
+
+/* Errors that fail the task: all but those of optional artifacts. */
+static size_t
+required_errors(const struct task_run *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->nerrs; i++)
+		n += !r->errs[i].optional;
+	return n;
 }
 
 int
@@ -656,12 +673,12 @@ taskrun_on_result(struct task_run *r, struct ipc_msg *m)
 	snprintf(r->reason, sizeof(r->reason), "%s", reason);
 	free(reason);
 	/* A missing artifact fails a task that otherwise completed. */
-	if (r->state == TASK_COMPLETED && r->nerrs > 0) {
+	if (r->state == TASK_COMPLETED && required_errors(r) > 0) {
 		r->state = TASK_FAILED;
 		snprintf(r->reason, sizeof(r->reason), "failed");
 		taskrun_log(r, "Resolution: failed/failed: %zu artifact%s "
-		    "could not be collected (see above)", r->nerrs,
-		    r->nerrs == 1 ? "" : "s");
+		    "could not be collected (see above)", required_errors(r),
+		    required_errors(r) == 1 ? "" : "s");
 	}
 	r->resolved = true;
 	r->resolved_ms = time_now_ms();
@@ -744,6 +761,9 @@ taskrun_result_json(const struct task_run *r)
 		    json_object_new_string(r->errs[i].reason));
 		json_object_object_add(e, "message",
 		    json_object_new_string(r->errs[i].message));
+		if (r->errs[i].optional)
+			json_object_object_add(e, "optional",
+			    json_object_new_boolean(true));
 		json_object_array_add(errs, e);
 	}
 	json_object_object_add(o, "artifactErrors", errs);

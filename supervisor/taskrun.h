@@ -47,6 +47,7 @@ struct artifact_err {
 	char		*name;
 	char		*reason;
 	char		*message;
+	bool		 optional;	/* recorded; fails nothing */
 };
 
 struct task_run {

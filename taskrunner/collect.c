@@ -48,23 +48,46 @@ put_str(struct ipc_writer *w, const char *s)
 	ipc_put_str(w, s, len > TASK_STRING_MAX ? TASK_STRING_MAX : len);
 }
 
-static void __attribute__((format(printf, 4, 5)))
-send_error(struct ipc_conn *c, const char *name, const char *reason,
-    const char *fmt, ...)
+static void __attribute__((format(printf, 5, 0)))
+send_error_v(struct ipc_conn *c, uint32_t flags, const char *name,
+    const char *reason, const char *fmt, va_list ap)
 {
-	uint8_t buf[3 * (4 + TASK_STRING_MAX)];
+	uint8_t buf[4 + 3 * (4 + TASK_STRING_MAX)];
 	char msg[TASK_STRING_MAX];
 	struct ipc_writer w;
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	ipc_writer_init(&w, buf, sizeof(buf));
+	ipc_put_u32(&w, flags);
 	put_str(&w, name);
 	put_str(&w, reason);
 	put_str(&w, msg);
 	ipc_send(c, INIT_ARTIFACT_ERROR, 0, w.buf, w.len, -1);
+}
+
+static void __attribute__((format(printf, 4, 5)))
+send_error(struct ipc_conn *c, const char *name, const char *reason,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	send_error_v(c, 0, name, reason, fmt, ap);
+	va_end(ap);
+}
+
+/* An optional artifact that is not there: generic-worker uploads an
+ * error artifact for it all the same, and the task does not fail. */
+static void __attribute__((format(printf, 3, 4)))
+send_optional_missing(struct ipc_conn *c, const char *name,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	send_error_v(c, ARTIFACT_ERROR_OPTIONAL, name,
+	    "file-missing-on-worker", fmt, ap);
+	va_end(ap);
 }
 
 /* When collection must end (artifactCollectionSeconds), in now_ms(). */
@@ -86,9 +109,12 @@ out_of_time(struct ipc_conn *c, const struct task_artifact *a,
 	return true;
 }
 
+/* Content type and encoding come from the file's path, not the
+ * artifact's name, as generic-worker derives them; the payload's own
+ * contentType and contentEncoding win. */
 static void
 send_file(struct ipc_conn *c, const struct task_artifact *a,
-    const char *name, int fd)
+    const char *name, const char *path, int fd)
 {
 	uint8_t buf[sizeof(struct task_artifact_meta) + 3 * (4 +
 	    TASK_STRING_MAX)];
@@ -99,9 +125,9 @@ send_file(struct ipc_conn *c, const struct task_artifact *a,
 	ipc_put_bytes(&w, &meta, sizeof(meta));
 	put_str(&w, name);
 	put_str(&w, a->content_type ? a->content_type :
-	    artifact_content_type(name));
+	    artifact_content_type(path));
 	put_str(&w, a->content_encoding ? a->content_encoding :
-	    artifact_content_encoding(name));
+	    artifact_content_encoding(path));
 	ipc_send(c, INIT_ARTIFACT, 0, w.buf, w.len, fd);
 }
 
@@ -120,8 +146,8 @@ open_failed(struct ipc_conn *c, const struct task_artifact *a, int err)
 {
 	if (err == ENOENT || err == ENOTDIR) {
 		if (a->optional)
-			init_note(c, "Optional artifact %s not found (%s); "
-			    "skipping it", a->name, a->path);
+			send_optional_missing(c, a->name, "%s does not exist "
+			    "in the task directory", a->path);
 		else
 			send_error(c, a->name, "file-missing-on-worker",
 			    "%s does not exist in the task directory",
@@ -158,7 +184,7 @@ collect_file(struct task *t, struct ipc_conn *c, const struct task_artifact *a)
 		close(fd);
 		return;
 	}
-	send_file(c, a, a->name, fd);
+	send_file(c, a, a->name, a->path, fd);
 	close(fd);
 }
 
@@ -201,7 +227,7 @@ walk(struct ipc_conn *c, const struct task_artifact *a, int dfd,
 			    O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 			if (fd >= 0 && fstat(fd, &st) == 0 &&
 			    S_ISREG(st.st_mode))
-				send_file(c, a, name, fd);
+				send_file(c, a, name, names[i], fd);
 			else
 				send_error(c, name, "file-not-readable-on-"
 				    "worker", "%s/%s cannot be read", a->path,

@@ -964,7 +964,8 @@ payload_reencode(const struct task_def *t, size_t *len)
 	return copy;
 }
 
-/* Artifact defaults by file name (generic-worker's artifact_feature.go). */
+/* Artifact defaults by the extension of the file's path, not the
+ * artifact's name (generic-worker's artifact_feature.go). */
 
 static const char *
 extension(const char *name)
@@ -1049,8 +1050,9 @@ artifact_content_encoding(const char *name)
 	const char *ext = extension(name);
 	size_t i;
 
+	/* Case-sensitive, as generic-worker compares: x.ZIP is gzipped. */
 	for (i = 0; i < nitems(identity_extensions); i++)
-		if (strcasecmp(ext, identity_extensions[i]) == 0)
+		if (strcmp(ext, identity_extensions[i]) == 0)
 			return "identity";
 	return "gzip";
 }

@@ -138,9 +138,11 @@ char	*payload_reencode(const struct task_def *t, size_t *len);
 /* The schema file, embedded: what `sepworker show-payload-schema` prints. */
 extern const char payload_schema_json[];
 
-/* Content type and encoding for an artifact file, by its name, when the
- * payload does not say (generic-worker's rules). */
-const char *artifact_content_type(const char *name);
-const char *artifact_content_encoding(const char *name);
+/* Content type and encoding for an artifact file, by the extension of
+ * its path in the task directory (not its artifact name), when the
+ * payload does not say: generic-worker's rules, the type's extension
+ * matched in any case, the encoding's identity list case-sensitively. */
+const char *artifact_content_type(const char *path);
+const char *artifact_content_encoding(const char *path);
 
 #endif

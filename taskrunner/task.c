@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/memfd.h"
 #include "common/reserved.h"
+#include "common/strbuf.h"
 #include "common/timefmt.h"
 #include "common/util.h"
 #include "taskrunner/chan_init.h"
@@ -117,6 +118,23 @@ send_scopes(const struct task *t, struct ipc_conn *sup)
 	close(fd);
 }
 
+/*
+ * generic-worker's header: the pool, its workerTypeMetadata indented
+ * (each line of it a line of the log), the task ID.
+ */
+static void
+log_header(const struct task *t)
+{
+	tasklog("Worker Type (%s/%s) settings:", t->provisioner_id,
+	    t->worker_type);
+	if (tasklog_json(t->metadata) == -1)
+		fatalx("TASK_ASSIGN: the worker type's metadata is not a JSON "
+		    "object");
+	tasklog("Task ID: %s", t->task_id);
+	tasklog("Run %u, on worker %s/%s (sepworker)", t->a.run_id,
+	    t->worker_group, t->worker_id);
+}
+
 int
 task_assign(struct task *t, struct ipc_conn *sup, struct ipc_msg *m)
 {
@@ -143,6 +161,7 @@ task_assign(struct task *t, struct ipc_conn *sup, struct ipc_msg *m)
 	t->read_only_paths = ipc_get_strdup(&r, TASK_STRING_MAX);
 	t->cot_refusal = ipc_get_strdup(&r, TASK_STRING_MAX);
 	t->proxy_refusal = ipc_get_strdup(&r, TASK_STRING_MAX);
+	t->metadata = ipc_get_strdup(&r, TASK_METADATA_MAX);
 	if (!ipc_get_end(&r) || t->a.task_uid == 0)
 		return -1;
 	if (memfd_check_sealed(m->fd, PAYLOAD_MAX_BYTES, &size, err,
@@ -156,9 +175,7 @@ task_assign(struct task *t, struct ipc_conn *sup, struct ipc_msg *m)
 	close(m->fd);
 	m->fd = -1;
 
-	tasklog("Task ID: %s, run %u", t->task_id, t->a.run_id);
-	tasklog("Worker: sepworker on %s/%s, pool %s/%s", t->worker_group,
-	    t->worker_id, t->provisioner_id, t->worker_type);
+	log_header(t);
 	ctx = (struct payload_ctx){
 		.task_id = t->task_id,
 		.provisioner_id = t->provisioner_id,
@@ -461,34 +478,87 @@ drain_output(struct run *r)
 	}
 }
 
-/* A command line as a shell would read it back. */
-static void
-quote_command(char *const *argv, char *out, size_t outsz)
+/* A C0 control, DEL, or a C1 control in UTF-8 (U+0080..U+009F): what
+ * could end or disguise a line of the log. */
+static size_t
+control_len(const unsigned char *a)
 {
-	size_t o = 0;
+	if (*a < 0x20 || *a == 0x7f)
+		return 1;
+	if (a[0] == 0xc2 && a[1] >= 0x80 && a[1] <= 0x9f)
+		return 2;
+	return 0;
+}
 
-	out[0] = '\0';
-	for (size_t i = 0; argv[i] != NULL && o + 8 < outsz; i++) {
+/* An argument holding a control character, as bash's $'...' spells it:
+ * the command stays one line of the log and still reads back. */
+static void
+quote_ansi_c(struct strbuf *b, const unsigned char *a)
+{
+	char esc[8];
+	size_t n;
+
+	strbuf_puts(b, "$'");
+	for (; *a != '\0'; a += n ? n : 1) {
+		if ((n = control_len(a)) == 2)
+			snprintf(esc, sizeof(esc), "\\u%04x", a[1]);
+		else if (n == 1 && *a == '\n')
+			snprintf(esc, sizeof(esc), "\\n");
+		else if (n == 1 && *a == '\t')
+			snprintf(esc, sizeof(esc), "\\t");
+		else if (n == 1)
+			snprintf(esc, sizeof(esc), "\\x%02x", *a);
+		else if (*a == '\\' || *a == '\'')
+			snprintf(esc, sizeof(esc), "\\%c", *a);
+		else
+			snprintf(esc, sizeof(esc), "%c", *a);
+		strbuf_puts(b, esc);
+	}
+	strbuf_puts(b, "'");
+}
+
+static bool
+has_control(const char *a)
+{
+	for (; *a != '\0'; a++)
+		if (control_len((const unsigned char *)a) != 0)
+			return true;
+	return false;
+}
+
+/*
+ * A command line as a shell would read it back, whole, as generic-worker
+ * prints it: bare words, '...' around anything else, $'...' around an
+ * argument with a control character.
+ */
+static char *
+quote_command(char *const *argv, size_t *len)
+{
+	struct strbuf b = { 0 };
+
+	strbuf_puts(&b, "");
+	for (size_t i = 0; argv[i] != NULL; i++) {
 		const char *a = argv[i];
-		bool plain = *a != '\0' && strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		    "abcdefghijklmnopqrstuvwxyz0123456789_@%+=:,./-") ==
-		    strlen(a);
 
 		if (i > 0)
-			out[o++] = ' ';
-		if (!plain)
-			out[o++] = '\'';
-		for (; *a != '\0' && o + 6 < outsz; a++) {
-			if (!plain && *a == '\'') {
-				memcpy(out + o, "'\\''", 4);
-				o += 4;
-			} else
-				out[o++] = *a;
+			strbuf_puts(&b, " ");
+		if (*a != '\0' && strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz0123456789_@%+=:,./-") ==
+		    strlen(a)) {
+			strbuf_puts(&b, a);
+		} else if (has_control(a)) {
+			quote_ansi_c(&b, (const unsigned char *)a);
+		} else {
+			strbuf_puts(&b, "'");
+			for (; *a != '\0'; a++)
+				if (*a == '\'')
+					strbuf_puts(&b, "'\\''");
+				else
+					strbuf_put(&b, a, 1);
+			strbuf_puts(&b, "'");
 		}
-		if (!plain)
-			out[o++] = '\'';
-		out[o] = '\0';
 	}
+	return strbuf_take(&b, len);
 }
 
 static bool
@@ -545,21 +615,26 @@ on_command_done(struct run *r, struct ipc_msg *m)
 		fatal("sending COMMAND_DONE");
 }
 
-static void
+/* Log the error; true if it fails the task (the artifact is required). */
+static bool
 log_artifact_error(struct ipc_msg *m)
 {
 	struct ipc_reader rd;
 	const char *name, *reason, *msg;
 	size_t nl, rl, ml;
+	uint32_t flags;
 
 	ipc_reader_init(&rd, m);
+	flags = ipc_get_u32(&rd);
 	name = ipc_get_str(&rd, TASK_STRING_MAX, &nl);
 	reason = ipc_get_str(&rd, TASK_STRING_MAX, &rl);
 	msg = ipc_get_str(&rd, TASK_STRING_MAX, &ml);
 	if (!ipc_get_end(&rd))
 		fatalx("malformed INIT_ARTIFACT_ERROR");
-	tasklog("Artifact %.*s: %.*s (%.*s)", (int)nl, name, (int)ml, msg,
-	    (int)rl, reason);
+	tasklog("Artifact %.*s: %.*s (%.*s)%s", (int)nl, name, (int)ml, msg,
+	    (int)rl, reason, flags & ARTIFACT_ERROR_OPTIONAL ? "; it is "
+	    "optional: the task does not fail for it" : "");
+	return !(flags & ARTIFACT_ERROR_OPTIONAL);
 }
 
 /* The name an INIT_ARTIFACT carries (after its fixed part), in a static
@@ -579,11 +654,6 @@ artifact_name(struct ipc_msg *m)
 	return name;
 }
 
-static bool
-worker_writes(struct ipc_msg *m)
-{
-	return is_worker_artifact_name(artifact_name(m));
-}
 
 static void
 on_init_message(struct run *r, struct ipc_msg *m)
@@ -591,7 +661,8 @@ on_init_message(struct run *r, struct ipc_msg *m)
 	struct ipc_reader rd;
 	const char *s;
 	size_t len;
-	char cmd[2048];
+	char head[32], *cmd;
+	const char *feature;
 	uint32_t i;
 
 	switch (m->hdr.type) {
@@ -604,8 +675,10 @@ on_init_message(struct run *r, struct ipc_msg *m)
 		if (!ipc_get_end(&rd) || i >= r->t->def.ncommands)
 			fatalx("the init started a command it does not have");
 		drain_output(r);
-		quote_command(r->t->def.commands[i], cmd, sizeof(cmd));
-		tasklog("Executing command %u: %s", i, cmd);
+		cmd = quote_command(r->t->def.commands[i], &len);
+		snprintf(head, sizeof(head), "Executing command %u: ", i);
+		tasklog_long(head, cmd, len);
+		free(cmd);
 		break;
 	case INIT_COMMAND_DONE:
 		on_command_done(r, m);
@@ -617,10 +690,12 @@ on_init_message(struct run *r, struct ipc_msg *m)
 		outcome_set(&r->o, TASK_FAILED, "failed");
 		break;
 	case INIT_ARTIFACT:
-		if (worker_writes(m)) {
+		if ((feature = worker_artifact_feature(artifact_name(m))) !=
+		    NULL) {
 			/* generic-worker's rule and wording. */
-			tasklog("Not uploading artifact %s since this will be "
-			    "uploaded later by the worker", artifact_name(m));
+			tasklog_warn("Not uploading artifact %s found in "
+			    "task.payload.artifacts section, since this will be "
+			    "uploaded later by %s", artifact_name(m), feature);
 			break;
 		}
 		if (ipc_send(r->sup, TR_ARTIFACT, 0, m->payload,
@@ -628,8 +703,8 @@ on_init_message(struct run *r, struct ipc_msg *m)
 			fatal("forwarding an artifact");
 		break;
 	case INIT_ARTIFACT_ERROR:
-		log_artifact_error(m);
-		outcome_set(&r->o, TASK_FAILED, "failed");
+		if (log_artifact_error(m))
+			outcome_set(&r->o, TASK_FAILED, "failed");
 		if (ipc_send(r->sup, TR_ARTIFACT_ERROR, 0, m->payload,
 		    m->payload_len, -1) == -1)
 			fatal("forwarding an artifact error");

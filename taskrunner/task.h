@@ -33,6 +33,7 @@ struct task {
 	char			*read_only_paths; /* '\n'-separated, extra */
 	char			*cot_refusal;	/* "" if chain of trust is offered */
 	char			*proxy_refusal;	/* "" if the proxy is offered */
+	char			*metadata;	/* workerTypeMetadata, JSON */
 	int			 log_fd;
 
 	struct task_def		 def;

@@ -13,6 +13,16 @@
 void	tasklog_init(int fd);
 /* One "[taskcluster <now>] <message>" line. */
 void	tasklog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* generic-worker's "[taskcluster:warn <now>] <message>" line. */
+void	tasklog_warn(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
+/* One "[taskcluster <now>] <head><text>" line, however long text is
+ * (a command): the caller has made text one line. */
+void	tasklog_long(const char *head, const char *text, size_t len);
+/* A JSON object as generic-worker logs its workerTypeMetadata: each line
+ * of json.MarshalIndent(v, "  ", "  "), keys sorted as Go sorts a map's,
+ * one log line, the first indented too.  -1 if json is not an object. */
+int	tasklog_json(const char *json);
 /* The worker's own bytes, exactly. */
 void	tasklog_raw(const void *buf, size_t len);
 /* Bytes exactly as the task wrote them, until the log holds max bytes;

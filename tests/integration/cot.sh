@@ -457,17 +457,17 @@ test_no_public_ip() {
 t "without publicIP configured the environment has no publicIpAddress (the rest as configured)" test_no_public_ip
 
 # make demo's task.
-run_task demo --config "$COT_CONFIG" <"$(dirname "$0")/../../examples/hello/task.json"
+run_task demo --config "$COT_CONFIG" <"$(dirname "$0")/../../examples/chain-of-trust/task.json"
 test_demo() {
 	local out rc
 	show_task demo
 	out=$("$SEPWORKER" verify-cot "$OUT" --public-key "$PUB" 2>&1); rc=$?
 	why+=("verify-cot exit $rc:" "$out")
 	expect_task demo completed completed 0 >/dev/null && [ $rc -eq 0 ] &&
-	    [ "$(doc_names "$OUT" | tr '\n' ' ')" = "public/build/hello.txt public/build/out/kernel.txt public/build/out/reports/summary.txt public/logs/certified.log " ] &&
+	    [ "$(doc_names "$OUT" | tr '\n' ' ')" = "public/build/build.txt public/logs/certified.log " ] &&
 	    hashes_match "$OUT"
 }
-t "make demo's task (examples/hello) under run-task with a key completes, and verify-cot passes" test_demo
+t "make demo's chain-of-trust task (examples/chain-of-trust) under run-task with a key completes, and verify-cot passes" test_demo
 
 # generic-worker's TestProtectedArtifactsReplaced.
 PROTECTED="public/logs/live.log public/logs/live_backing.log public/logs/certified.log public/chain-of-trust.json public/chain-of-trust.json.sig"
@@ -494,8 +494,13 @@ test_protected() {
 	[ ${#x} -eq 48 ] && cmp -s "$OUT/public/build/X.txt" "$OUT/public/build/Y.txt" ||
 	    { why+=("X.txt \"$x\" and Y.txt differ, or X.txt is not what the task wrote"); return 1; }
 	for n in $PROTECTED; do
-		grep -F "] Not uploading artifact $n since this will be uploaded later by the worker" "$LOG" |
-		    grep -q 'worker$' ||
+		feature="Chain of Trust"
+		case $n in
+		*/live.log) feature="Live Log" ;;
+		*/live_backing.log) feature="Backing log" ;;
+		esac
+		grep -F "] Not uploading artifact $n found in task.payload.artifacts section, since this will be uploaded later by $feature" "$LOG" |
+		    grep -q "^\[taskcluster:warn .*by $feature\$" ||
 		    { why+=("no \"Not uploading artifact $n\" line"); return 1; }
 		if [ -e "$OUT/$n" ] && grep -qF "$x" "$OUT/$n"; then
 			why+=("$n holds X.txt's content"); return 1
@@ -506,7 +511,7 @@ test_protected() {
 	"$SEPWORKER" verify-cot "$OUT" --public-key "$PUB" >/dev/null &&
 	    node_verify "$OUT/public/chain-of-trust.json" "$OUT/public/chain-of-trust.json.sig" "$PUB"
 }
-t "protected names: a task's files named like the five worker artifacts are skipped (logged), X = Y, none is replaced, the document lists X, Y, certified.log" test_protected
+t "TestProtectedArtifactsReplaced: a task's files named like the five worker artifacts are skipped (logged), X = Y, none is replaced, the document lists X, Y, certified.log" test_protected
 
 # --- tasks this worker must not vouch for: exception/malformed-payload ---
 

@@ -1011,7 +1011,7 @@ test_content_type_by_name(void **state)
 }
 
 static void
-test_content_encoding_by_name(void **state)
+test_content_encoding_case_sensitive(void **state)
 {
 	static const char *const identity[] = {
 		"a.7z", "a.br", "a.aab", "a.apk", "a.bz2", "a.deb", "a.dmg",
@@ -1019,11 +1019,14 @@ test_content_encoding_by_name(void **state)
 		"a.lz4", "a.mz", "a.npz", "a.pkg", "a.png", "a.swf", "a.sz",
 		"a.tbz", "a.tgz", "a.wasm", "a.webp", "a.whl", "a.woff",
 		"a.woff2", "a.xpi", "a.xz", "a.zip", "a.zst", "a.zz",
-		"dir/TARGET.TAR.GZ", "x.Zip",
+		"dir/target.tar.gz",
 	};
+	/* The identity list is compared case-sensitively, as
+	 * generic-worker compares it. */
 	static const char *const gzip[] = {
 		"a.log", "a.txt", "a.json", "a.tar", "a.html", "noext",
-		"gz", "a.gz.txt", "x.gz/file",
+		"gz", "a.gz.txt", "x.gz/file", "dir/TARGET.TAR.GZ", "x.Zip",
+		"image.PNG",
 	};
 	size_t i;
 
@@ -1071,7 +1074,7 @@ main(void)
 		cmocka_unit_test(test_reencoding_is_exact),
 		cmocka_unit_test(test_reencoding_is_one_object_and_stable),
 		cmocka_unit_test(test_content_type_by_name),
-		cmocka_unit_test(test_content_encoding_by_name),
+		cmocka_unit_test(test_content_encoding_case_sensitive),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
