@@ -122,21 +122,20 @@ take_task(struct json_object *claim, struct claim *out, char *err,
 	return 0;
 }
 
-/* task.expires: how long the logs of a task whose payload cannot be
- * read are kept. */
+/* status.expires (the task's): how long the logs of a task whose
+ * payload cannot be read are kept. */
 static int
-take_expires(struct json_object *claim, struct claim *out, char *err,
+take_expires(struct json_object *status, struct claim *out, char *err,
     size_t errlen)
 {
-	struct json_object *task, *v;
+	struct json_object *v;
 
-	if ((task = member(claim, "tasks[0]", "task", json_type_object, err,
-	    errlen)) == NULL || (v = member(task, "tasks[0].task", "expires",
+	if ((v = member(status, "tasks[0].status", "expires",
 	    json_type_string, err, errlen)) == NULL)
 		return -1;
 	if (time_parse_rfc3339(json_object_get_string(v),
 	    &out->expires_ms) == -1) {
-		snprintf(err, errlen, "tasks[0].task.expires is not an RFC "
+		snprintf(err, errlen, "tasks[0].status.expires is not an RFC "
 		    "3339 date");
 		return -1;
 	}
@@ -160,7 +159,7 @@ take_claim(struct json_object *claim, struct claim *out, char *err,
 	    err, errlen)) == NULL ||
 	    slugid(status, "taskId", out->task_id, err, errlen) == -1 ||
 	    slugid(status, "taskGroupId", out->task_group_id, err,
-	    errlen) == -1)
+	    errlen) == -1 || take_expires(status, out, err, errlen) == -1)
 		return -1;
 	if (!json_object_object_get_ex(claim, "runId", &v) ||
 	    json_as_uint(v, "runId", 0, CLAIM_RUN_ID_MAX, &run, why,
@@ -179,8 +178,7 @@ take_claim(struct json_object *claim, struct claim *out, char *err,
 		    "date");
 		return -1;
 	}
-	if (take_task(claim, out, err, errlen) == -1 ||
-	    take_expires(claim, out, err, errlen) == -1)
+	if (take_task(claim, out, err, errlen) == -1)
 		return -1;
 	return take_creds(claim, &out->creds, err, errlen);
 }

@@ -24,7 +24,7 @@ struct claim {
 	char		 task_group_id[SLUGID_LEN + 1];
 	uint32_t	 run_id;
 	int64_t		 taken_until_ms;
-	int64_t		 expires_ms;	/* task.expires */
+	int64_t		 expires_ms;	/* status.expires */
 	/* The task definition as json-c serializes it (plain), malloc'd. */
 	char		*task;
 	size_t		 task_len;
