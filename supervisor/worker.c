@@ -450,7 +450,8 @@ out:
 	cgroup_task_remove(&s->task.cg);
 	if (cfg->clean_up_task_dirs && s->task.taskdir[0] != '\0')
 		tf_remove_task_dir(s);
-	s->task.taskdir[0] = '\0';
+	/* What the last task was granted is not the next one's. */
+	s->task = (struct privop_task){ .cfg = cfg };
 	s->run = NULL;
 	remove_task_work_dir(w, &r);
 	if (lease >= 0)

@@ -61,7 +61,7 @@ mkconfig "$CONFIG" "rootURL=\"$FAKE_URL\"" "clientId=\"$CLIENT\"" \
 chmod 600 "$CONFIG"
 
 STATE=$TMP/pool.json
-if ! node "$HERE/worker_pool.js" create --root-url "$FAKE_URL" \
+if ! node "$(dirname "$0")/worker_pool.js" create --root-url "$FAKE_URL" \
     --state "$STATE" --queue "$PROV/$WTYPE" --node-libs "$NODE_LIBS" \
     2>"$TMP/create.err"; then
 	not_ok "the tasks are created" "$(cat "$TMP/create.err")"
@@ -87,7 +87,7 @@ check "tasks-resolved-count.txt says 8" \
 check "nothing is left in the worker's work directory" \
     [ -z "$(ls -A "$CFGDIR/work/tasks" 2>/dev/null)" ]
 
-node "$HERE/worker_pool.js" check --root-url "$FAKE_URL" --state "$STATE" \
+node "$(dirname "$0")/worker_pool.js" check --root-url "$FAKE_URL" --state "$STATE" \
     --public-key "$PUB" --worker-group "$GROUP" --worker-id "$WID" \
     --node-libs "$NODE_LIBS" >"$TMP/check.out" 2>"$TMP/check.err"
 relay_tap "$TMP/check.out" $? "worker_pool.js" "$TMP/check.err"

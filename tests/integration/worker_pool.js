@@ -17,12 +17,13 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const zlib = require('node:zlib');
+const http = require('node:http');
 const crypto = require('node:crypto');
 const assert = require('node:assert/strict');
 const { createRequire } = require('node:module');
 
 const FAKE = path.resolve(__dirname, '..', 'tc-fake');
-const tc = createRequire(path.join(FAKE, 'package.json'))('taskcluster-client');
+const tc = createRequire(path.join(FAKE, 'package.json'))('taskcluster-client').default;
 const ROOT = { clientId: 'static/taskcluster/root',
   accessToken: 'tc-fake-root-access-token' };
 
@@ -159,19 +160,29 @@ async function test(name, fn) {
   }
 }
 
-// An artifact as stored: follow the Queue's redirect by hand, so the
-// stored Content-Type and Content-Encoding are seen as sent.
+// An artifact as stored: follow the Queue's redirect by hand, and fetch
+// with node:http (fetch would undo a Content-Encoding), so the stored
+// bytes, Content-Type and Content-Encoding are seen as sent.
+function rawGet(url) {
+  return new Promise((resolve, reject) => {
+    http.get(url, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode,
+        headers: res.headers, raw: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
 async function artifact(queue, taskId, runId, name) {
-  const url = queue.externalBuildSignedUrl(queue.getArtifact, taskId, runId,
-    name);
-  let res = await fetch(url, { redirect: 'manual' });
-  if (res.status === 303 || res.status === 302)
-    res = await fetch(res.headers.get('location'),
-      { headers: { 'accept-encoding': 'identity' } });
-  const raw = Buffer.from(await res.arrayBuffer());
-  const enc = res.headers.get('content-encoding');
-  return { status: res.status, type: res.headers.get('content-type'), enc,
-    raw, body: enc === 'gzip' ? zlib.gunzipSync(raw) : raw };
+  let res = await rawGet(queue.externalBuildSignedUrl(queue.getArtifact,
+    taskId, runId, name));
+  for (let i = 0; i < 5 && (res.status === 303 || res.status === 302); i++)
+    res = await rawGet(res.headers.location);
+  const enc = res.headers['content-encoding'] || null;
+  return { status: res.status, type: res.headers['content-type'], enc,
+    raw: res.raw, body: enc === 'gzip' ? zlib.gunzipSync(res.raw) : res.raw };
 }
 
 const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
