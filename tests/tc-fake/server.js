@@ -678,6 +678,7 @@ const compileRoute = route => {
 };
 
 const SLUGID_PATTERN = /^[A-Za-z0-9_-]{8}[Q-T][A-Za-z0-9_-][CGKOSWaeimquy26-][A-Za-z0-9_-]{10}[AQgw]$/;
+const TASK_QUEUE_ID_PATTERN = /^[A-Za-z0-9_-]{1,38}\/[A-Za-z0-9_-]{1,38}$/;
 const RUN_ID_PATTERN = /^[1-9]*[0-9]+$/;
 const ARTIFACT_NAME_PATTERN = /^[\x20-\x7e]+$/; // printable ASCII
 
@@ -801,10 +802,15 @@ const validator = schema => body => {
 const str = (extra = {}) => ({ type: 'string', ...extra });
 const IDENTIFIER = str({ minLength: 1, maxLength: 38, pattern: /^([a-zA-Z0-9-_]*)$/ });
 const DATE = str({ format: 'date-time' });
-const SLUGID = str({ pattern: /^[A-Za-z0-9_-]{8}[Q-T][A-Za-z0-9_-][CGKOSWaeimquy26-][A-Za-z0-9_-]{10}[AQgw]$/ });
+const SLUGID = str({ pattern: SLUGID_PATTERN });
 const SCOPE = str({ pattern: /^[\x20-\x7e]*$/ });
 const OBJECT = (properties, required, extra = {}) =>
   ({ type: 'object', properties, required, additional: false, ...extra });
+const PROJECT_ID = str({ pattern: /^([a-zA-Z0-9._/-]*)$/ });
+const HASHES = OBJECT({ sha256: str({ pattern: /^[a-z0-9]{64}$/ }), sha512: str({ pattern: /^[a-z0-9]{128}$/ }) }, []);
+// s3 and object artifact requests
+const DATA_ARTIFACT = OBJECT({ storageType: str(), expires: DATE, contentType: str({ maxLength: 255 }),
+  contentLength: { type: 'integer', minimum: 0 } }, ['storageType', 'expires', 'contentType']);
 
 const PRIORITY_LEVELS = ['highest', 'very-high', 'high', 'medium', 'low', 'very-low', 'lowest'];
 const EXCEPTION_REASONS = ['worker-shutdown', 'malformed-payload', 'resource-unavailable',
@@ -820,7 +826,7 @@ const SCHEMAS = {
   }, ['clientScopes', 'requiredScopes']),
   // services/queue/schemas/v1/create-task-request.yml
   createTask: OBJECT({
-    taskQueueId: str({ pattern: /^[a-zA-Z0-9-_]{1,38}\/[a-zA-Z0-9-_]{1,38}$/ }),
+    taskQueueId: str({ pattern: TASK_QUEUE_ID_PATTERN }),
     provisionerId: IDENTIFIER,
     workerType: IDENTIFIER,
     schedulerId: { ...IDENTIFIER, default: '-' },
@@ -857,10 +863,8 @@ const SCHEMAS = {
   finishArtifact: OBJECT({ uploadId: SLUGID }, ['uploadId']),
   // post-artifact-request.yml: one of these, by storageType
   artifact: {
-    s3: OBJECT({ storageType: str(), expires: DATE, contentType: str({ maxLength: 255 }),
-      contentLength: { type: 'integer', minimum: 0 } }, ['storageType', 'expires', 'contentType']),
-    object: OBJECT({ storageType: str(), expires: DATE, contentType: str({ maxLength: 255 }),
-      contentLength: { type: 'integer', minimum: 0 } }, ['storageType', 'expires', 'contentType']),
+    s3: DATA_ARTIFACT,
+    object: DATA_ARTIFACT,
     reference: OBJECT({ storageType: str(), expires: DATE, contentType: str({ maxLength: 255 }),
       url: str({ format: 'uri' }) }, ['storageType', 'expires', 'url', 'contentType']),
     link: OBJECT({ storageType: str(), expires: DATE, contentType: str({ maxLength: 255 }),
@@ -870,10 +874,10 @@ const SCHEMAS = {
   },
   // services/object/schemas/v1/create-upload-request.yml, finish-upload-request.yml
   createUpload: OBJECT({
-    projectId: str({ pattern: /^([a-zA-Z0-9._/-]*)$/ }),
+    projectId: PROJECT_ID,
     uploadId: SLUGID,
     expires: DATE,
-    hashes: OBJECT({ sha256: str({ pattern: /^[a-z0-9]{64}$/ }), sha512: str({ pattern: /^[a-z0-9]{128}$/ }) }, []),
+    hashes: HASHES,
     proposedUploadMethods: OBJECT({
       dataInline: OBJECT({ contentType: str(), objectData: str() }, ['contentType', 'objectData']),
       putUrl: OBJECT({ contentType: str(), contentLength: { type: 'integer', minimum: 0 } },
@@ -881,9 +885,9 @@ const SCHEMAS = {
     }, []),
   }, ['projectId', 'uploadId', 'expires', 'proposedUploadMethods']),
   finishUpload: OBJECT({
-    projectId: str({ pattern: /^([a-zA-Z0-9._/-]*)$/ }),
+    projectId: PROJECT_ID,
     uploadId: SLUGID,
-    hashes: OBJECT({ sha256: str({ pattern: /^[a-z0-9]{64}$/ }), sha512: str({ pattern: /^[a-z0-9]{128}$/ }) }, []),
+    hashes: HASHES,
   }, ['projectId', 'uploadId']),
 };
 
@@ -942,6 +946,15 @@ const s3Error = (res, status, code, message, key, headers = {}) => {
   res.end(body);
 };
 
+const s3Store = (key, body, contentType, contentEncoding) => {
+  const obj = {
+    body, contentType, contentEncoding, time: new Date(),
+    etag: '"' + crypto.createHash('md5').update(body).digest('hex') + '"',
+  };
+  s3Objects.set(key, obj);
+  return obj;
+};
+
 const s3Put = async (ctx, key, query) => {
   const { req, res } = ctx;
   const date = query['X-Amz-Date'], expires = query['X-Amz-Expires'], signature = query['X-Amz-Signature'];
@@ -972,14 +985,8 @@ const s3Put = async (ctx, key, query) => {
   if (body === null) {
     return s3Error(res, 400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size', key);
   }
-  const etag = '"' + crypto.createHash('md5').update(body).digest('hex') + '"';
-  s3Objects.set(key, {
-    body,
-    contentType: req.headers['content-type'] || 'binary/octet-stream',
-    contentEncoding: req.headers['content-encoding'],
-    etag,
-    time: new Date(),
-  });
+  const { etag } = s3Store(key, body, req.headers['content-type'] || 'binary/octet-stream',
+    req.headers['content-encoding']);
   res.writeHead(200, { etag, 'content-length': 0 });
   res.end();
 };
@@ -1083,6 +1090,15 @@ const resolveRun = (run, state, reason) => {
   Object.assign(run, { state, reasonResolved: reason, resolved: new Date() });
 };
 
+// An unresolved task's end (cancel, deadline): its pending or running run,
+// or a new one if it has none, resolves exception/<reason>.
+const resolveUnfinished = (task, reason) => {
+  if (task.runs.length === 0) {
+    task.runs.push({ runId: 0, state: 'pending', reasonCreated: 'exception', scheduled: new Date() });
+  }
+  resolveRun(lastRun(task), 'exception', reason);
+};
+
 // A new run after an exception that the Queue retries (worker-shutdown,
 // intermittent-task, claim-expired), while retries are left.
 const retryTask = (task, reasonCreated) => {
@@ -1110,10 +1126,7 @@ const tick = () => {
       continue;
     }
     if (new Date(task.def.deadline).getTime() <= now) {
-      if (state === 'unscheduled') {
-        task.runs.push({ runId: 0, state: 'pending', reasonCreated: 'exception', scheduled: new Date() });
-      }
-      resolveRun(lastRun(task), 'exception', 'deadline-exceeded');
+      resolveUnfinished(task, 'deadline-exceeded');
     } else if (state === 'running' && lastRun(task).takenUntil.getTime() <= now) {
       resolveRun(lastRun(task), 'exception', 'claim-expired');
       retryTask(task, 'retry');
@@ -1207,7 +1220,7 @@ const NOT_RUNNING = 'Run {{runId}} on task `{{taskId}}` is resolved or not runni
 const resolveTask = target => async ctx => {
   const { task, run, runId } = findRun(ctx, 'Task `{{taskId}}` not found. Are you sure it was created?');
   if (!task) {
-    return;
+    return undefined;
   }
   if (run.state !== 'running' && run.state !== target) {
     return reportError(ctx, 'RequestConflict', 'Run {{runId}} of task `{{taskId}}` is not running or {{targetState}}.',
@@ -1219,7 +1232,7 @@ const resolveTask = target => async ctx => {
   if (task.runs.length - 1 !== runId) {
     return reportError(ctx, 'RequestConflict', NOT_RUNNING, { taskId: task.taskId, runId });
   }
-  sendJson(ctx.res, 200, { status: taskStatus(task) }, ctx.headers);
+  return sendJson(ctx.res, 200, { status: taskStatus(task) }, ctx.headers);
 };
 
 const createTask = async ctx => {
@@ -1329,12 +1342,8 @@ const cancelTask = async ctx => {
     return reportError(ctx, 'RequestConflict', 'Task `{{taskId}}` can\'t be canceled past its deadline of {{deadline}}.',
       { taskId: task.taskId, deadline: task.def.deadline });
   }
-  const state = taskState(task);
-  if (state === 'unscheduled') {
-    task.runs.push({ runId: 0, state: 'pending', reasonCreated: 'exception', scheduled: new Date() });
-  }
-  if (['unscheduled', 'pending', 'running'].includes(state)) {
-    resolveRun(lastRun(task), 'exception', 'canceled');
+  if (['unscheduled', 'pending', 'running'].includes(taskState(task))) {
+    resolveUnfinished(task, 'canceled');
   }
   return sendJson(ctx.res, 200, { status: taskStatus(task) }, ctx.headers);
 };
@@ -1653,11 +1662,7 @@ const createUpload = async ctx => {
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(objectData)) {
       return reportError(ctx, 'InputError', 'Invalid base64 objectData', {});
     }
-    const body = Buffer.from(objectData, 'base64');
-    s3Objects.set(`objects/${name}`, {
-      body, contentType, contentEncoding: undefined, time: new Date(),
-      etag: '"' + crypto.createHash('md5').update(body).digest('hex') + '"',
-    });
+    s3Store(`objects/${name}`, Buffer.from(objectData, 'base64'), contentType, undefined);
     uploadMethod = { dataInline: true };
   } else if (proposedUploadMethods.putUrl) {
     const { contentType, contentLength } = proposedUploadMethods.putUrl;
@@ -1830,7 +1835,7 @@ const API_ENTRIES = [
   {
     service: 'queue', method: 'post', route: '/claim-work/:taskQueueId(*)', name: 'claimWork',
     deferred: true, // scopes depend on the body
-    params: { taskQueueId: /^[A-Za-z0-9_-]{1,38}\/[A-Za-z0-9_-]{1,38}$/ },
+    params: { taskQueueId: TASK_QUEUE_ID_PATTERN },
     input: validator(SCHEMAS.claimWork),
     handler: claimWork,
   },
