@@ -892,8 +892,9 @@ const SCHEMAS = {
 };
 
 const validateArtifactRequest = body => {
-  const schema = body && typeof body === 'object' && Object.prototype.hasOwnProperty.call(SCHEMAS.artifact, body.storageType) ?
-    SCHEMAS.artifact[body.storageType] : null;
+  const known = body && typeof body === 'object' &&
+    Object.prototype.hasOwnProperty.call(SCHEMAS.artifact, body.storageType);
+  const schema = known ? SCHEMAS.artifact[body.storageType] : null;
   if (!schema) {
     return ['data/storageType must be equal to one of the allowed values (s3, object, reference, link, error)'];
   }
@@ -941,7 +942,8 @@ const s3Error = (res, status, code, message, key, headers = {}) => {
   const esc = t => String(t).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   const body = Buffer.from('<?xml version="1.0" encoding="UTF-8"?>\n' +
     `<Error><Code>${code}</Code><Message>${esc(message)}</Message>` +
-    `<Resource>${esc('/' + key)}</Resource><RequestId>${crypto.randomBytes(8).toString('hex').toUpperCase()}</RequestId></Error>`);
+    `<Resource>${esc('/' + key)}</Resource>` +
+    `<RequestId>${crypto.randomBytes(8).toString('hex').toUpperCase()}</RequestId></Error>`);
   res.writeHead(status, { ...headers, 'content-type': 'application/xml', 'content-length': body.length });
   res.end(body);
 };
@@ -1235,38 +1237,28 @@ const resolveTask = target => async ctx => {
   return sendJson(ctx.res, 200, { status: taskStatus(task) }, ctx.headers);
 };
 
-const createTask = async ctx => {
-  const { taskId } = ctx.params;
-  const def = ctx.body;
+// provisionerId/workerType and taskQueueId filled from each other, as
+// createTask does; an [message, details] problem or null.
+const taskQueueProblem = def => {
   if (def.provisionerId && def.workerType && def.taskQueueId) {
     if (`${def.provisionerId}/${def.workerType}` !== def.taskQueueId) {
-      return reportError(ctx, 'InputError', 'taskQueueId must match "provisionerId/workerType"',
-        { provisionerId: def.provisionerId, workerType: def.workerType, taskQueueId: def.taskQueueId });
+      return ['taskQueueId must match "provisionerId/workerType"',
+        { provisionerId: def.provisionerId, workerType: def.workerType, taskQueueId: def.taskQueueId }];
     }
   } else if (def.provisionerId && def.workerType) {
     def.taskQueueId = `${def.provisionerId}/${def.workerType}`;
   } else if (def.taskQueueId) {
     [def.provisionerId, def.workerType] = def.taskQueueId.split('/');
   } else {
-    return reportError(ctx, 'InputError',
-      'at least a provisionerId and a workerType or a taskQueueId must be provided', {});
+    return ['at least a provisionerId and a workerType or a taskQueueId must be provided', {}];
   }
-  def.projectId = def.projectId || 'none';
-  def.taskGroupId = def.taskGroupId || taskId;
+  return null;
+};
 
-  const priority = def.priority === 'normal' ? 'lowest' : def.priority;
-  const priorities = PRIORITY_LEVELS.slice(0, PRIORITY_LEVELS.indexOf(priority) + 1);
-  await ctx.authorizer.authorize({
-    AllOf: [
-      ...def.scopes,
-      ...def.routes.map(r => `queue:route:${r}`),
-      `queue:create-task:project:${def.projectId}`,
-      `queue:scheduler-id:${def.schedulerId}`,
-      { AnyOf: priorities.map(p => `queue:create-task:${p}:${def.provisionerId}/${def.workerType}`) },
-    ],
-  });
-
-  // services/queue/src/api.js patchAndValidateTaskDef
+// services/queue/src/api.js patchAndValidateTaskDef: the times checked
+// (15 min drift, deadline within 5 days), expires defaulted to deadline +
+// 1 year, dates normalized; an [message, details] problem or null.
+const taskTimesProblem = def => {
   const now = Date.now(), drift = 15 * 60 * 1000;
   const created = new Date(def.created).getTime(), deadline = new Date(def.deadline).getTime();
   const problem =
@@ -1277,7 +1269,7 @@ const createTask = async ctx => {
     deadline - now > 5 * 24 * 3600 * 1000 + drift ?
       ['`deadline` cannot be more than 5 days into the future', { deadline: def.deadline }] : null;
   if (problem) {
-    return reportError(ctx, 'InputError', problem[0], problem[1]);
+    return problem;
   }
   if (!def.expires) {
     const expires = new Date(def.deadline);
@@ -1285,14 +1277,52 @@ const createTask = async ctx => {
     def.expires = expires.toJSON();
   }
   if (deadline > new Date(def.expires).getTime()) {
-    return reportError(ctx, 'InputError', '`expires` cannot be before `deadline`',
-      { deadline: def.deadline, expires: def.expires });
+    return ['`expires` cannot be before `deadline`', { deadline: def.deadline, expires: def.expires }];
   }
   for (const k of ['created', 'deadline', 'expires']) {
     def[k] = new Date(def[k]).toJSON();
   }
-  def.priority = priority;
-  if (def.scopes.some(s => s.endsWith('**'))) {
+  return null;
+};
+
+// The scopes createTask requires of a definition: its scopes, routes,
+// project, schedulerId, and its priority or a higher one on its queue.
+const createTaskScopes = def => {
+  const priority = def.priority === 'normal' ? 'lowest' : def.priority;
+  const priorities = PRIORITY_LEVELS.slice(0, PRIORITY_LEVELS.indexOf(priority) + 1);
+  return {
+    AllOf: [
+      ...def.scopes,
+      ...def.routes.map(r => `queue:route:${r}`),
+      `queue:create-task:project:${def.projectId}`,
+      `queue:scheduler-id:${def.schedulerId}`,
+      { AnyOf: priorities.map(p => `queue:create-task:${p}:${def.provisionerId}/${def.workerType}`) },
+    ],
+  };
+};
+
+const TASK_DEFINITION_KEYS = ['provisionerId', 'workerType', 'taskQueueId', 'schedulerId', 'projectId',
+  'taskGroupId', 'dependencies', 'requires', 'routes', 'priority', 'retries', 'created', 'deadline', 'expires',
+  'scopes', 'payload', 'metadata', 'tags', 'extra'];
+
+const createTask = async ctx => {
+  const { taskId } = ctx.params;
+  const def = ctx.body;
+  let problem = taskQueueProblem(def);
+  if (problem) {
+    return reportError(ctx, 'InputError', ...problem);
+  }
+  def.projectId = def.projectId || 'none';
+  def.taskGroupId = def.taskGroupId || taskId;
+  await ctx.authorizer.authorize(createTaskScopes(def));
+  problem = taskTimesProblem(def);
+  if (problem) {
+    return reportError(ctx, 'InputError', ...problem);
+  }
+  if (def.priority === 'normal') {
+    def.priority = 'lowest';
+  }
+  if (def.scopes.some(scope => scope.endsWith('**'))) {
     return reportError(ctx, 'InputError', 'scopes must not end with `**`', {});
   }
   const missing = def.dependencies.filter(id => id !== taskId && !tasks.has(id));
@@ -1302,12 +1332,7 @@ const createTask = async ctx => {
   }
 
   // the definition as the Queue returns it (task.definition())
-  const stored = {};
-  for (const k of ['provisionerId', 'workerType', 'taskQueueId', 'schedulerId', 'projectId', 'taskGroupId',
-    'dependencies', 'requires', 'routes', 'priority', 'retries', 'created', 'deadline', 'expires', 'scopes',
-    'payload', 'metadata', 'tags', 'extra']) {
-    stored[k] = def[k];
-  }
+  const stored = Object.fromEntries(TASK_DEFINITION_KEYS.map(k => [k, def[k]]));
   const existing = tasks.get(taskId);
   if (existing) {
     if (canonical(existing.def) !== canonical(stored)) {
@@ -1322,7 +1347,7 @@ const createTask = async ctx => {
   if (dependenciesMet(task)) {
     addRun(task, 'scheduled');
   }
-  sendJson(ctx.res, 200, { status: taskStatus(task) }, ctx.headers);
+  return sendJson(ctx.res, 200, { status: taskStatus(task) }, ctx.headers);
 };
 
 const cancelTask = async ctx => {
@@ -1429,6 +1454,90 @@ const artifactCallsCompatible = (original, { storageType, contentType, expires, 
   return original.storageType === 'reference' && storageType === 'link';
 };
 
+// What createArtifact checks before it looks at existing artifacts: an
+// [code, message, details] problem or null.
+const artifactRunProblem = (task, run, expires) => {
+  if (expires.getTime() < Date.now() - 15 * 60 * 1000) {
+    return ['InputError', 'Expires must be in the future', {}];
+  }
+  if (!task) {
+    return ['InputError', 'Task not found', {}];
+  }
+  if (!run) {
+    return ['InputError', 'Run not found', {}];
+  }
+  if (!run.workerGroup || !run.workerId) {
+    return ['InputError', 'Run was not claimed by a worker and so no artifacts can exist', {}];
+  }
+  if (expires.getTime() > new Date(task.def.expires).getTime()) {
+    return ['InputError',
+      'Artifact expires ({{expires}}) after the task expiration {{taskExpires}} (task.expires < expires) - ' +
+      'this is not allowed, artifacts may not expire after the task they belong to expires',
+      { taskExpires: task.def.expires, expires: expires.toJSON() }];
+  }
+  // artifacts may still come up to 25 min after an exception (logs)
+  if (run.state !== 'running' &&
+      !(run.state === 'exception' && run.resolved.getTime() > Date.now() - 25 * 60 * 1000)) {
+    return ['RequestConflict',
+      'Artifacts cannot be created for a task after it is resolved, unless it is resolved \'exception\', ' +
+      'and even in this case only up to 25 min past resolution.This to ensure that artifacts have been ' +
+      'uploaded before a task is \'completed\' and output is consumed by a dependent task\n\nTask status: {{status}}',
+      { status: taskStatus(task) }];
+  }
+  return null;
+};
+
+// An artifact's details as the Queue stores them, by storage type.
+const artifactDetails = (input, taskId, runId, name) => {
+  switch (input.storageType) {
+    case 'object':
+      return { uploadId: taskcluster.slugid() };
+    case 's3':
+      return {
+        bucket: /^public\//.test(name) ? 'public-artifacts' : 'private-artifacts',
+        prefix: `${taskId}/${runId}/${name}`,
+      };
+    case 'reference':
+      return { url: input.url };
+    case 'link':
+      return { artifact: input.artifact };
+    default:
+      return { message: input.message, reason: input.reason };
+  }
+};
+
+// createArtifact's answer for an artifact created or re-created.
+const artifactCreated = (task, run, artifact) => {
+  const { storageType, contentType, expires, details } = artifact;
+  if (storageType === 'object') {
+    const objectName = artifactToObjectName(task.taskId, run.runId, artifact.name);
+    const oneDay = Date.now() + 24 * 3600 * 1000;
+    return {
+      storageType: 'object',
+      name: objectName,
+      projectId: task.def.projectId,
+      uploadId: details.uploadId,
+      expires: expires.toJSON(),
+      credentials: taskcluster.createTemporaryCredentials({
+        clientId: `artifact-upload/${task.taskId}/${run.runId}/on/${run.workerGroup}/${run.workerId}`,
+        start: new Date(),
+        expiry: expires.getTime() < oneDay ? expires : new Date(oneDay),
+        scopes: [`object:upload:${task.def.projectId}:${objectName}`],
+        credentials: rootCredentials(),
+      }),
+    };
+  }
+  if (storageType === 's3') {
+    return {
+      storageType: 's3',
+      contentType,
+      expires: new Date(Date.now() + 45 * 60 * 1000).toJSON(),
+      putUrl: s3PutUrl(`artifacts/${details.prefix}`, contentType, 45 * 60 + 10),
+    };
+  }
+  return { storageType };
+};
+
 const createArtifact = async ctx => {
   const { taskId, name } = ctx.params;
   const runId = parseInt(ctx.params.runId, 10);
@@ -1436,112 +1545,45 @@ const createArtifact = async ctx => {
   const { storageType } = input;
   const contentType = input.contentType || 'application/binary';
   const expires = new Date(input.expires);
-  if (expires.getTime() < Date.now() - 15 * 60 * 1000) {
-    return reportError(ctx, 'InputError', 'Expires must be in the future', {});
-  }
   const task = tasks.get(taskId);
-  if (!task) {
-    return reportError(ctx, 'InputError', 'Task not found', {});
+  const run = task && task.runs[runId];
+  const problem = artifactRunProblem(task, run, expires);
+  if (problem) {
+    return reportError(ctx, ...problem);
   }
-  const run = task.runs[runId];
-  if (!run) {
-    return reportError(ctx, 'InputError', 'Run not found', {});
-  }
-  if (!run.workerGroup || !run.workerId) {
-    return reportError(ctx, 'InputError', 'Run was not claimed by a worker and so no artifacts can exist', {});
-  }
-  if (expires.getTime() > new Date(task.def.expires).getTime()) {
-    return reportError(ctx, 'InputError',
-      'Artifact expires ({{expires}}) after the task expiration {{taskExpires}} (task.expires < expires) - ' +
-      'this is not allowed, artifacts may not expire after the task they belong to expires',
-      { taskExpires: task.def.expires, expires: expires.toJSON() });
-  }
-  // artifacts may still come up to 25 min after an exception (logs)
-  if (run.state !== 'running' &&
-      !(run.state === 'exception' && run.resolved.getTime() > Date.now() - 25 * 60 * 1000)) {
-    return reportError(ctx, 'RequestConflict',
-      'Artifacts cannot be created for a task after it is resolved, unless it is resolved \'exception\', ' +
-      'and even in this case only up to 25 min past resolution.This to ensure that artifacts have been ' +
-      'uploaded before a task is \'completed\' and output is consumed by a dependent task\n\nTask status: {{status}}',
-      { status: taskStatus(task) });
-  }
-
-  const details = {};
-  let uploadId, objectName;
-  if (storageType === 'object') {
-    uploadId = taskcluster.slugid();
-    objectName = artifactToObjectName(taskId, runId, name);
-    details.uploadId = uploadId;
-  } else if (storageType === 's3') {
-    details.bucket = /^public\//.test(name) ? 'public-artifacts' : 'private-artifacts';
-    details.prefix = `${taskId}/${runId}/${name}`;
-  } else if (storageType === 'reference') {
-    details.url = input.url;
-  } else if (storageType === 'link') {
-    details.artifact = input.artifact;
-  } else {
-    details.message = input.message;
-    details.reason = input.reason;
-  }
-
+  const details = artifactDetails(input, taskId, runId, name);
   const list = runArtifacts(taskId, runId);
-  const original = list.get(name);
-  if (original) {
-    if (!artifactCallsCompatible(original, { storageType, contentType, expires, details })) {
+  let artifact = list.get(name);
+  if (artifact) {
+    if (!artifactCallsCompatible(artifact, { storageType, contentType, expires, details })) {
       return reportError(ctx, 'RequestConflict',
         'Artifact already exists with different properties, and none of the allowed exceptions apply: ' +
         '{{originalArtifact}}', {
           originalArtifact: {
-            storageType: original.storageType,
-            contentType: original.contentType,
-            expires: original.expires,
+            storageType: artifact.storageType, contentType: artifact.contentType, expires: artifact.expires,
           },
         });
     }
-    Object.assign(original, { storageType, expires, details });
+    Object.assign(artifact, { storageType, expires, details });
   } else {
     if (storageType === 'object') {
       // the Queue "locks in" the upload with the object service
+      const objectName = artifactToObjectName(taskId, runId, name);
       if (objects.has(objectName)) {
         return reportError(ctx, 'RequestConflict', 'Object already exists', { name: objectName });
       }
       objects.set(objectName, {
-        projectId: task.def.projectId, uploadId, expires, hashes: {}, finished: false,
+        projectId: task.def.projectId, uploadId: details.uploadId, expires, hashes: {}, finished: false,
       });
     }
-    list.set(name, {
+    artifact = {
       name, storageType, contentType, expires, details,
       present: storageType !== 'object',
       contentLength: input.contentLength === undefined ? null : input.contentLength,
-    });
+    };
+    list.set(name, artifact);
   }
-
-  if (storageType === 'object') {
-    const oneDay = Date.now() + 24 * 3600 * 1000;
-    return sendJson(ctx.res, 200, {
-      storageType: 'object',
-      name: objectName,
-      projectId: task.def.projectId,
-      uploadId,
-      expires: expires.toJSON(),
-      credentials: taskcluster.createTemporaryCredentials({
-        clientId: `artifact-upload/${taskId}/${runId}/on/${run.workerGroup}/${run.workerId}`,
-        start: new Date(),
-        expiry: expires.getTime() < oneDay ? expires : new Date(oneDay),
-        scopes: [`object:upload:${task.def.projectId}:${objectName}`],
-        credentials: rootCredentials(),
-      }),
-    }, ctx.headers);
-  }
-  if (storageType === 's3') {
-    return sendJson(ctx.res, 200, {
-      storageType: 's3',
-      contentType,
-      expires: new Date(Date.now() + 45 * 60 * 1000).toJSON(),
-      putUrl: s3PutUrl(`artifacts/${details.prefix}`, contentType, 45 * 60 + 10),
-    }, ctx.headers);
-  }
-  return sendJson(ctx.res, 200, { storageType }, ctx.headers);
+  return sendJson(ctx.res, 200, artifactCreated(task, run, artifact), ctx.headers);
 };
 
 const finishArtifact = async ctx => {
@@ -2320,7 +2362,8 @@ const ADMIN = [
     if (typeof body.path !== 'string' || !path || !Number.isInteger(status) || status < 400 || status > 599 ||
         !Number.isInteger(n) || n < 1 || (body.method !== undefined && typeof body.method !== 'string')) {
       return sendJson(ctx.res, 400, { code: 'InputError',
-        message: 'tc-fake: a fault is {"path": "<regexp>", "method"?: "PUT", "status"?: 400..599 (500), "count"?: n >= 1 (1)}' });
+        message: 'tc-fake: a fault is {"path": "<regexp>", "method"?: "PUT", ' +
+          '"status"?: 400..599 (500), "count"?: n >= 1 (1)}' });
     }
     const fault = { id: ++faultSeq, method: body.method ? body.method.toUpperCase() : null, path, status, count: n };
     faults.push(fault);
@@ -2394,7 +2437,9 @@ const serveAdmin = async (ctx, rest) => {
       return fn(ctx, m, body);
     }
   }
-  return sendJson(ctx.res, 404, { code: 'ResourceNotFound', message: `tc-fake: no admin endpoint ${ctx.req.method} /_fake/${rest}` });
+  return sendJson(ctx.res, 404, {
+    code: 'ResourceNotFound', message: `tc-fake: no admin endpoint ${ctx.req.method} /_fake/${rest}`,
+  });
 };
 
 const recordCall = (ctx, time, injected) => {
