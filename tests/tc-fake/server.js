@@ -224,7 +224,8 @@
 //        body {"uploadId"}; scope queue:create-artifact:<taskId>/<runId>.
 //        204 once the object is finished on the object service (then the
 //        artifact is present), 204 again if already present; 400
-//        InputError: not an object artifact, wrong uploadId ("given
+//        InputError: not an object artifact (the Queue's code means this but,
+//        through a typo, answers 500), wrong uploadId ("given
 //        uploadId does not match that for the artifact"), object upload not
 //        finished ("Object storing artifact data does not exist"); 404.
 //   GET  /api/queue/v1/task/<taskId>/runs/<runId>/artifacts      (listArtifacts)
