@@ -1238,6 +1238,27 @@ await t('/_fake/calls: api names, clientIds, bodies; since=SEQ', async () => {
   assert.deepEqual(calls[2].body, { reason: 'resource-unavailable' });
 });
 
+await t('/_fake/: s3 listing, artifact bytes 404 without data, a bad fault 400, an unknown endpoint 404', async () => {
+  const { taskId, tq } = await claimedTask();
+  const { putUrl } = await tq.createArtifact(taskId, '0', 'public/listed.txt', { storageType: 's3', contentType: 'text/plain',
+    expires: inADay() });
+  await tq.createArtifact(taskId, '0', 'public/err', { storageType: 'error', expires: inADay(),
+    reason: 'invalid-resource-on-worker', message: 'a directory' });
+  const u = new URL(putUrl);
+  await request('PUT', u.pathname + u.search, { body: 'listed', headers: [['Content-Type', 'text/plain']] });
+  const { objects } = await admin('GET', 's3');
+  assert.deepEqual(objects.find(o => o.key === `artifacts/${taskId}/0/public/listed.txt`),
+    { key: `artifacts/${taskId}/0/public/listed.txt`, size: 6, sha256: sha('sha256', 'listed'), contentType: 'text/plain',
+      contentEncoding: null });
+  const none = await request('GET', `/_fake/artifact/${taskId}/0/public/err`);
+  assert.equal(none.status, 404);
+  assert.match(none.json.message, /\(error\) has no stored bytes/);
+  const bad = await request('POST', '/_fake/faults', { body: '{"path": "(", "status": 200}' });
+  assert.equal(bad.status, 400);
+  assert.equal((await request('GET', '/_fake/nothing')).status, 404);
+  assert.equal((await request('GET', `/_fake/artifacts/${taskcluster.slugid()}`)).status, 404);
+});
+
 await t('call.js: a call as root from the shell, {{now+S}} times; an API error exits 1 with its JSON', async () => {
   const call = argv => execFileSync(process.execPath, [path.join(here, 'call.js'), '--root-url', rootUrl, ...argv],
     { encoding: 'utf-8' });
