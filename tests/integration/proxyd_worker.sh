@@ -100,6 +100,15 @@ create_task() {
 
 # --- start, credentials ---
 
+"$HELPERS/proxyd_worker" "$BUILD" "$PROXYD_UID" "$TASKPROXY_UID" "http://user@127.0.0.1:1" \
+    pw-prov pw-type pw-group pw-worker </dev/null >/dev/null 2>"$TMP/bad.log"
+rc=$?
+if [ "$rc" = 2 ] && grep -q "proxyd --worker: --root-url: userinfo is not allowed" "$TMP/bad.log"; then
+	ok "a root URL a signer must not guess at: proxyd --worker exits 2, naming it"
+else
+	not_ok "a bad root URL" "exit $rc" "$(cat "$TMP/bad.log")"
+fi
+
 start_pw "$FAKE_URL"
 pw_pids
 if [ "$(status_field "$PROXYD" Seccomp)/$(status_field "$PROXYD" NoNewPrivs)/$(awk '$1 == "Uid:" { print $2 $3 $4 $5 }' "/proc/$PROXYD/status")" = \
