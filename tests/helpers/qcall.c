@@ -4,8 +4,9 @@
  *
  *   qcall --root-url URL --service S --method M --path P [--body JSON]
  *       [--creds FILE] [--budget SECONDS] [--attempt-timeout SECONDS]
- *       [--max-response BYTES] [--parallel N]
+ *       [--max-response BYTES] [--parallel N] [--body-file FILE]
  *
+ * --body-file: the body from FILE, for bodies too long for argv.
  * --creds: a JSON file {"clientId", "accessToken"[, "certificate"]} (the
  * shape tests/tc-fake/mkcreds.js prints); without it the call is
  * unauthenticated.  --budget defaults to 0 (one attempt unless a retry
@@ -50,6 +51,19 @@ number(const char *opt, const char *s)
 	if (parse_u64(s, 0, UINT32_MAX, &n) == -1)
 		usage(opt);
 	return (unsigned long)n;
+}
+
+static char *
+slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+
+	if (f == NULL || getdelim(&buf, len, '\0', f) == -1)
+		usage(path);
+	*len = strlen(buf);
+	fclose(f);
+	return buf;
 }
 
 static void
@@ -152,7 +166,9 @@ main(int argc, char **argv)
 		else if (strcmp(o, "--body") == 0) {
 			c.body = v;
 			c.body_len = strlen(v);
-		} else if (strcmp(o, "--creds") == 0) {
+		} else if (strcmp(o, "--body-file") == 0)
+			c.body = slurp(v, &c.body_len);
+		else if (strcmp(o, "--creds") == 0) {
 			load_creds(v, &creds);
 			c.creds = &creds;
 		} else if (strcmp(o, "--budget") == 0)
