@@ -18,7 +18,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sodium.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -558,25 +557,25 @@ static const struct ipc_handler worker_handlers[] = {
 static int
 worker_opt(const char *opt, const char *val, void *arg)
 {
-	static const struct { const char *name; size_t off; } opts[] = {
-		{ "--root-url", offsetof(__typeof__(worker), root_url) },
-		{ "--provisioner-id",
-		    offsetof(__typeof__(worker), provisioner_id) },
-		{ "--worker-type", offsetof(__typeof__(worker), worker_type) },
-		{ "--worker-group", offsetof(__typeof__(worker), worker_group) },
-		{ "--worker-id", offsetof(__typeof__(worker), worker_id) },
-	};
+	char **slot;
 
-	for (size_t i = 0; i < nitems(opts); i++) {
-		char **slot = (char **)((char *)arg + opts[i].off);
-
-		if (strcmp(opt, opts[i].name) == 0 && *val != '\0' &&
-		    *slot == NULL) {
-			*slot = xstrdup(val);
-			return 0;
-		}
-	}
-	return -1;
+	(void)arg;
+	if (strcmp(opt, "--root-url") == 0)
+		slot = &worker.root_url;
+	else if (strcmp(opt, "--provisioner-id") == 0)
+		slot = &worker.provisioner_id;
+	else if (strcmp(opt, "--worker-type") == 0)
+		slot = &worker.worker_type;
+	else if (strcmp(opt, "--worker-group") == 0)
+		slot = &worker.worker_group;
+	else if (strcmp(opt, "--worker-id") == 0)
+		slot = &worker.worker_id;
+	else
+		return -1;
+	if (*val == '\0' || *slot != NULL)
+		return -1;
+	*slot = xstrdup(val);
+	return 0;
 }
 
 /* Remove flag (an option without a value) from argv; true if it was
@@ -634,8 +633,8 @@ main(int argc, char **argv)
 	if (strcmp(argv[0], "taskproxy") == 0)
 		return taskproxy_main(argc, argv);
 	worker.on = take_flag(&argc, argv, "--worker");
-	child_start(argc, argv, "proxyd", worker.on ? worker_opt : NULL,
-	    &worker, &args);
+	child_start(argc, argv, "proxyd", worker.on ? worker_opt : NULL, NULL,
+	    &args);
 	if (sodium_init() < 0)
 		fatalx("sodium_init failed");
 	/* glibc's gmtime_r (time_format_ms) reads the time zone file on its

@@ -82,23 +82,33 @@ pw_pids() {
 hits() { "$HELPERS/memscan" "$1" "$(printf %s "$2" | od -An -v -tx1 | tr -d ' \n')" 2>/dev/null; }
 log_tail() { tail -n 15 "$TMP/pw.log" | sed 's/^/log: /'; }
 
-# create_task TASKID [SCOPES_JSON]: createTask for pw-prov/pw-type.
+# create_task TASKID [SCOPES_JSON [PAD_BYTES]]: createTask for
+# pw-prov/pw-type, with PAD_BYTES more in task.extra.pad.
 create_task() {
-	local now deadline
-	now=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
-	deadline=$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%S.000Z)
+	node -e '
+	    const [scopes, pad] = process.argv.slice(1);
+	    const t = (m) => new Date(Date.now() + m * 60000).toISOString();
+	    console.log(JSON.stringify({provisionerId: "pw-prov", workerType: "pw-type",
+		created: t(0), deadline: t(60), scopes: JSON.parse(scopes),
+		payload: {command: [["true"]], maxRunTime: 30},
+		extra: {url: "https://example.com/a/b", x: 1.5e3, pad: "x".repeat(Number(pad))},
+		metadata: {name: "pw", description: "d", owner: "o@example.com",
+		    source: "https://example.com/"}}));' "${2:-[]}" "${3:-0}" >"$TMP/create.json"
 	"$HELPERS/qcall" --root-url "$FAKE_URL" --service queue --method PUT \
-	    --path "task/$1" --creds "$TMP/root.json" --body "{\"provisionerId\":
-	    \"pw-prov\",\"workerType\":\"pw-type\",\"created\":\"$now\",
-	    \"deadline\":\"$deadline\",\"scopes\":${2:-[]},
-	    \"payload\":{\"command\":[[\"true\"]],\"maxRunTime\":30},
-	    \"extra\":{\"url\":\"https://example.com/a/b\",\"x\":1.5e3},
-	    \"metadata\":{\"name\":\"pw\",\"description\":\"d\",\"owner\":
-	    \"o@example.com\",\"source\":\"https://example.com/\"}}" \
+	    --path "task/$1" --creds "$TMP/root.json" --body-file "$TMP/create.json" \
 	    >"$TMP/create.out" 2>&1
 }
 
 # --- start, credentials ---
+
+"$HELPERS/proxyd_worker" "$BUILD" "$PROXYD_UID" "$TASKPROXY_UID" "http://user@127.0.0.1:1" \
+    pw-prov pw-type pw-group pw-worker </dev/null >/dev/null 2>"$TMP/bad.log"
+rc=$?
+if [ "$rc" = 2 ] && grep -q "proxyd --worker: --root-url: userinfo is not allowed" "$TMP/bad.log"; then
+	ok "a root URL a signer must not guess at: proxyd --worker exits 2, naming it"
+else
+	not_ok "a bad root URL" "exit $rc" "$(cat "$TMP/bad.log")"
+fi
 
 start_pw "$FAKE_URL"
 pw_pids
@@ -214,6 +224,17 @@ check "FORGET_TASK: DONE, and the next CLAIM_WORK is made" \
     [ "$c2/$f/$ANSWER" = "yes/done/no-task: " ]
 
 # --- refusals and retries ---
+
+# The Queue takes definitions up to its 10 MiB body limit; the taskrunner
+# takes 4 MiB (PAYLOAD_MAX_BYTES), and so does proxyd's check.
+create_task aB3dEfGhSaCdefghijklmQ '[]' $((4 * 1024 * 1024)) ||
+    not_ok "createTask of a 4 MiB definition" "$(head -c 300 "$TMP/create.out")"
+pw "claim $TMP/none.json"
+check "a claim whose definition exceeds 4 MiB: NO_TASK naming tasks[0].task" \
+    [ "$ANSWER" = "no-task: tasks[0].task takes more than 4194304 bytes" ]
+pw "claim $TMP/none.json"
+check "... and proxyd holds nothing of it: the next CLAIM_WORK is made" \
+    [ "$ANSWER" = "no-task: " ]
 
 curl -s -X POST -d '{"path": "^/api/queue/v1/claim-work/", "status": 503, "count": 2}' \
     "$FAKE_URL/_fake/faults" >/dev/null

@@ -201,11 +201,16 @@ do_open_root_secret(void)
 	report(open("/tmp/sepworker-test-root-secret", O_RDONLY | O_CLOEXEC));
 }
 
+/* Where do_connect_loopback connects (on 127.0.0.1): nothing listens
+ * on 9 (discard) or 10. */
+static uint16_t connect_port = 9;
+
 static void
 do_connect_loopback(void)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET,
-	    .sin_port = htons(9), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	    .sin_port = htons(connect_port),
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	int s = socket(AF_INET, SOCK_STREAM, 0);
 
 	if (s == -1)
@@ -213,23 +218,6 @@ do_connect_loopback(void)
 	report(connect(s, (struct sockaddr *)&sin, sizeof(sin)));
 }
 
-static void
-do_connect_loopback_port(uint16_t port)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET,
-	    .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	int s = socket(AF_INET, SOCK_STREAM, 0);
-
-	if (s == -1)
-		leave(SUCCEEDED - 1);
-	report(connect(s, (struct sockaddr *)&sin, sizeof(sin)));
-}
-static void
-do_connect_port_9(void)
-{ do_connect_loopback_port(9); }
-static void
-do_connect_port_10(void)
-{ do_connect_loopback_port(10); }
 static void
 do_listen(void)
 {
@@ -473,13 +461,27 @@ test_proxyd_worker_landlock(void **state)
 	nconfined_ports = nitems(ports);
 	expect_exit(p, PROXYD_UID, do_open_resolver_file, SUCCEEDED);
 	expect_exit(p, PROXYD_UID, do_openat, FAILED_WITH(EACCES));
-	expect_exit(p, PROXYD_UID, do_connect_port_9,
+	expect_exit(p, PROXYD_UID, do_connect_loopback,
 	    FAILED_WITH(ECONNREFUSED));
-	expect_exit(p, PROXYD_UID, do_connect_port_10, FAILED_WITH(EACCES));
+	connect_port = 10;
+	expect_exit(p, PROXYD_UID, do_connect_loopback, FAILED_WITH(EACCES));
 	expect_exit(p, PROXYD_UID, do_bind_tcp, FAILED_WITH(EACCES));
+	connect_port = 9;
 	confined_ports = NULL;
 	nconfined_ports = 0;
-	expect_exit(p, PROXYD_UID, do_connect_port_9, FAILED_WITH(EACCES));
+	expect_exit(p, PROXYD_UID, do_connect_loopback, FAILED_WITH(EACCES));
+}
+
+/* A failed test leaves by longjmp: the next one must not inherit its
+ * ports. */
+static int
+reset_connect(void **state)
+{
+	(void)state;
+	connect_port = 9;
+	confined_ports = NULL;
+	nconfined_ports = 0;
+	return 0;
 }
 
 /* --- the task proxy: network, threads, the resolver's files --- */
@@ -999,7 +1001,8 @@ main(void)
 		cmocka_unit_test(test_proxyd_allowed_call_gets_ordinary_errno),
 		cmocka_unit_test(test_proxyd_worker_kills),
 		cmocka_unit_test(test_proxyd_worker_allowed),
-		cmocka_unit_test(test_proxyd_worker_landlock),
+		cmocka_unit_test_teardown(test_proxyd_worker_landlock,
+		    reset_connect),
 		cmocka_unit_test(test_taskproxy_process_and_exec_kill),
 		cmocka_unit_test(test_taskproxy_refusals_are_errors),
 		cmocka_unit_test(test_taskproxy_threads_and_sockets_allowed),
