@@ -1,6 +1,15 @@
 /*
  * supervisor <-> proxyd, the long-lived holder of credentials.
  *
+ * Two modes, chosen by the command line: run-task (no option: proxyd
+ * holds the config's credentials for the one task, no network) and
+ * worker mode (--worker --root-url U --provisioner-id P --worker-type T
+ * --worker-group G --worker-id I: proxyd holds the worker's
+ * credentials, makes the worker's own Queue calls and keeps each
+ * claim's task credentials until it feeds them to that task's proxy).
+ * WORKER_CREDS, CLAIM_WORK and FORGET_TASK are worker mode's; TASK_CREDS
+ * and TASK_GRANT run-task's; anything else either's.
+ *
  *	TASK_CREDS	supervisor -> proxyd: clientId, accessToken,
  *			certificate ("" for permanent credentials), as
  *			u32-length strings: the credentials the next task
@@ -25,7 +34,32 @@
  *			temporary ones it issues from them (proxyd/issue.h)
  *			under the last TASK_GRANT, and refuses to feed
  *			without one.  Temporary credentials go as they are
- *			(they cannot issue others).
+ *			(they cannot issue others): in worker mode, the last
+ *			claim's.
+ *	WORKER_CREDS	supervisor -> proxyd: clientId, accessToken,
+ *			certificate ("" for permanent credentials), as
+ *			u32-length strings, with TASK_CREDS' limits: the
+ *			worker's own credentials, kept in locked memory; a
+ *			later one replaces them (worker-runner's
+ *			new-credentials).  DONE, or FAILED.
+ *	CLAIM_WORK	supervisor -> proxyd, no payload: claimWork for one
+ *			task with the worker's credentials.  Answered with
+ *			NO_TASK or CLAIMED, or FAILED without a call when
+ *			proxyd has no worker credentials or still holds an
+ *			earlier claim's unfed task credentials.
+ *	NO_TASK		proxyd -> supervisor: u32-length string, "" when the
+ *			Queue had no task for us, else why the call failed
+ *			or why its answer was refused (the supervisor logs
+ *			"Could not claim work. <reason>").
+ *	CLAIMED		proxyd -> supervisor, fd = sealed memfd holding the
+ *			claim's task definition as JSON (json-c, plain):
+ *			struct px_claim, then taskId and taskGroupId as
+ *			u32-length strings (slugids).  No credential ever:
+ *			the claim's are kept as the next task's, fed to its
+ *			proxy by FEED_TASKPROXY.
+ *	FORGET_TASK	supervisor -> proxyd, no payload: wipe the next
+ *			task's credentials if proxyd still holds them (a
+ *			claim the supervisor could not start).  DONE.
  *	DONE		proxyd -> supervisor: the request was carried out
  *	FAILED		proxyd -> supervisor: why not (u32-length string)
  *
@@ -35,6 +69,8 @@
 #ifndef SEPWORKER_CHAN_PROXYD_H
 #define SEPWORKER_CHAN_PROXYD_H
 
+#include <stdint.h>
+
 #include "chan_common.h"
 
 #define PROXYD_MAX_MSG		65536u
@@ -42,6 +78,14 @@
 #define PX_TOKEN_MAX		256u
 #define PX_CERTIFICATE_MAX	16384u
 #define PX_REASON_MAX		256u
+#define PX_SLUGID_LEN		22u
+
+/* CLAIMED's fixed part, in host byte order. */
+struct px_claim {
+	uint32_t	run_id;
+	uint32_t	reserved;	/* 0 */
+	int64_t		taken_until_ms;	/* ms since the epoch */
+};
 
 enum {
 	PX_TASK_CREDS = CHAN_FIRST_OWN_TYPE,
@@ -49,6 +93,11 @@ enum {
 	PX_DONE,
 	PX_FAILED,
 	PX_TASK_GRANT,
+	PX_WORKER_CREDS,
+	PX_CLAIM_WORK,
+	PX_NO_TASK,
+	PX_CLAIMED,
+	PX_FORGET_TASK,
 };
 
 static const struct ipc_msgspec proxyd_msgs[] = {
@@ -61,6 +110,16 @@ static const struct ipc_msgspec proxyd_msgs[] = {
 	{ PX_DONE, "DONE", IPC_TO_SUPERVISOR, 0, 0, false },
 	{ PX_FAILED, "FAILED", IPC_TO_SUPERVISOR, 4, 4 + PX_REASON_MAX,
 	    false },
+	{ PX_WORKER_CREDS, "WORKER_CREDS", IPC_TO_CHILD, 3 * 4 + 2,
+	    3 * 4 + PX_CLIENT_ID_MAX + PX_TOKEN_MAX + PX_CERTIFICATE_MAX,
+	    false },
+	{ PX_CLAIM_WORK, "CLAIM_WORK", IPC_TO_CHILD, 0, 0, false },
+	{ PX_NO_TASK, "NO_TASK", IPC_TO_SUPERVISOR, 4, 4 + PX_REASON_MAX,
+	    false },
+	{ PX_CLAIMED, "CLAIMED", IPC_TO_SUPERVISOR,
+	    sizeof(struct px_claim) + 2 * (4 + PX_SLUGID_LEN),
+	    sizeof(struct px_claim) + 2 * (4 + PX_SLUGID_LEN), true },
+	{ PX_FORGET_TASK, "FORGET_TASK", IPC_TO_CHILD, 0, 0, false },
 };
 
 static const struct ipc_channel proxyd_channel __attribute__((unused)) = {

@@ -126,6 +126,8 @@ child_lockdown(const struct sandbox_policy *p, const struct child_args *a)
 		.parent = a->ppid,
 		.relaxed = SANDBOX_RELAXED_BUILD,
 		.skip_flags = a->skip_flags,
+		.connect_ports = a->connect_ports,
+		.nconnect_ports = a->nconnect_ports,
 	};
 	struct sandbox_report rep;
 

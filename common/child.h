@@ -37,6 +37,10 @@ struct child_args {
 	pid_t	 ppid;
 	bool	 verbose;
 	uint32_t skip_flags;	/* sandbox_params.skip_flags, from the role */
+	/* sandbox_params.connect_ports, from the role (set after
+	 * child_start): the TCP ports Landlock lets it connect to. */
+	const uint16_t	*connect_ports;
+	size_t		 nconnect_ports;
 };
 
 /*

@@ -7,16 +7,24 @@
  * it serves its channel (common/chan_proxyd.h).  It never parses HTTP
  * from a task: that is the task proxy's job (taskproxy.c), the same
  * binary exec'd afresh per task as "taskproxy".
+ *
+ * In worker mode (--worker) it holds the worker's credentials and makes
+ * the worker's own calls: claimWork, whose answer it checks (claim.c)
+ * and splits, the task definition up to the supervisor, the claim's task
+ * credentials kept for that task's proxy alone.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <json-c/json.h>
 
 #include "common/chan_proxyd.h"
 #include "common/chan_taskproxy.h"
@@ -26,15 +34,42 @@
 #include "common/secmem.h"
 #include "common/timefmt.h"
 #include "common/util.h"
+#include "proxyd/claim.h"
 #include "proxyd/creds.h"
 #include "proxyd/issue.h"
 #include "proxyd/proxyd.h"
+#include "proxyd/qclient.h"
+#include "proxyd/url.h"
 
 /* How long a task proxy has to take its credentials. */
 #define FEED_TIMEOUT_MS	10000
+/*
+ * claimWork: the Queue holds the request up to 20 s waiting for a task
+ * (CLAIM_WORK_TIMEOUT_MS), so an attempt may take longer than that; and
+ * a worker must not wait the Go client's 15 minutes on a Queue that is
+ * down: it gives up after 2, says why, and the supervisor asks again.
+ */
+#define CLAIM_ATTEMPT_S	60
+#define CLAIM_BUDGET_S	120
+#define DNS_PORT	53
 
 static struct ipc_conn	conn;
 static uint32_t		state = CHILD_ST_SERVING;
+
+/* Worker mode: the command line, the CA bundle, the worker's own
+ * credentials (secmem; NULL until WORKER_CREDS). */
+static struct {
+	bool		 on;
+	char		*root_url;
+	char		*provisioner_id;
+	char		*worker_type;
+	char		*worker_group;
+	char		*worker_id;
+	uint16_t	 ports[2];	/* Landlock: the root URL's, DNS */
+	void		*ca_pem;
+	size_t		 ca_len;
+	struct tc_creds	 creds;
+} worker;
 
 /* The next task's credentials, in locked memory; NULL when none. */
 static struct {
@@ -87,15 +122,21 @@ printable(const char *s, size_t len)
 	return true;
 }
 
+/*
+ * clientId, accessToken, certificate as TASK_CREDS and WORKER_CREDS carry
+ * them, copied into locked memory; -1 for a malformed message (a
+ * protocol violation), 1 with why set for credentials refused, 0 when
+ * taken.  The message itself held the token: the receive buffer is wiped
+ * either way.
+ */
 static int
-on_task_creds(void *ctx, struct ipc_msg *m)
+take_creds_msg(struct ipc_msg *m, struct tc_creds *c, const char **why)
 {
 	const char *id, *token, *cert;
 	size_t idlen, toklen, certlen;
 	struct ipc_reader r;
 	int rc = 0;
 
-	(void)ctx;
 	ipc_reader_init(&r, m);
 	id = ipc_get_str(&r, PX_CLIENT_ID_MAX, &idlen);
 	token = ipc_get_str(&r, PX_TOKEN_MAX, &toklen);
@@ -103,22 +144,43 @@ on_task_creds(void *ctx, struct ipc_msg *m)
 	if (!ipc_get_end(&r) || idlen == 0 || toklen == 0)
 		rc = -1;
 	else if (!printable(id, idlen) || !printable(token, toklen) ||
-	    !printable(cert, certlen))
-		rc = answer_failed(m->hdr.id, "credentials must be printable "
-		    "ASCII");
-	else {
-		forget_task_creds();
-		task_creds.client_id = secmem_strndup(id, idlen);
-		task_creds.access_token = secmem_strndup(token, toklen);
-		task_creds.certificate = secmem_strndup(cert, certlen);
-		log_info("holding credentials of client %s for the next task",
-		    task_creds.client_id);
-		if (ipc_send(&conn, PX_DONE, m->hdr.id, NULL, 0, -1) == -1)
-			fatal("sending DONE");
+	    !printable(cert, certlen)) {
+		*why = "credentials must be printable ASCII";
+		rc = 1;
+	} else {
+		c->client_id = secmem_strndup(id, idlen);
+		c->access_token = secmem_strndup(token, toklen);
+		c->certificate = secmem_strndup(cert, certlen);
 	}
-	/* The message itself held the token. */
 	sodium_memzero(conn.buf, conn.chan->max_msg);
 	return rc;
+}
+
+static void
+answer_done(uint32_t id)
+{
+	if (ipc_send(&conn, PX_DONE, id, NULL, 0, -1) == -1)
+		fatal("sending DONE");
+}
+
+static int
+on_task_creds(void *ctx, struct ipc_msg *m)
+{
+	struct tc_creds c = { 0 };
+	const char *why = NULL;
+	int rc;
+
+	(void)ctx;
+	if ((rc = take_creds_msg(m, &c, &why)) != 0)
+		return rc == -1 ? -1 : answer_failed(m->hdr.id, why);
+	forget_task_creds();
+	task_creds.client_id = c.client_id;
+	task_creds.access_token = c.access_token;
+	task_creds.certificate = c.certificate;
+	log_info("holding credentials of client %s for the next task",
+	    task_creds.client_id);
+	answer_done(m->hdr.id);
+	return 0;
 }
 
 /* The task's scopes (sealed memfd, read here for the first time since
@@ -152,8 +214,7 @@ on_task_grant(void *ctx, struct ipc_msg *m)
 	grant.scopes = scopes;
 	grant.nscopes = n;
 	grant.expiry_ms = expiry;
-	if (ipc_send(&conn, PX_DONE, m->hdr.id, NULL, 0, -1) == -1)
-		fatal("sending DONE");
+	answer_done(m->hdr.id);
 	return 0;
 }
 
@@ -320,16 +381,247 @@ on_feed(void *ctx, struct ipc_msg *m)
 	log_info("handed the credentials of client %s to the task's proxy; "
 	    "proxyd keeps no copy", task_creds.client_id);
 	forget_task_creds();
-	if (ipc_send(&conn, PX_DONE, m->hdr.id, NULL, 0, -1) == -1)
-		fatal("sending DONE");
+	answer_done(m->hdr.id);
 	return 0;
 }
 
-static const struct ipc_handler handlers[] = {
+/* --- worker mode --- */
+
+static int
+on_worker_creds(void *ctx, struct ipc_msg *m)
+{
+	struct tc_creds c = { 0 };
+	const char *why = NULL;
+	int rc;
+
+	(void)ctx;
+	if ((rc = take_creds_msg(m, &c, &why)) != 0)
+		return rc == -1 ? -1 : answer_failed(m->hdr.id, why);
+	creds_free(&worker.creds);
+	worker.creds = c;
+	log_info("holding the worker's credentials: client %s%s",
+	    c.client_id, *c.certificate != '\0' ? " (temporary)" : "");
+	answer_done(m->hdr.id);
+	return 0;
+}
+
+static void
+answer_no_task(uint32_t id, const char *why)
+{
+	uint8_t buf[4 + PX_REASON_MAX];
+	struct ipc_writer w;
+
+	ipc_writer_init(&w, buf, sizeof(buf));
+	ipc_put_str(&w, why, strnlen(why, PX_REASON_MAX));
+	if (ipc_send(&conn, PX_NO_TASK, id, w.buf, w.len, -1) == -1)
+		fatal("sending NO_TASK");
+}
+
+/* The typed summary and the definition up; the credentials kept as the
+ * next task's. */
+static void
+answer_claimed(uint32_t id, struct claim *c)
+{
+	uint8_t buf[sizeof(struct px_claim) + 2 * (4 + PX_SLUGID_LEN)];
+	struct px_claim pc = { c->run_id, 0, c->taken_until_ms };
+	struct ipc_writer w;
+	char when[TIMEFMT_LEN];
+	int fd;
+
+	if ((fd = memfd_sealed("task", c->task, c->task_len)) == -1)
+		fatal("a memfd for task %s", c->task_id);
+	ipc_writer_init(&w, buf, sizeof(buf));
+	ipc_put_bytes(&w, &pc, sizeof(pc));
+	ipc_put_str(&w, c->task_id, strlen(c->task_id));
+	ipc_put_str(&w, c->task_group_id, strlen(c->task_group_id));
+	task_creds.client_id = c->creds.client_id;
+	task_creds.access_token = c->creds.access_token;
+	task_creds.certificate = c->creds.certificate;
+	memset(&c->creds, 0, sizeof(c->creds));
+	time_format_ms(c->taken_until_ms, when);
+	log_info("claimed task %s run %u, taken until %s; holding its "
+	    "credentials (client %s) for its proxy", c->task_id, c->run_id,
+	    when, task_creds.client_id);
+	if (ipc_send(&conn, PX_CLAIMED, id, w.buf, w.len, fd) == -1)
+		fatal("sending CLAIMED");
+	close(fd);
+}
+
+/* POST claim-work/<provisionerId%2FworkerType> with the worker's
+ * credentials; the body as Go's encoding/json writes the request. */
+static int
+call_claim_work(struct qc_result *r)
+{
+	char *queue = xasprintf("%s/%s", worker.provisioner_id,
+	    worker.worker_type), *esc = qc_escape(queue);
+	char *path = xasprintf("claim-work/%s", esc);
+	struct json_object *body = json_object_new_object();
+	const char *text;
+	size_t len;
+	int rc;
+
+	json_object_object_add(body, "tasks", json_object_new_int(1));
+	json_object_object_add(body, "workerGroup",
+	    json_object_new_string(worker.worker_group));
+	json_object_object_add(body, "workerId",
+	    json_object_new_string(worker.worker_id));
+	text = json_object_to_json_string_length(body, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	rc = qc_do(&(struct qc_call){ .root_url = worker.root_url,
+	    .service = "queue", .method = "POST", .path = path, .body = text,
+	    .body_len = len, .creds = &worker.creds, .ca_pem = worker.ca_pem,
+	    .ca_len = worker.ca_len, .max_elapsed_s = CLAIM_BUDGET_S,
+	    .attempt_timeout_s = CLAIM_ATTEMPT_S,
+	    .max_response = CLAIM_RESPONSE_MAX }, r);
+	json_object_put(body);
+	free(path);
+	free(esc);
+	free(queue);
+	return rc;
+}
+
+/*
+ * A claim whose answer fails the checks is answered NO_TASK naming the
+ * field: nothing in it can be trusted, its taskId included, so proxyd
+ * cannot resolve the run; the Queue lets the claim lapse at takenUntil
+ * and resolves the run exception/claim-expired (and retries the task
+ * if it has retries left).
+ */
+static int
+on_claim_work(void *ctx, struct ipc_msg *m)
+{
+	char why[PX_REASON_MAX];
+	struct qc_result r;
+	struct claim c;
+	int rc;
+
+	(void)ctx;
+	if (worker.creds.client_id == NULL)
+		return answer_failed(m->hdr.id, "proxyd holds no worker "
+		    "credentials");
+	if (task_creds.client_id != NULL)
+		return answer_failed(m->hdr.id, "proxyd still holds the last "
+		    "claim's task credentials: feed them to its task proxy "
+		    "or forget them first");
+	if (call_claim_work(&r) == -1) {
+		answer_no_task(m->hdr.id, r.err);
+		qc_result_free(&r);
+		return 0;
+	}
+	if (r.status != 200) {
+		snprintf(why, sizeof(why), "claimWork answered HTTP %ld, not "
+		    "200", r.status);
+		rc = -1;
+	} else
+		rc = claim_parse(r.body, r.body_len, &c, why, sizeof(why));
+	qc_result_free(&r);
+	if (rc == 1) {
+		answer_claimed(m->hdr.id, &c);
+		claim_free(&c);
+		return 0;
+	}
+	if (rc == -1)
+		log_warnx("the Queue's claimWork answer is refused: %s", why);
+	answer_no_task(m->hdr.id, rc == 0 ? "" : why);
+	return 0;
+}
+
+static int
+on_forget_task(void *ctx, struct ipc_msg *m)
+{
+	(void)ctx;
+	if (task_creds.client_id != NULL)
+		log_info("forgetting the credentials of client %s unused",
+		    task_creds.client_id);
+	forget_task_creds();
+	answer_done(m->hdr.id);
+	return 0;
+}
+
+/* --- start-up --- */
+
+static const struct ipc_handler runtask_handlers[] = {
 	{ PX_TASK_CREDS, CHILD_ST_SERVING, on_task_creds },
 	{ PX_TASK_GRANT, CHILD_ST_SERVING, on_task_grant },
 	{ PX_FEED_TASKPROXY, CHILD_ST_SERVING, on_feed },
 };
+
+static const struct ipc_handler worker_handlers[] = {
+	{ PX_WORKER_CREDS, CHILD_ST_SERVING, on_worker_creds },
+	{ PX_CLAIM_WORK, CHILD_ST_SERVING, on_claim_work },
+	{ PX_FEED_TASKPROXY, CHILD_ST_SERVING, on_feed },
+	{ PX_FORGET_TASK, CHILD_ST_SERVING, on_forget_task },
+};
+
+static int
+worker_opt(const char *opt, const char *val, void *arg)
+{
+	char **slot;
+
+	(void)arg;
+	if (strcmp(opt, "--root-url") == 0)
+		slot = &worker.root_url;
+	else if (strcmp(opt, "--provisioner-id") == 0)
+		slot = &worker.provisioner_id;
+	else if (strcmp(opt, "--worker-type") == 0)
+		slot = &worker.worker_type;
+	else if (strcmp(opt, "--worker-group") == 0)
+		slot = &worker.worker_group;
+	else if (strcmp(opt, "--worker-id") == 0)
+		slot = &worker.worker_id;
+	else
+		return -1;
+	if (*val == '\0' || *slot != NULL)
+		return -1;
+	*slot = xstrdup(val);
+	return 0;
+}
+
+/* Remove flag (an option without a value) from argv; true if it was
+ * there.  child_start takes only options with values. */
+static bool
+take_flag(int *argc, char **argv, const char *flag)
+{
+	for (int i = 1; i < *argc; i++)
+		if (strcmp(argv[i], flag) == 0) {
+			memmove(&argv[i], &argv[i + 1], (size_t)(*argc - i) *
+			    sizeof(*argv));
+			(*argc)--;
+			return true;
+		}
+	return false;
+}
+
+/* Everything worker mode needs before lockdown: the command line
+ * checked, libcurl and OpenSSL set up, the CA bundle read, and the
+ * ports Landlock will let it connect to. */
+static void
+worker_setup(struct child_args *args)
+{
+	struct url_parts u;
+	char err[200];
+
+	if (worker.root_url == NULL || worker.provisioner_id == NULL ||
+	    worker.worker_type == NULL || worker.worker_group == NULL ||
+	    worker.worker_id == NULL) {
+		log_errorx("proxyd --worker: --root-url, --provisioner-id, "
+		    "--worker-type, --worker-group and --worker-id are "
+		    "required");
+		exit(CHILD_EXIT_USAGE);
+	}
+	if (url_split(worker.root_url, &u, err, sizeof(err)) == -1) {
+		log_errorx("proxyd --worker: --root-url: %s", err);
+		exit(CHILD_EXIT_USAGE);
+	}
+	worker.ports[0] = u.port;
+	worker.ports[1] = DNS_PORT;
+	url_parts_free(&u);
+	args->connect_ports = worker.ports;
+	args->nconnect_ports = nitems(worker.ports);
+	qc_global_init();
+	qc_load_ca(&worker.ca_pem, &worker.ca_len);
+	signal(SIGPIPE, SIG_IGN);
+}
 
 int
 main(int argc, char **argv)
@@ -339,13 +631,26 @@ main(int argc, char **argv)
 	sandbox_early(true);
 	if (strcmp(argv[0], "taskproxy") == 0)
 		return taskproxy_main(argc, argv);
-	child_start(argc, argv, "proxyd", NULL, NULL, &args);
+	worker.on = take_flag(&argc, argv, "--worker");
+	child_start(argc, argv, "proxyd", worker.on ? worker_opt : NULL, NULL,
+	    &args);
 	if (sodium_init() < 0)
 		fatalx("sodium_init failed");
 	/* glibc's gmtime_r (time_format_ms) reads the time zone file on its
 	 * first call: make that call now, while files may be opened. */
 	tzset();
-	child_lockdown(&proxyd_policy, &args);
+	if (worker.on)
+		worker_setup(&args);
+	child_lockdown(worker.on ? &proxyd_worker_policy : &proxyd_policy,
+	    &args);
+	if (worker.on)
+		log_info("worker mode: %s/%s, worker %s/%s, Queue at %s",
+		    worker.provisioner_id, worker.worker_type,
+		    worker.worker_group, worker.worker_id, worker.root_url);
 	ipc_conn_init(&conn, CHILD_CONTROL_FD, &proxyd_channel, IPC_TO_CHILD);
-	child_serve(&conn, handlers, nitems(handlers), &state, NULL);
+	if (worker.on)
+		child_serve(&conn, worker_handlers, nitems(worker_handlers),
+		    &state, NULL);
+	child_serve(&conn, runtask_handlers, nitems(runtask_handlers), &state,
+	    NULL);
 }

@@ -7,6 +7,14 @@
  * task's scopes from the sealed memfd it is handed.  No network, no
  * files.
  *
+ * proxyd in worker mode (--worker) also makes the worker's own Queue
+ * calls with libcurl: it resolves the root URL's host and connects to it,
+ * and hands each claim's task definition up in a sealed memfd it makes.
+ * Landlock lets it connect over TCP to two ports only, the root URL's and
+ * 53 (DNS over TCP), and bind none; files as the task proxy: the
+ * resolver's configuration, read-only.  It listens on nothing, accepts
+ * nothing and starts nothing but threads (libcurl's resolver).
+ *
  * taskproxy (one per task) speaks HTTP both ways: it accepts the task's
  * connections on its listener, resolves and connects to upstream hosts,
  * and runs threads (a thread per connection, libcurl's resolver).  The
@@ -29,6 +37,7 @@
 #include "common/policy_base.h"
 #include "common/util.h"
 #include "proxyd/proxyd.h"
+#include "taskrunner/payload.h"
 
 #define NOARGS		0, { { 0 } }, 0
 /* Credentials arrive after lockdown, into sodium_malloc'd memory. */
@@ -84,11 +93,27 @@ const struct sandbox_policy proxyd_policy = {
 	{ SCMP_SYS(openat), SCMP_ACT_ERRNO(EACCES), 1,			\
 	    { SB_ARG32(2, SCMP_CMP_MASKED_EQ, (flag), (flag)) }, 0,	\
 	    "opening for writing (" #flag ")" }
-
-#define TASKPROXY_SYSCALLS						\
-	CHILD_BASE_SYSCALLS,						\
-	/* Sockets: TCP both ways, the resolver's UDP, netlink for	\
-	 * getaddrinfo's address check and for peer lookups. */		\
+/* Opening the resolver's files for reading (Landlock says which); for
+ * writing: refused, not fatal.  One rule per flag: an unconditional rule
+ * would shadow the conditional allow.  O_RDWR's refusal is each policy's
+ * own (the spool's differs, below). */
+#define RESOLVER_FILE_SYSCALLS						\
+	{ SCMP_SYS(openat), ALLOW, 1,					\
+	    { SB_ARG32(2, SCMP_CMP_MASKED_EQ, WRITE_FLAGS, 0) }, 0,	\
+	    "read the resolver's files (Landlock says which)" },	\
+	OPEN_REFUSED_WITH(O_WRONLY),					\
+	OPEN_REFUSED_WITH(O_CREAT),					\
+	OPEN_REFUSED_WITH(O_TRUNC),					\
+	OPEN_REFUSED_WITH(O_APPEND),					\
+	{ SCMP_SYS(read), ALLOW, NOARGS, "sockets, the resolver's files" }, \
+	{ SCMP_SYS(lseek), ALLOW, NOARGS,				\
+	    "stdio on the resolver's files" },				\
+	{ SCMP_SYS(newfstatat), ALLOW, NOARGS,				\
+	    "the resolver checks whether its files changed" },		\
+	{ SCMP_SYS(fstat), ALLOW, NOARGS, "stdio, a memfd's size" },	\
+	{ SCMP_SYS(statx), ALLOW, NOARGS, "the same, newer libc paths" }
+/* Resolving names and speaking HTTP as a client. */
+#define CLIENT_SOCKET_SYSCALLS						\
 	{ SCMP_SYS(socket), ALLOW, ARG0_IS(AF_INET), "upstream, DNS" },	\
 	{ SCMP_SYS(socket), ALLOW, ARG0_IS(AF_INET6), "upstream, DNS" }, \
 	{ SCMP_SYS(socket), ALLOW, 2, {					\
@@ -102,20 +127,51 @@ const struct sandbox_policy proxyd_policy = {
 	{ SCMP_SYS(connect), ALLOW, NOARGS, "upstream and DNS servers" }, \
 	{ SCMP_SYS(bind), ALLOW, NOARGS,				\
 	    "a netlink socket's address; Landlock refuses TCP binds" },	\
-	{ SCMP_SYS(accept4), ALLOW, ARG0_IS(TASKPROXY_LISTEN_FD),	\
-	    "the task's connections, on the listener we were handed" },	\
-	{ SCMP_SYS(accept), ALLOW, ARG0_IS(TASKPROXY_LISTEN_FD),	\
-	    "the same, where libmicrohttpd uses accept" },		\
 	{ SCMP_SYS(getsockname), ALLOW, NOARGS, "socket addresses" },	\
 	{ SCMP_SYS(getpeername), ALLOW, NOARGS, "socket addresses" },	\
 	{ SCMP_SYS(getsockopt), ALLOW, NOARGS, "connect results, options" }, \
 	{ SCMP_SYS(setsockopt), ALLOW, NOARGS, "TCP_NODELAY, keepalive" }, \
-	{ SCMP_SYS(shutdown), ALLOW, NOARGS, "closing connections" },	\
 	{ SCMP_SYS(sendto), ALLOW, NOARGS, "HTTP, DNS, netlink" },	\
 	{ SCMP_SYS(recvfrom), ALLOW, NOARGS, "HTTP, DNS, netlink" },	\
 	{ SCMP_SYS(sendmsg), ALLOW, NOARGS, "HTTP, DNS, channels" },	\
 	{ SCMP_SYS(recvmsg), ALLOW, NOARGS, "HTTP, DNS, channels" },	\
-	{ SCMP_SYS(sendmmsg), ALLOW, NOARGS, "the resolver's A+AAAA pair" }, \
+	{ SCMP_SYS(sendmmsg), ALLOW, NOARGS,				\
+	    "the resolver's A+AAAA pair" },				\
+	{ SCMP_SYS(ioctl), ALLOW, 1,					\
+	    { SB_ARG32(1, SCMP_CMP_EQ, FIONREAD, 0) }, 0,		\
+	    "bytes waiting on a socket" },				\
+	{ SCMP_SYS(ioctl), ALLOW, 1,					\
+	    { SB_ARG32(1, SCMP_CMP_EQ, FIONBIO, 0) }, 0,		\
+	    "non-blocking sockets" }
+/*
+ * Threads: clone for threads only.  clone3's flags sit in memory the
+ * filter cannot read, so glibc is told it does not exist and falls back
+ * to clone.  clone's flags are an unsigned long, of which the kernel
+ * keeps the low 32 bits (kernel_clone_args).
+ */
+#define THREAD_SYSCALLS							\
+	{ SCMP_SYS(clone), ALLOW, 1,					\
+	    { SB_ARG32(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD) }, \
+	    0, "threads: connections, libcurl's resolver" },		\
+	{ SCMP_SYS(clone3), SCMP_ACT_ERRNO(ENOSYS), NOARGS,		\
+	    "no clone3: glibc falls back to clone" },			\
+	{ SCMP_SYS(set_robust_list), ALLOW, NOARGS, "new threads" },	\
+	{ SCMP_SYS(rseq), ALLOW, NOARGS, "new threads" },		\
+	{ SCMP_SYS(rt_sigaction), ALLOW, ARG0_IS(SIGPIPE),		\
+	    "libcurl saves and restores SIGPIPE's disposition around a " \
+	    "connection it closes (already ignored here)" }
+
+/* The task proxy's, with or without a spool. */
+#define TASKPROXY_SYSCALLS						\
+	CHILD_BASE_SYSCALLS,						\
+	/* Sockets: TCP both ways, the resolver's UDP, netlink for	\
+	 * getaddrinfo's address check and for peer lookups. */		\
+	CLIENT_SOCKET_SYSCALLS,						\
+	{ SCMP_SYS(accept4), ALLOW, ARG0_IS(TASKPROXY_LISTEN_FD),	\
+	    "the task's connections, on the listener we were handed" },	\
+	{ SCMP_SYS(accept), ALLOW, ARG0_IS(TASKPROXY_LISTEN_FD),	\
+	    "the same, where libmicrohttpd uses accept" },		\
+	{ SCMP_SYS(shutdown), ALLOW, NOARGS, "closing connections" },	\
 	/* Waiting. */							\
 	{ SCMP_SYS(poll), ALLOW, NOARGS, "event loops" },		\
 	{ SCMP_SYS(ppoll), ALLOW, NOARGS, "event loops" },		\
@@ -129,48 +185,17 @@ const struct sandbox_policy proxyd_policy = {
 	{ SCMP_SYS(clock_nanosleep), ALLOW, NOARGS, "backoff" },	\
 	{ SCMP_SYS(sched_yield), ALLOW, NOARGS, "locks" },		\
 	/* I/O on the fds it has. */					\
-	{ SCMP_SYS(read), ALLOW, NOARGS, "sockets, the resolver's files" }, \
+	RESOLVER_FILE_SYSCALLS,						\
 	{ SCMP_SYS(write), ALLOW, NOARGS, "sockets, wake-ups" },	\
 	{ SCMP_SYS(readv), ALLOW, NOARGS, "sockets" },			\
 	{ SCMP_SYS(writev), ALLOW, NOARGS, "sockets" },			\
 	{ SCMP_SYS(pread64), ALLOW, NOARGS, "reading a sealed memfd" },	\
-	{ SCMP_SYS(lseek), ALLOW, NOARGS, "stdio on the resolver's files" }, \
 	{ SCMP_SYS(fcntl), ALLOW, NOARGS, "non-blocking sockets, seals" }, \
-	{ SCMP_SYS(ioctl), ALLOW, 1, { SB_ARG32(1, SCMP_CMP_EQ, FIONREAD, 0) }, \
-	    0, "bytes waiting on a socket" },				\
-	{ SCMP_SYS(ioctl), ALLOW, 1, { SB_ARG32(1, SCMP_CMP_EQ, FIONBIO, 0) }, \
-	    0, "non-blocking sockets" },				\
-	{ SCMP_SYS(newfstatat), ALLOW, NOARGS,				\
-	    "the resolver checks whether its files changed" },		\
-	{ SCMP_SYS(fstat), ALLOW, NOARGS, "stdio" },			\
-	{ SCMP_SYS(statx), ALLOW, NOARGS, "the same, newer libc paths" }, \
-	{ SCMP_SYS(openat), ALLOW, 1,					\
-	    { SB_ARG32(2, SCMP_CMP_MASKED_EQ, WRITE_FLAGS, 0) }, 0,	\
-	    "read the resolver's files (Landlock says which)" },	\
-	/* Opening for writing: refused, not fatal.  One rule per flag: an \
-	 * unconditional rule would shadow the conditional allow above. */ \
-	OPEN_REFUSED_WITH(O_WRONLY),					\
-	OPEN_REFUSED_WITH(O_CREAT),					\
-	OPEN_REFUSED_WITH(O_TRUNC),					\
-	OPEN_REFUSED_WITH(O_APPEND),					\
-	/* Threads: clone for threads only.  clone3's flags sit in memory \
-	 * the filter cannot read, so glibc is told it does not exist and \
-	 * falls back to clone.  clone's flags are an unsigned long, of	\
-	 * which the kernel keeps the low 32 bits (kernel_clone_args). */ \
-	{ SCMP_SYS(clone), ALLOW, 1,					\
-	    { SB_ARG32(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD) }, 0, \
-	    "a thread per connection, the resolver's thread" },		\
-	{ SCMP_SYS(clone3), SCMP_ACT_ERRNO(ENOSYS), NOARGS,		\
-	    "no clone3: glibc falls back to clone" },			\
-	{ SCMP_SYS(set_robust_list), ALLOW, NOARGS, "new threads" },	\
-	{ SCMP_SYS(rseq), ALLOW, NOARGS, "new threads" },		\
+	THREAD_SYSCALLS,						\
 	{ SCMP_SYS(prctl), ALLOW, ARG0_IS(PR_SET_NAME),			\
 	    "threads naming themselves" },				\
 	{ SCMP_SYS(sched_getaffinity), ALLOW, NOARGS, "thread pools size" }, \
 	{ SCMP_SYS(uname), ALLOW, NOARGS, "library version checks" },	\
-	{ SCMP_SYS(rt_sigaction), ALLOW, ARG0_IS(SIGPIPE),		\
-	    "libcurl saves and restores SIGPIPE's disposition around a " \
-	    "connection it closes (already ignored here)" },		\
 	SECMEM_SYSCALLS
 
 static const struct sandbox_syscall taskproxy_syscalls[] = {
@@ -178,7 +203,7 @@ static const struct sandbox_syscall taskproxy_syscalls[] = {
 	OPEN_REFUSED_WITH(O_RDWR),
 };
 
-static const char *const taskproxy_read_files[] = {
+static const char *const resolver_files[] = {
 	"/etc/hosts", "/etc/resolv.conf", "/etc/nsswitch.conf",
 	"/etc/gai.conf", "/etc/host.conf", NULL,
 };
@@ -202,7 +227,7 @@ const struct sandbox_policy taskproxy_policy = {
 	.landlock = true,
 	.landlock_net = true,
 	.landlock_connect_any = true,
-	.landlock_read_files = taskproxy_read_files,
+	.landlock_read_files = resolver_files,
 };
 
 /*
@@ -248,6 +273,53 @@ const struct sandbox_policy taskproxy_spool_policy = {
 	.landlock = true,
 	.landlock_net = true,
 	.landlock_connect_any = true,
-	.landlock_read_files = taskproxy_read_files,
+	.landlock_read_files = resolver_files,
 	.landlock_rw_dir_fd = TASKPROXY_SPOOL_FD,
+};
+
+static const struct sandbox_syscall proxyd_worker_syscalls[] = {
+	CHILD_BASE_SYSCALLS,
+	/* As proxyd: feeding a task proxy its credentials. */
+	{ SCMP_SYS(dup3), ALLOW, 1,
+	    { SB_ARG32(1, SCMP_CMP_EQ, PROXYD_FEED_FD, 0) }, 0,
+	    "move a task proxy's channel to its fixed fd" },
+	SECMEM_SYSCALLS,
+	/* The Queue's calls, over the channels' sendmsg and recvmsg. */
+	CLIENT_SOCKET_SYSCALLS,
+	RESOLVER_FILE_SYSCALLS,
+	OPEN_REFUSED_WITH(O_RDWR),
+	{ SCMP_SYS(write), ALLOW, NOARGS, "sockets, wake-ups" },
+	{ SCMP_SYS(poll), ALLOW, NOARGS,
+	    "libcurl's transfers, a task proxy's answer" },
+	{ SCMP_SYS(nanosleep), ALLOW, NOARGS, "backoff between attempts" },
+	{ SCMP_SYS(clock_nanosleep), ALLOW, NOARGS, "backoff" },
+	{ SCMP_SYS(fcntl), ALLOW, NOARGS,
+	    "non-blocking sockets; a memfd's seals, set and checked" },
+	THREAD_SYSCALLS,
+	/* A claim's task definition goes up in a sealed memfd. */
+	{ SCMP_SYS(memfd_create), ALLOW, NOARGS, "the task definition" },
+	{ SCMP_SYS(pwrite64), ALLOW, NOARGS, "writing it" },
+};
+
+static const struct sandbox_rlimit proxyd_worker_rlimits[] = {
+	{ RLIMIT_NOFILE, 64, 64, false,
+	    "control fds, a task channel, a transfer's sockets" },
+	{ RLIMIT_FSIZE, PAYLOAD_MAX_BYTES, PAYLOAD_MAX_BYTES, false,
+	    "writes no files; a memfd holding a task definition" },
+	{ RLIMIT_AS, 2ull << 30, 2ull << 30, false,
+	    "a claim's answer (16 MiB) parsed, libcurl, OpenSSL, threads" },
+};
+
+const struct sandbox_policy proxyd_worker_policy = {
+	.role = "proxyd",
+	.default_action = SCMP_ACT_KILL_PROCESS,
+	.syscalls = proxyd_worker_syscalls,
+	.nsyscalls = nitems(proxyd_worker_syscalls),
+	.rlimits = proxyd_worker_rlimits,
+	.nrlimits = nitems(proxyd_worker_rlimits),
+	/* TCP connects to the ports the caller names (the root URL's and
+	 * DNS's), no bind. */
+	.landlock = true,
+	.landlock_net = true,
+	.landlock_read_files = resolver_files,
 };

@@ -2,14 +2,19 @@
  * Taskcluster API calls with libcurl's easy interface: proxyd waits for
  * its own calls, so one blocking transfer per attempt is all it needs.
  */
+#include <fcntl.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <json-c/json.h>
+#include <openssl/crypto.h>
 #include <sodium.h>
 
 #include "common/json.h"
@@ -20,6 +25,8 @@
 #include "proxyd/qclient.h"
 #include "proxyd/url.h"
 
+#define CA_BUNDLE		"/etc/ssl/certs/ca-certificates.crt"
+#define CA_MAX			(8u << 20)
 #define CONNECT_TIMEOUT_S	30L
 /* An error body is read for its "message" only up to this size. */
 #define ERROR_BODY_MAX		(1u << 20)
@@ -237,6 +244,105 @@ attempt(const struct qc_call *c, const char *url, const struct url_parts *u,
 	    msg[0] != '\0' ? ": " : "", msg);
 	return r->status >= 500 ? QC_RETRY : QC_FINAL;
 }
+
+/* --- start-up --- */
+
+static void
+wiping_free(void *p)
+{
+	if (p != NULL) {
+		sodium_memzero(p, malloc_usable_size(p));
+		free(p);
+	}
+}
+
+/* realloc moves the block and frees the old one unwiped: do it here. */
+static void *
+wiping_realloc(void *p, size_t n)
+{
+	size_t old = p != NULL ? malloc_usable_size(p) : 0;
+	void *q;
+
+	if (n == 0) {
+		wiping_free(p);
+		return NULL;
+	}
+	if ((q = malloc(n)) == NULL)
+		return NULL;
+	if (p != NULL)
+		memcpy(q, p, old < n ? old : n);
+	wiping_free(p);
+	return q;
+}
+
+static void *
+ssl_malloc(size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	return malloc(n);
+}
+
+static void *
+ssl_realloc(void *p, size_t n, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	return wiping_realloc(p, n);
+}
+
+static void
+ssl_free(void *p, const char *file, int line)
+{
+	(void)file;
+	(void)line;
+	wiping_free(p);
+}
+
+static void *
+nothing(void *arg)
+{
+	return arg;
+}
+
+void
+qc_global_init(void)
+{
+	pthread_t t;
+
+	/* OpenSSL takes its allocators only before it first allocates. */
+	if (CRYPTO_set_mem_functions(ssl_malloc, ssl_realloc, ssl_free) != 1)
+		fatalx("OpenSSL allocated memory before qc_global_init");
+	if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, malloc, wiping_free,
+	    wiping_realloc, strdup, calloc) != CURLE_OK)
+		fatalx("curl_global_init failed");
+	if (pthread_create(&t, NULL, nothing, NULL) != 0 ||
+	    pthread_join(t, NULL) != 0)
+		fatalx("starting a thread");
+}
+
+void
+qc_load_ca(void **pem, size_t *len)
+{
+	int fd = open(CA_BUNDLE, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	*pem = NULL;
+	*len = 0;
+	if (fd == -1) {
+		log_warn("%s: https upstreams cannot be verified", CA_BUNDLE);
+		return;
+	}
+	*pem = xmalloc(CA_MAX);
+	n = read_all(fd, *pem, CA_MAX);
+	close(fd);
+	if (n <= 0 || (size_t)n == CA_MAX)
+		fatalx("%s: unreadable or larger than %u bytes", CA_BUNDLE,
+		    CA_MAX);
+	*len = (size_t)n;
+}
+
+/* --- calls --- */
 
 int
 qc_do(const struct qc_call *c, struct qc_result *r)

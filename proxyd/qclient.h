@@ -53,6 +53,22 @@ struct qc_result {
 };
 
 /*
+ * Once, before lockdown and before any other thread: libcurl and OpenSSL
+ * set up with allocators that wipe what they free (a response may hold
+ * credentials, and their buffers held its bytes), and glibc's thread
+ * machinery started (libcurl resolves names on a thread of its own), so
+ * the sandbox need not allow installing signal handlers.
+ */
+void	qc_global_init(void);
+
+/*
+ * The system's CA bundle, read now: the sandbox keeps files shut.  *pem
+ * is malloc'd; NULL, with a warning logged, when there is no bundle
+ * (https cannot be verified then).  A bundle over 8 MiB is fatal.
+ */
+void	qc_load_ca(void **pem, size_t *len);
+
+/*
  * Make the call.  0 when a 2xx or 3xx answer arrived; -1 otherwise, with
  * r->status (0 if no answer came) and r->err set, and r->body holding the
  * last answer's body if there was one.  r is always the caller's to

@@ -31,8 +31,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
-
 #include "common/chan_taskproxy.h"
 #include "common/child.h"
 #include "common/log.h"
@@ -43,12 +41,11 @@
 #include "proxyd/creds.h"
 #include "proxyd/hawk.h"
 #include "proxyd/proxyd.h"
+#include "proxyd/qclient.h"
 #include "proxyd/route.h"
 #include "proxyd/taskproxy.h"
 #include "proxyd/url.h"
 
-#define CA_BUNDLE	"/etc/ssl/certs/ca-certificates.crt"
-#define CA_MAX		(8u << 20)
 #define SCOPES_MAX	(1u << 20)
 
 static struct taskproxy	proxy = { .diag_fd = -1, .spool_fd = -1,
@@ -440,26 +437,6 @@ role_opt(const char *opt, const char *val, void *arg)
 	return 0;
 }
 
-/* The CA bundle, read now: the sandbox keeps the file system shut. */
-static void
-load_ca(struct taskproxy *tp)
-{
-	int fd = open(CA_BUNDLE, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd == -1) {
-		log_warn("%s: https upstreams cannot be verified", CA_BUNDLE);
-		return;
-	}
-	tp->ca_pem = xmalloc(CA_MAX);
-	n = read_all(fd, tp->ca_pem, CA_MAX);
-	close(fd);
-	if (n <= 0 || (size_t)n == CA_MAX)
-		fatalx("%s: unreadable or larger than %u bytes", CA_BUNDLE,
-		    CA_MAX);
-	tp->ca_len = (size_t)n;
-}
-
 static void
 check_fds(struct taskproxy *tp)
 {
@@ -481,27 +458,6 @@ check_fds(struct taskproxy *tp)
 	if (tp->spool_fd != -1 && (fstat(tp->spool_fd, &st) == -1 ||
 	    !S_ISDIR(st.st_mode)))
 		fatalx("fd %d (--spool-fd) is not a directory", tp->spool_fd);
-}
-
-static void *
-nothing(void *arg)
-{
-	return arg;
-}
-
-/*
- * glibc installs its thread-control signal handlers when the first
- * thread starts: start and join one now, so rt_sigaction need not be in
- * the filter, and the uid change below still happens single-threaded.
- */
-static void
-warm_up_threads(void)
-{
-	pthread_t t;
-
-	if (pthread_create(&t, NULL, nothing, NULL) != 0 ||
-	    pthread_join(t, NULL) != 0)
-		fatalx("starting a thread");
 }
 
 static void
@@ -547,16 +503,14 @@ taskproxy_main(int argc, char **argv)
 	if (sodium_init() < 0)
 		fatalx("sodium_init failed");
 	pthread_rwlock_init(&tp->lock, NULL);
-	/* Everything curl and OpenSSL load, they load now. */
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		fatalx("curl_global_init failed");
-	load_ca(tp);
+	/* Everything curl and OpenSSL load, they load now; threads too. */
+	qc_global_init();
+	qc_load_ca(&tp->ca_pem, &tp->ca_len);
 	if (tp->check_peer && (tp->diag_fd = peer_diag_socket()) == -1)
 		fatal("NETLINK_SOCK_DIAG socket");
 	if (tp->agent)
 		agent_init(tp, tp->spool_fd);
 	signal(SIGPIPE, SIG_IGN);
-	warm_up_threads();
 	child_lockdown(tp->spool_fd != -1 ? &taskproxy_spool_policy :
 	    &taskproxy_policy, &args);
 

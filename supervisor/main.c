@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 
 #include "common/log.h"
+#include "common/slugid.h"
 #include "common/version.h"
 #include "supervisor/config.h"
 #include "common/util.h"
@@ -123,7 +124,7 @@ parse_options(int argc, char **argv, int allowed, struct options *o)
 		case 't':
 			if (!(allowed & (OPT_RUNTASK | OPT_VERIFY)))
 				goto bad;
-			if (!runtask_valid_task_id(optarg)) {
+			if (!slugid_valid(optarg)) {
 				fprintf(stderr, "sepworker: --task-id \"%s\" is "
 				    "not a Taskcluster taskId (a slugid)\n",
 				    optarg);

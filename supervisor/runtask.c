@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <regex.h>
 #include <stdbool.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -48,10 +47,6 @@
 /* Taskcluster's longest-lived temporary credentials (reference §3.5). */
 #define TEMP_CREDS_MAX_MS	(31LL * 24 * 3600 * 1000)
 
-/* Taskcluster's taskId pattern: a v4 UUID in URL-safe base64. */
-#define SLUGID_PATTERN	"^[A-Za-z0-9_-]{8}[Q-T][A-Za-z0-9_-]" \
-			"[CGKOSWaeimquy26-][A-Za-z0-9_-]{10}[AQgw]$"
-
 static void
 new_slugid(char out[23])
 {
@@ -63,19 +58,6 @@ new_slugid(char out[23])
 	b[0] &= 0x7f;			/* a "nice" slugid: no leading '-' */
 	sodium_bin2base64(out, 23, b, sizeof(b),
 	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-}
-
-bool
-runtask_valid_task_id(const char *id)
-{
-	regex_t re;
-	bool ok;
-
-	if (regcomp(&re, SLUGID_PATTERN, REG_EXTENDED | REG_NOSUB) != 0)
-		fatalx("compiling the taskId pattern");
-	ok = regexec(&re, id, 0, NULL, 0) == 0;
-	regfree(&re);
-	return ok;
 }
 
 /* The task file, unparsed, in a sealed memfd for the taskrunner. */

@@ -13,8 +13,6 @@ struct runtask_opts {
 	uint32_t	 run_id;
 };
 
-/* Does id look like a Taskcluster taskId (a slugid)? */
-bool	runtask_valid_task_id(const char *id);
 /* Run the task; the process exit status (0 completed, 1 failed,
  * 2 exception, 64 bad usage, 69 internal error). */
 /* cfg's credentials are handed to proxyd and wiped from it. */

@@ -59,7 +59,10 @@ test_test_url_PKGS		:= libsodium
 test_test_qclient_SRCS		:= proxyd/qclient.c proxyd/backoff.c \
 				   proxyd/hawk.c proxyd/url.c common/json.c \
 				   common/jsonscan.c
-test_test_qclient_PKGS		:= libcurl json-c libsodium
+test_test_qclient_PKGS		:= libcurl json-c libsodium libcrypto
+test_test_claim_SRCS		:= proxyd/claim.c proxyd/creds.c common/json.c \
+				   common/jsonscan.c
+test_test_claim_PKGS		:= json-c libsodium
 
 define test_program
 $(TEST_DIR)/$(1): $(call obj,$(filter %/$(1).c,$(TEST_SRCS)) $(test_$(1)_SRCS)) $(COMMON_LIB)
@@ -71,10 +74,13 @@ $(foreach t,$(TEST_NAMES),$(eval $(call test_program,$(t))))
 helper_drive_child_SRCS		:= supervisor/spawn.c supervisor/cot.c
 helper_drive_child_PKGS		:= libsodium
 helper_taskproxy_SRCS		:= supervisor/spawn.c
+helper_proxyd_worker_SRCS	:= supervisor/spawn.c proxyd/creds.c \
+				   common/json.c common/jsonscan.c
+helper_proxyd_worker_PKGS	:= json-c libsodium
 helper_qcall_SRCS		:= proxyd/qclient.c proxyd/backoff.c \
 				   proxyd/hawk.c proxyd/url.c proxyd/creds.c \
 				   common/json.c common/jsonscan.c
-helper_qcall_PKGS		:= libcurl json-c libsodium
+helper_qcall_PKGS		:= libcurl json-c libsodium libcrypto
 
 define helper_program
 $(TEST_DIR)/helpers/$(1): $(call obj,tests/helpers/$(1).c $(helper_$(1)_SRCS)) $(COMMON_LIB)
@@ -129,6 +135,11 @@ fuzz_fuzz_bewit_SRCS		:= proxyd/url.c proxyd/hawk.c common/jsonscan.c \
 fuzz_fuzz_bewit_PKGS		:= libsodium
 fuzz_fuzz_head_SRCS		:= proxyd/head.c proxyd/route.c common/util.c \
 				   common/log.c common/timefmt.c common/utf8.c
+fuzz_fuzz_claim_SRCS		:= proxyd/claim.c proxyd/creds.c common/json.c \
+				   common/jsonscan.c common/secmem.c \
+				   common/slugid.c common/util.c common/log.c \
+				   common/timefmt.c common/utf8.c common/strbuf.c
+fuzz_fuzz_claim_PKGS		:= json-c libsodium
 
 define fuzz_program
 $(FUZZ_DIR)/$(1): tests/fuzz/$(1).c $(fuzz_$(1)_SRCS)

@@ -35,7 +35,7 @@ fi
 # --- start ---
 
 node "$FAKE/selftest.js" --print-clients >"$TMP/clients.json"
-node "$FAKE/server.js" --port 0 --clients "$TMP/clients.json" --log "$TMP/requests.log" \
+node "$FAKE/server.js" --port 0 --clients "$TMP/clients.json" --log "$TMP/requests.log" --claim-wait-ms 3000 \
     >"$TMP/fake.out" 2>"$TMP/fake.err" &
 FAKE_PID=$!
 for _ in $(seq 200); do
@@ -69,7 +69,7 @@ got=$(listeners | tr '\n' ' ')
 # --- the self-test, one test here per case ---
 
 # (in the background, so that a signal to this suite is acted on at once)
-timeout 300 node "$FAKE/selftest.js" --root-url "$ROOT_URL" --log "$TMP/requests.log" \
+timeout 300 node "$FAKE/selftest.js" --root-url "$ROOT_URL" --log "$TMP/requests.log" --clients "$TMP/clients.json" \
     >"$TMP/selftest.out" 2>"$TMP/selftest.err" &
 SELF_PID=$!
 wait "$SELF_PID"
@@ -91,7 +91,7 @@ FAKE_PID=
 # command line, and nothing listens on the port.
 stray=""
 for f in /proc/[0-9]*/cmdline; do
-	tr '\0' ' ' <"$f" 2>/dev/null | grep -qF "$TMP/" &&
+	{ tr '\0' ' ' <"$f"; } 2>/dev/null | grep -qF "$TMP/" &&
 		stray="$stray $(basename "$(dirname "$f")")"
 done
 [ -z "$stray" ] && ! alive "$pid" && [ -z "$(listeners)" ] &&

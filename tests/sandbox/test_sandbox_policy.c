@@ -31,6 +31,7 @@
 #include "common/chan_taskproxy.h"
 #include "common/child.h"
 #include "common/sandbox.h"
+#include "common/util.h"
 #include "keyholder/keyholder.h"
 #include "proxyd/proxyd.h"
 #include "taskrunner/taskrunner.h"
@@ -62,6 +63,9 @@ report(long rc)
 }
 
 static bool started_as_root;
+/* The TCP ports Landlock lets the next confined body connect to. */
+static const uint16_t *confined_ports;
+static size_t nconfined_ports;
 
 /* Fork, enter policy p as the given uid, run body; return wait status. */
 static int
@@ -76,6 +80,8 @@ run_confined(const struct sandbox_policy *p, uid_t uid, void (*body)(void))
 	if (pid == 0) {
 		struct sandbox_params prm = {
 			.uid = uid, .gid = uid, .parent = getppid(),
+			.connect_ports = confined_ports,
+			.nconnect_ports = nconfined_ports,
 		};
 		struct sandbox_report rep;
 
@@ -195,17 +201,35 @@ do_open_root_secret(void)
 	report(open("/tmp/sepworker-test-root-secret", O_RDONLY | O_CLOEXEC));
 }
 
+/* Where do_connect_loopback connects (on 127.0.0.1): nothing listens
+ * on 9 (discard) or 10. */
+static uint16_t connect_port = 9;
+
 static void
 do_connect_loopback(void)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET,
-	    .sin_port = htons(9), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	    .sin_port = htons(connect_port),
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	int s = socket(AF_INET, SOCK_STREAM, 0);
 
 	if (s == -1)
 		leave(SUCCEEDED - 1);
 	report(connect(s, (struct sockaddr *)&sin, sizeof(sin)));
 }
+
+static void
+do_listen(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (s == -1)
+		leave(SUCCEEDED - 1);
+	report(listen(s, 1));
+}
+static void
+do_memfd(void)
+{ report(syscall(SYS_memfd_create, "x", 0)); }
 
 static void
 do_kill_parent(void)
@@ -386,6 +410,78 @@ test_proxyd_allowed_call_gets_ordinary_errno(void **state)
 	(void)state;
 	expect_exit(&proxyd_policy, PROXYD_UID, do_close_bad,
 	    FAILED_WITH(EBADF));
+}
+
+/* --- proxyd in worker mode: the Queue's calls, and no more --- */
+
+static void
+test_proxyd_worker_kills(void **state)
+{
+	const struct sandbox_policy *p = &proxyd_worker_policy;
+
+	(void)state;
+	expect_killed(p, PROXYD_UID, do_execve);
+	expect_killed(p, PROXYD_UID, do_clone);
+	expect_killed(p, PROXYD_UID, do_ptrace_parent);
+	expect_killed(p, PROXYD_UID, do_listen);
+	expect_killed(p, PROXYD_UID, do_accept_other_fd);
+	expect_killed(p, PROXYD_UID, do_socket_packet);
+	expect_killed(p, PROXYD_UID, do_rt_sigaction);
+	expect_killed(p, PROXYD_UID, do_mprotect_exec);
+	expect_killed(p, PROXYD_UID, do_unshare);
+}
+
+static void
+test_proxyd_worker_allowed(void **state)
+{
+	const struct sandbox_policy *p = &proxyd_worker_policy;
+
+	(void)state;
+	expect_exit(p, PROXYD_UID, do_socket, SUCCEEDED);
+	expect_exit(p, PROXYD_UID, do_memfd, SUCCEEDED);
+	expect_exit(p, PROXYD_UID, do_thread_clone, FAILED_WITH(EINVAL));
+	expect_exit(p, PROXYD_UID, do_socket_unix, FAILED_WITH(EACCES));
+	expect_exit(p, PROXYD_UID, do_open_for_writing, FAILED_WITH(EACCES));
+	expect_exit(p, PROXYD_UID, do_clone3, FAILED_WITH(ENOSYS));
+}
+
+/* Files: the resolver's, read-only.  TCP: connect to the ports it was
+ * given (the root URL's; here 9, where nothing listens), no other, and
+ * bind none. */
+static void
+test_proxyd_worker_landlock(void **state)
+{
+	static const uint16_t ports[] = { 9, 53 };
+	const struct sandbox_policy *p = &proxyd_worker_policy;
+	int abi = sandbox_landlock_abi();
+
+	(void)state;
+	require_or_skip(abi >= 4, "Landlock ABI 4 (this kernel has it)");
+	confined_ports = ports;
+	nconfined_ports = nitems(ports);
+	expect_exit(p, PROXYD_UID, do_open_resolver_file, SUCCEEDED);
+	expect_exit(p, PROXYD_UID, do_openat, FAILED_WITH(EACCES));
+	expect_exit(p, PROXYD_UID, do_connect_loopback,
+	    FAILED_WITH(ECONNREFUSED));
+	connect_port = 10;
+	expect_exit(p, PROXYD_UID, do_connect_loopback, FAILED_WITH(EACCES));
+	expect_exit(p, PROXYD_UID, do_bind_tcp, FAILED_WITH(EACCES));
+	connect_port = 9;
+	confined_ports = NULL;
+	nconfined_ports = 0;
+	expect_exit(p, PROXYD_UID, do_connect_loopback, FAILED_WITH(EACCES));
+}
+
+/* A failed test leaves by longjmp: the next one must not inherit its
+ * ports. */
+static int
+reset_connect(void **state)
+{
+	(void)state;
+	connect_port = 9;
+	confined_ports = NULL;
+	nconfined_ports = 0;
+	return 0;
 }
 
 /* --- the task proxy: network, threads, the resolver's files --- */
@@ -636,8 +732,9 @@ static const struct kernel_arg {
 };
 
 static const struct sandbox_policy *const all_policies[] = {
-	&keyholder_policy, &proxyd_policy, &taskproxy_policy,
-	&taskproxy_spool_policy, &taskrunner_policy, &task_setup_done_policy,
+	&keyholder_policy, &proxyd_policy, &proxyd_worker_policy,
+	&taskproxy_policy, &taskproxy_spool_policy,
+	&taskrunner_policy, &task_setup_done_policy,
 };
 
 static const struct kernel_arg *
@@ -902,6 +999,10 @@ main(void)
 		cmocka_unit_test(test_proxyd_exec_kills),
 		cmocka_unit_test(test_proxyd_open_kills),
 		cmocka_unit_test(test_proxyd_allowed_call_gets_ordinary_errno),
+		cmocka_unit_test(test_proxyd_worker_kills),
+		cmocka_unit_test(test_proxyd_worker_allowed),
+		cmocka_unit_test_teardown(test_proxyd_worker_landlock,
+		    reset_connect),
 		cmocka_unit_test(test_taskproxy_process_and_exec_kill),
 		cmocka_unit_test(test_taskproxy_refusals_are_errors),
 		cmocka_unit_test(test_taskproxy_threads_and_sockets_allowed),

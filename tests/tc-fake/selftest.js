@@ -5,14 +5,23 @@
 // any test failed.
 //
 //   node selftest.js --print-clients > clients.json
-//   node server.js --port 0 --clients clients.json --log requests.log
-//   node selftest.js --root-url http://127.0.0.1:PORT --log requests.log
+//   node server.js --port 0 --clients clients.json --log requests.log \
+//       --claim-wait-ms 3000
+//   node selftest.js --root-url http://127.0.0.1:PORT --log requests.log \
+//       --clients clients.json
+//
+// The server under test should have a short --claim-wait-ms (a few
+// seconds).  For the timing tests (claim expiry, deadlines, an empty long
+// poll, --terminate-after-calls) the self-test starts a second tc-fake
+// itself, with --clients FILE, and stops it at the end.
 import http from 'node:http';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { Readable } from 'node:stream';
+import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import hawk from 'hawk';
 import taskcluster from 'taskcluster-client';
@@ -25,6 +34,12 @@ const ROOT = { clientId: 'static/taskcluster/root', accessToken: 'tc-fake-root-a
 const NARROW = { clientId: 'selftest/narrow', accessToken: 'narrow-token' };
 const ISSUER = { clientId: 'selftest/issuer', accessToken: 'issuer-token' };
 const TESTER = { clientId: 'tester', accessToken: 'no-secret' };
+// A worker's static client (a worker pool's), one without the claim scope,
+// and a task creator with just the scopes createTask needs at priority lowest.
+const PROV = 'selftest-prov';
+const WORKER = { clientId: 'selftest/worker', accessToken: 'worker-token' };
+const NOCLAIM = { clientId: 'selftest/noclaim', accessToken: 'noclaim-token' };
+const CREATOR = { clientId: 'selftest/creator', accessToken: 'creator-token' };
 const CLIENTS = {
   [NARROW.clientId]: {
     accessToken: NARROW.accessToken,
@@ -33,6 +48,20 @@ const CLIENTS = {
   [ISSUER.clientId]: {
     accessToken: ISSUER.accessToken,
     scopes: ['secrets:get:selftest/temp/*', 'auth:create-client:selftest/named/*'],
+  },
+  [WORKER.clientId]: {
+    accessToken: WORKER.accessToken,
+    scopes: [`queue:claim-work:${PROV}/*`, 'queue:worker-id:selftest-group/*',
+      `worker-manager:should-worker-terminate:${PROV}/*`],
+  },
+  [NOCLAIM.clientId]: {
+    accessToken: NOCLAIM.accessToken,
+    scopes: ['queue:worker-id:selftest-group/*'],
+  },
+  [CREATOR.clientId]: {
+    accessToken: CREATOR.accessToken,
+    scopes: [`queue:create-task:lowest:${PROV}/*`, 'queue:scheduler-id:-', 'queue:create-task:project:none',
+      'secrets:get:selftest/creator/*'],
   },
 };
 const ANON_ROLE = ['auth:current-scopes', 'queue:get-artifact:public/*',
@@ -44,14 +73,16 @@ if (args[0] === '--print-clients') {
   process.stdout.write(JSON.stringify(CLIENTS, null, 2) + '\n');
   process.exit(0);
 }
-let rootUrl = null, logFile = null;
+let rootUrl = null, logFile = null, clientsFile = null;
 for (let i = 0; i < args.length; i += 2) {
   if (args[i] === '--root-url') {
     rootUrl = args[i + 1];
   } else if (args[i] === '--log') {
     logFile = args[i + 1];
+  } else if (args[i] === '--clients') {
+    clientsFile = args[i + 1];
   } else {
-    process.stderr.write('usage: node selftest.js --print-clients | --root-url URL [--log FILE]\n');
+    process.stderr.write('usage: node selftest.js --print-clients | --root-url URL [--log FILE] [--clients FILE]\n');
     process.exit(2);
   }
 }
@@ -83,8 +114,8 @@ const t = async (name, fn) => {
 
 // One HTTP request with full control of the target and headers (given as
 // [name, value] pairs, duplicates kept); no redirect following.
-const request = (method, target, { headers = [], body } = {}) => new Promise((resolve, reject) => {
-  const req = http.request({ host: '127.0.0.1', port, method, path: target, agent: false });
+const request = (method, target, { headers = [], body, port: toPort, chunks } = {}) => new Promise((resolve, reject) => {
+  const req = http.request({ host: '127.0.0.1', port: toPort || port, method, path: target, agent: false });
   const grouped = new Map();
   for (const [k, v] of headers) {
     grouped.set(k, [...(grouped.get(k) || []), v]);
@@ -108,6 +139,10 @@ const request = (method, target, { headers = [], body } = {}) => new Promise((re
     res.on('error', reject);
   });
   req.on('error', reject);
+  // chunks: written one by one, so the body goes chunked (no Content-Length)
+  for (const c of chunks || []) {
+    req.write(c);
+  }
   req.end(body);
 });
 
@@ -583,6 +618,608 @@ await t('big: the body has the size asked and the sha256 of X-Fake-Sha256', asyn
     assert.equal(res.headers['x-fake-sha256'], crypto.createHash('sha256').update(res.body).digest('hex'));
   }
 });
+
+// --- the Queue's worker side, the object service, worker-manager, the
+// S3 store and the admin endpoints ---
+
+const queueAs = (creds, extra) => client(taskcluster.Queue, creds, extra);
+const objectAs = (creds, extra) => client(taskcluster.Object, creds, extra);
+const WorkerManager = taskcluster.createClient({
+  serviceName: 'worker-manager',
+  apiVersion: 'v1',
+  entries: [{
+    type: 'function', method: 'get', name: 'shouldWorkerTerminate', query: [],
+    route: '/workers/<workerPoolId>/<workerGroup>/<workerId>/should-terminate',
+    args: ['workerPoolId', 'workerGroup', 'workerId'],
+  }],
+}, 'WorkerManager');
+
+const uniq = prefix => `${prefix}-${crypto.randomBytes(4).toString('hex')}`;
+const inADay = () => taskcluster.fromNowJSON('1 day');
+const taskDef = (workerType, extra = {}) => ({
+  provisionerId: PROV,
+  workerType,
+  created: new Date().toJSON(),
+  deadline: taskcluster.fromNowJSON('1 hour'),
+  payload: { command: ['true'] },
+  metadata: { name: 'selftest', description: 'tc-fake selftest', owner: 'selftest@example.com', source: 'https://example.com/selftest' },
+  ...extra,
+});
+const sha = (algo, data) => crypto.createHash(algo).update(data).digest('hex');
+const sleep = ms => new Promise(resolve => setTimeout(resolve, ms));
+const admin = async (method, what, body, toPort) => {
+  const res = await request(method, `/_fake/${what}`, {
+    port: toPort, body: body === undefined ? undefined : JSON.stringify(body),
+    headers: body === undefined ? [] : [['Content-Type', 'application/json']],
+  });
+  assert.ok(res.status < 300, `${method} /_fake/${what}: ${res.status} ${res.body}`);
+  return res.json;
+};
+const certOf = creds => JSON.parse(creds.certificate);
+
+// A new task on a queue of its own, claimed by WORKER: {taskId, workerType, claim, tq (a Queue
+// client with the claim's credentials)}.
+const claimedTask = async (extra = {}, { queue = queueAs(ROOT), worker = queueAs(WORKER) } = {}) => {
+  const workerType = uniq('wt');
+  const taskId = taskcluster.slugid();
+  await queue.createTask(taskId, taskDef(workerType, extra));
+  const { tasks } = await worker.claimWork(`${PROV}/${workerType}`, { tasks: 1, workerGroup: 'selftest-group', workerId: 'w1' });
+  assert.equal(tasks.length, 1);
+  return { taskId, workerType, claim: tasks[0], tq: queueAs(tasks[0].credentials) };
+};
+
+// The second tc-fake, for the timing tests.
+let short = null;
+const startShort = async () => {
+  assert.ok(clientsFile, 'selftest needs --clients FILE to start a second tc-fake');
+  const proc = spawn(process.execPath, [path.join(here, 'server.js'), '--port', '0', '--clients', clientsFile,
+    '--claim-wait-ms', '400', '--claim-timeout-s', '1', '--terminate-after-calls', '2', '--cert-skew-ms', '0'],
+  { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await new Promise((resolve, reject) => {
+    let out = '';
+    proc.stdout.on('data', d => {
+      out += d;
+      if (out.includes('\n')) {
+        resolve(out.trim());
+      }
+    });
+    proc.on('exit', code => reject(new Error(`second tc-fake exited ${code}`)));
+  });
+  const url = line.replace(/^tc-fake listening on /, '');
+  return { proc, rootUrl: url, port: new URL(url).port, as: (Cls, creds) => client(Cls, creds, { rootUrl: url }) };
+};
+
+await t('createTask: 200 pending with the Queue\'s defaults; task() and anonymous status()', async () => {
+  const taskId = taskcluster.slugid(), workerType = uniq('wt');
+  const { status } = await queueAs(ROOT).createTask(taskId, taskDef(workerType));
+  assert.equal(status.state, 'pending');
+  assert.equal(status.taskQueueId, `${PROV}/${workerType}`);
+  assert.equal(status.retriesLeft, 5);
+  assert.deepEqual(status.runs.map(r => [r.runId, r.state, r.reasonCreated]), [[0, 'pending', 'scheduled']]);
+  const def = await queueAs(null).task(taskId);
+  assert.equal(def.schedulerId, '-');
+  assert.equal(def.projectId, 'none');
+  assert.equal(def.taskGroupId, taskId);
+  assert.equal(def.priority, 'lowest');
+  assert.deepEqual([def.dependencies, def.routes, def.scopes, def.tags], [[], [], [], {}]);
+  const expires = new Date(def.deadline);
+  expires.setFullYear(expires.getFullYear() + 1);
+  assert.equal(def.expires, expires.toJSON());
+  assert.deepEqual((await queueAs(null).status(taskId)).status, status);
+  await expectError(queueAs(null).status(taskcluster.slugid()), 404, 'ResourceNotFound');
+});
+
+await t('createTask: the same definition again 200, a different one 409', async () => {
+  const taskId = taskcluster.slugid(), def = taskDef(uniq('wt'));
+  await queueAs(ROOT).createTask(taskId, def);
+  assert.equal((await queueAs(ROOT).createTask(taskId, def)).status.runs.length, 1);
+  await expectError(queueAs(ROOT).createTask(taskId, { ...def, payload: { other: 1 } }), 409, 'RequestConflict');
+});
+
+await t('createTask scopes: priority lowest ok; higher priority or a task scope it lacks 403', async () => {
+  const wt = uniq('wt');
+  await queueAs(CREATOR).createTask(taskcluster.slugid(), taskDef(wt, { scopes: ['secrets:get:selftest/creator/x'] }));
+  const high = await expectError(queueAs(CREATOR).createTask(taskcluster.slugid(), taskDef(wt, { priority: 'high' })),
+    403, 'InsufficientScopes');
+  assert.match(high.message, new RegExp(`queue:create-task:high:${PROV}/${wt}`));
+  await expectError(queueAs(CREATOR).createTask(taskcluster.slugid(), taskDef(wt, { scopes: ['secrets:get:other'] })),
+    403, 'InsufficientScopes');
+  await expectError(queueAs(NARROW).createTask(taskcluster.slugid(), taskDef(wt)), 403, 'InsufficientScopes');
+});
+
+await t('createTask: deadline in the past 400 InputError; no metadata 400 InputValidationError', async () => {
+  const past = taskDef(uniq('wt'), { deadline: new Date(Date.now() - 60000).toJSON(), created: new Date(Date.now() - 120000).toJSON() });
+  const err = await expectError(queueAs(ROOT).createTask(taskcluster.slugid(), past), 400, 'InputError');
+  assert.match(err.message, /`deadline` cannot be in the past/);
+  const def = taskDef(uniq('wt'));
+  delete def.metadata;
+  await expectError(queueAs(ROOT).createTask(taskcluster.slugid(), def), 400, 'InputValidationError');
+});
+
+await t('claimWork: the claim, and task credentials exactly as task-creds.js issues them', async () => {
+  const scopes = ['secrets:get:selftest/task/*'];
+  const { taskId, claim } = await claimedTask({ scopes });
+  assert.deepEqual(Object.keys(claim).sort(), ['credentials', 'runId', 'status', 'takenUntil', 'task', 'workerGroup', 'workerId']);
+  assert.equal(claim.runId, 0);
+  assert.equal(claim.workerGroup, 'selftest-group');
+  assert.equal(claim.workerId, 'w1');
+  assert.equal(claim.status.state, 'running');
+  assert.equal(claim.task.payload.command[0], 'true');
+  const takenUntil = new Date(claim.takenUntil).getTime();
+  assert.ok(Math.abs(takenUntil - Date.now() - 1200 * 1000) < 10000, `takenUntil ${claim.takenUntil}`);
+  assert.equal(claim.credentials.clientId, `task-client/${taskId}/0/on/selftest-group/w1/until/${takenUntil / 1000}`);
+  const cert = certOf(claim.credentials);
+  assert.equal(cert.issuer, ROOT.clientId);
+  assert.equal(cert.expiry, takenUntil);
+  assert.deepEqual(cert.scopes, [`queue:reclaim-task:${taskId}/0`, `queue:resolve-task:${taskId}/0`,
+    `queue:create-artifact:${taskId}/0`, ...scopes]);
+  // they verify here, with the task's scopes
+  const res = await auth(claim.credentials).currentScopes();
+  assert.ok(res.scopes.includes(`queue:resolve-task:${taskId}/0`) && res.scopes.includes(scopes[0]));
+  assert.equal(await echoOf(claim.credentials), claim.credentials.clientId);
+});
+
+await t('claimWork scopes: no claim-work scope 403; another workerGroup 403; task credentials 403', async () => {
+  const { workerType, claim } = await claimedTask();
+  const tq = `${PROV}/${workerType}`;
+  await expectError(queueAs(NOCLAIM).claimWork(tq, { tasks: 1, workerGroup: 'selftest-group', workerId: 'w1' }),
+    403, 'InsufficientScopes');
+  await expectError(queueAs(WORKER).claimWork(tq, { tasks: 1, workerGroup: 'other-group', workerId: 'w1' }),
+    403, 'InsufficientScopes');
+  await expectError(queueAs(claim.credentials).claimWork(tq, { tasks: 1, workerGroup: 'selftest-group', workerId: 'w1' }),
+    403, 'InsufficientScopes');
+  await expectError(queueAs(WORKER).claimWork(`other-prov/${workerType}`, { tasks: 1, workerGroup: 'selftest-group', workerId: 'w1' }),
+    403, 'InsufficientScopes');
+});
+
+await t('claimWork: tasks 33 or a bad workerId 400 InputValidationError; the path carries %2F', async () => {
+  const wt = uniq('wt');
+  await expectError(queueAs(WORKER).claimWork(`${PROV}/${wt}`, { tasks: 33, workerGroup: 'selftest-group', workerId: 'w1' }),
+    400, 'InputValidationError');
+  await expectError(queueAs(WORKER).claimWork(`${PROV}/${wt}`, { tasks: 1, workerGroup: 'selftest-group', workerId: 'w/1' }),
+    400, 'InputValidationError');
+  const { calls } = await admin('GET', 'calls');
+  assert.ok(calls.some(c => c.target === `/api/queue/v1/claim-work/${PROV}%2F${wt}` && c.status === 400));
+});
+
+await t('claimWork: highest priority first, at most `tasks` claims', async () => {
+  const wt = uniq('wt'), ids = [taskcluster.slugid(), taskcluster.slugid(), taskcluster.slugid()];
+  await queueAs(ROOT).createTask(ids[0], taskDef(wt));
+  await queueAs(ROOT).createTask(ids[1], taskDef(wt, { priority: 'high' }));
+  await queueAs(ROOT).createTask(ids[2], taskDef(wt));
+  const { tasks } = await queueAs(WORKER).claimWork(`${PROV}/${wt}`, { tasks: 2, workerGroup: 'selftest-group', workerId: 'w1' });
+  assert.deepEqual(tasks.map(c => c.status.taskId), [ids[1], ids[0]]);
+  const rest = await queueAs(WORKER).claimWork(`${PROV}/${wt}`, { tasks: 32, workerGroup: 'selftest-group', workerId: 'w2' });
+  assert.deepEqual(rest.tasks.map(c => [c.status.taskId, c.workerId]), [[ids[2], 'w2']]);
+});
+
+await t('claimWork long poll: a task created mid-poll is claimed at once', async () => {
+  const wt = uniq('wt'), taskId = taskcluster.slugid();
+  const start = Date.now();
+  const polling = queueAs(WORKER).claimWork(`${PROV}/${wt}`, { tasks: 1, workerGroup: 'selftest-group', workerId: 'w1' });
+  await sleep(300);
+  await queueAs(ROOT).createTask(taskId, taskDef(wt));
+  const { tasks } = await polling;
+  const took = Date.now() - start;
+  assert.deepEqual(tasks.map(c => c.status.taskId), [taskId]);
+  assert.ok(took >= 290 && took < 1500, `took ${took} ms`);
+});
+
+await t('second tc-fake (--claim-wait-ms 400 --claim-timeout-s 1 ...) starts', async () => {
+  short = await startShort();
+  assert.match(short.rootUrl, /^http:\/\/127\.0\.0\.1:[0-9]+$/);
+});
+
+await t('claimWork long poll: nothing pending, {"tasks": []} after --claim-wait-ms', async () => {
+  const start = Date.now();
+  const res = await short.as(taskcluster.Queue, WORKER).claimWork(`${PROV}/${uniq('wt')}`,
+    { tasks: 1, workerGroup: 'selftest-group', workerId: 'w1' });
+  const took = Date.now() - start;
+  assert.deepEqual(res, { tasks: [] });
+  assert.ok(took >= 390 && took < 2000, `took ${took} ms`);
+});
+
+await t('reclaimTask: later takenUntil, new credentials; with them again; worker creds 403', async () => {
+  const { taskId, claim, tq } = await claimedTask();
+  await sleep(20);
+  const re = await tq.reclaimTask(taskId, '0');
+  assert.ok(new Date(re.takenUntil) > new Date(claim.takenUntil));
+  assert.equal(re.status.runs[0].takenUntil, re.takenUntil);
+  assert.equal(re.credentials.clientId, `task-client/${taskId}/0/on/selftest-group/w1/until/${new Date(re.takenUntil).getTime() / 1000}`);
+  assert.equal(certOf(re.credentials).expiry, new Date(re.takenUntil).getTime());
+  assert.deepEqual([re.runId, re.workerGroup, re.workerId], [0, 'selftest-group', 'w1']);
+  await queueAs(re.credentials).reclaimTask(taskId, '0');
+  await expectError(queueAs(WORKER).reclaimTask(taskId, '0'), 403, 'InsufficientScopes');
+  await expectError(tq.reclaimTask(taskId, '1'), 403, 'InsufficientScopes');
+});
+
+await t('task credentials of one run cannot resolve, reclaim or create artifacts for another', async () => {
+  const a = await claimedTask(), b = await claimedTask();
+  await expectError(a.tq.reportCompleted(b.taskId, '0'), 403, 'InsufficientScopes');
+  await expectError(a.tq.reportException(b.taskId, '0', { reason: 'worker-shutdown' }), 403, 'InsufficientScopes');
+  await expectError(a.tq.reclaimTask(b.taskId, '0'), 403, 'InsufficientScopes');
+  await expectError(a.tq.createArtifact(b.taskId, '0', 'public/x', { storageType: 'error', expires: inADay(),
+    reason: 'file-missing-on-worker', message: 'm' }), 403, 'InsufficientScopes');
+  assert.equal((await queueAs(null).status(b.taskId)).status.state, 'running');
+});
+
+await t('reportCompleted: 200, again 200; then failed, reclaim, createArtifact 409', async () => {
+  const { taskId, tq } = await claimedTask();
+  assert.equal((await tq.reportCompleted(taskId, '0')).status.state, 'completed');
+  const again = await tq.reportCompleted(taskId, '0');
+  assert.deepEqual(again.status.runs.map(r => [r.state, r.reasonResolved]), [['completed', 'completed']]);
+  await expectError(tq.reportFailed(taskId, '0'), 409, 'RequestConflict');
+  await expectError(tq.reportException(taskId, '0', { reason: 'internal-error' }), 409, 'RequestConflict');
+  await expectError(tq.reclaimTask(taskId, '0'), 409, 'RequestConflict');
+  await expectError(tq.createArtifact(taskId, '0', 'public/late.txt', { storageType: 's3', contentType: 'text/plain', expires: inADay() }),
+    409, 'RequestConflict');
+  await expectError(queueAs(ROOT).reportCompleted(taskId, '1'), 404, 'ResourceNotFound');
+});
+
+await t('reportFailed: failed/failed; a reportException body outside the enum 400', async () => {
+  const { taskId, tq } = await claimedTask();
+  await expectError(tq.reportException(taskId, '0', { reason: 'superseded-by-me' }), 400, 'InputValidationError');
+  const { status } = await tq.reportFailed(taskId, '0');
+  assert.deepEqual([status.state, status.runs[0].reasonResolved], ['failed', 'failed']);
+});
+
+await t('reportException worker-shutdown: a new pending run (retry) that the next claim gets', async () => {
+  const { taskId, workerType, tq } = await claimedTask();
+  const { status } = await tq.reportException(taskId, '0', { reason: 'worker-shutdown' });
+  assert.deepEqual(status.runs.map(r => [r.runId, r.state, r.reasonCreated, r.reasonResolved]),
+    [[0, 'exception', 'scheduled', 'worker-shutdown'], [1, 'pending', 'retry', undefined]]);
+  assert.equal(status.retriesLeft, 4);
+  assert.equal(status.state, 'pending');
+  await tq.reportException(taskId, '0', { reason: 'worker-shutdown' }); // idempotent
+  await expectError(tq.reportException(taskId, '0', { reason: 'internal-error' }), 409, 'RequestConflict');
+  const { tasks } = await queueAs(WORKER).claimWork(`${PROV}/${workerType}`, { tasks: 1, workerGroup: 'selftest-group', workerId: 'w9' });
+  assert.deepEqual(tasks.map(c => [c.status.taskId, c.runId, c.workerId]), [[taskId, 1, 'w9']]);
+  assert.match(tasks[0].credentials.clientId, new RegExp(`^task-client/${taskId}/1/on/selftest-group/w9/until/`));
+});
+
+await t('reportException intermittent-task: task-retry; with retries 0 no new run; other reasons none', async () => {
+  const a = await claimedTask();
+  const ra = await a.tq.reportException(a.taskId, '0', { reason: 'intermittent-task' });
+  assert.deepEqual(ra.status.runs.map(r => r.reasonCreated), ['scheduled', 'task-retry']);
+  const b = await claimedTask({ retries: 0 });
+  const rb = await b.tq.reportException(b.taskId, '0', { reason: 'worker-shutdown' });
+  assert.deepEqual([rb.status.state, rb.status.runs.length, rb.status.retriesLeft], ['exception', 1, 0]);
+  const c = await claimedTask();
+  const rc = await c.tq.reportException(c.taskId, '0', { reason: 'malformed-payload' });
+  assert.deepEqual([rc.status.state, rc.status.runs.length], ['exception', 1]);
+});
+
+await t('claim expiry (--claim-timeout-s 1): exception/claim-expired, a retry run; the old claim 409', async () => {
+  const wt = uniq('wt'), taskId = taskcluster.slugid();
+  const sq = short.as(taskcluster.Queue, ROOT);
+  await sq.createTask(taskId, taskDef(wt, { retries: 1 }));
+  const { tasks } = await short.as(taskcluster.Queue, WORKER).claimWork(`${PROV}/${wt}`,
+    { tasks: 1, workerGroup: 'selftest-group', workerId: 'w1' });
+  assert.ok(new Date(tasks[0].takenUntil) - Date.now() <= 1000);
+  await sleep(1300);
+  const { status } = await sq.status(taskId);
+  assert.deepEqual(status.runs.map(r => [r.state, r.reasonCreated, r.reasonResolved]),
+    [['exception', 'scheduled', 'claim-expired'], ['pending', 'retry', undefined]]);
+  assert.equal(status.retriesLeft, 0);
+  // the claim's credentials have expired too (--cert-skew-ms 0)
+  await expectError(short.as(taskcluster.Queue, tasks[0].credentials).reclaimTask(taskId, '0'), 401, 'AuthenticationFailed');
+  await expectError(sq.reclaimTask(taskId, '0'), 409, 'RequestConflict');
+});
+
+await t('deadline: exception/deadline-exceeded, never claimed', async () => {
+  const wt = uniq('wt'), taskId = taskcluster.slugid();
+  const sq = short.as(taskcluster.Queue, ROOT);
+  await sq.createTask(taskId, taskDef(wt, { deadline: new Date(Date.now() + 300).toJSON() }));
+  await sleep(450);
+  const { status } = await sq.status(taskId);
+  assert.deepEqual(status.runs.map(r => [r.state, r.reasonResolved]), [['exception', 'deadline-exceeded']]);
+  const res = await short.as(taskcluster.Queue, WORKER).claimWork(`${PROV}/${wt}`, { tasks: 1, workerGroup: 'selftest-group', workerId: 'w1' });
+  assert.deepEqual(res.tasks, []);
+});
+
+await t('dependencies: pending once the dependency completes', async () => {
+  const a = await claimedTask();
+  const taskId = taskcluster.slugid();
+  const { status } = await queueAs(ROOT).createTask(taskId, taskDef(a.workerType, { dependencies: [a.taskId] }));
+  assert.deepEqual([status.state, status.runs.length], ['unscheduled', 0]);
+  await expectError(queueAs(ROOT).createTask(taskcluster.slugid(), taskDef(a.workerType, { dependencies: [taskcluster.slugid()] })),
+    400, 'InputError');
+  await a.tq.reportCompleted(a.taskId, '0');
+  const { tasks } = await queueAs(WORKER).claimWork(`${PROV}/${a.workerType}`, { tasks: 1, workerGroup: 'selftest-group', workerId: 'w1' });
+  assert.deepEqual(tasks.map(c => c.status.taskId), [taskId]);
+});
+
+await t('cancelTask: pending and running runs resolve exception/canceled; reclaim then 409; scope 403', async () => {
+  const wt = uniq('wt'), pending = taskcluster.slugid();
+  await queueAs(ROOT).createTask(pending, taskDef(wt));
+  await expectError(queueAs(WORKER).cancelTask(pending), 403, 'InsufficientScopes');
+  const c1 = await queueAs(ROOT).cancelTask(pending);
+  assert.deepEqual(c1.status.runs.map(r => [r.state, r.reasonResolved]), [['exception', 'canceled']]);
+  const { taskId, tq } = await claimedTask();
+  const c2 = await queueAs(ROOT).cancelTask(taskId);
+  assert.equal(c2.status.runs[0].reasonResolved, 'canceled');
+  await expectError(tq.reclaimTask(taskId, '0'), 409, 'RequestConflict');
+  await expectError(tq.reportCompleted(taskId, '0'), 409, 'RequestConflict');
+  // logs may still be uploaded after an exception
+  await tq.createArtifact(taskId, '0', 'public/logs/live.log', { storageType: 'error', expires: inADay(),
+    reason: 'file-missing-on-worker', message: 'canceled' });
+  assert.deepEqual((await queueAs(ROOT).cancelTask(taskId)).status, (await queueAs(null).status(taskId)).status);
+});
+
+await t('s3 artifact: putUrl, the PUT keeps bytes and headers; getArtifact 303 to them; listed', async () => {
+  const { taskId, tq } = await claimedTask();
+  const name = 'public/logs/live_backing.log';
+  const body = zlib.gzipSync(Buffer.from('hello from the task\n'));
+  const res = await tq.createArtifact(taskId, '0', name, { storageType: 's3', contentType: 'text/plain; charset=utf-8',
+    expires: inADay(), contentLength: 20 });
+  assert.deepEqual(Object.keys(res).sort(), ['contentType', 'expires', 'putUrl', 'storageType']);
+  assert.equal(res.contentType, 'text/plain; charset=utf-8');
+  const put = new URL(res.putUrl);
+  assert.equal(put.origin, rootUrl);
+  assert.equal(put.pathname, `/s3/artifacts/${taskId}/0/public/logs/live_backing.log`);
+  const up = await request('PUT', put.pathname + put.search, { body, headers: [
+    ['Content-Type', 'text/plain; charset=utf-8'], ['Content-Encoding', 'gzip'], ['Content-Length', String(body.length)]] });
+  assert.equal(up.status, 200, up.body.toString());
+  assert.match(up.headers.etag, /^"[0-9a-f]{32}"$/);
+  const got = await queueAs(null).getArtifact(taskId, '0', name);
+  assert.deepEqual(got, { storageType: 's3', url: `${rootUrl}/s3/artifacts/${taskId}/0/public/logs/live_backing.log` });
+  const latest = await request('GET', `/api/queue/v1/task/${taskId}/artifacts/${encodeURIComponent(name)}`);
+  assert.equal(latest.status, 303);
+  assert.equal(latest.headers.location, got.url);
+  assert.equal(latest.headers['x-taskcluster-artifact-storage-type'], 's3');
+  const data = await request('GET', new URL(got.url).pathname);
+  assert.equal(data.status, 200);
+  assert.equal(data.headers['content-type'], 'text/plain; charset=utf-8');
+  assert.equal(data.headers['content-encoding'], 'gzip');
+  assert.equal(data.headers['content-length'], String(body.length));
+  assert.equal(data.body.compare(body), 0);
+  const stored = await request('GET', `/_fake/artifact/${taskId}/0/${name}`);
+  assert.equal(stored.body.compare(body), 0);
+  assert.equal(stored.headers['content-encoding'], 'gzip');
+  const list = await queueAs(null).listArtifacts(taskId, '0');
+  assert.deepEqual(list.artifacts.map(a => [a.name, a.storageType, a.contentType]), [[name, 's3', 'text/plain; charset=utf-8']]);
+  const summary = await admin('GET', `artifacts/${taskId}`);
+  assert.deepEqual(summary.runs[0].artifacts[0].stored, { size: body.length, sha256: sha('sha256', body),
+    contentType: 'text/plain; charset=utf-8', contentEncoding: 'gzip' });
+  assert.equal(summary.runs[0].artifacts[0].contentLength, 20);
+});
+
+await t('S3 store: wrong Content-Type 403, no signature 403, chunked 411, unknown key 404', async () => {
+  const { taskId, tq } = await claimedTask();
+  const { putUrl } = await tq.createArtifact(taskId, '0', 'public/a.bin', { storageType: 's3',
+    contentType: 'application/octet-stream', expires: inADay() });
+  const u = new URL(putUrl);
+  const wrong = await request('PUT', u.pathname + u.search, { body: 'x', headers: [['Content-Type', 'text/plain']] });
+  assert.equal(wrong.status, 403);
+  assert.match(wrong.body.toString(), /<Code>SignatureDoesNotMatch<\/Code>/);
+  const unsigned = await request('PUT', u.pathname, { body: 'x', headers: [['Content-Type', 'application/octet-stream']] });
+  assert.equal(unsigned.status, 403);
+  assert.match(unsigned.body.toString(), /<Code>AccessDenied<\/Code>/);
+  const chunked = await request('PUT', u.pathname + u.search, { chunks: ['a', 'b'],
+    headers: [['Content-Type', 'application/octet-stream']] });
+  assert.equal(chunked.status, 411);
+  assert.match(chunked.body.toString(), /<Code>MissingContentLength<\/Code>/);
+  const none = await request('GET', '/s3/artifacts/none');
+  assert.equal(none.status, 404);
+  assert.match(none.body.toString(), /<Code>NoSuchKey<\/Code>/);
+  const { calls } = await admin('GET', 'calls');
+  const c = calls.filter(x => x.api === 's3.put' && x.target.startsWith(u.pathname)).map(x => [x.status, x.headers['transfer-encoding'] || '']);
+  assert.deepEqual(c, [[403, ''], [403, ''], [411, 'chunked']]);
+});
+
+await t('createArtifact conflicts: same call 200, other contentType/earlier expiry/type 409, reference -> link ok', async () => {
+  const { taskId, tq } = await claimedTask();
+  const expires = inADay();
+  const s3 = { storageType: 's3', contentType: 'text/plain', expires };
+  await tq.createArtifact(taskId, '0', 'public/a', s3);
+  await tq.createArtifact(taskId, '0', 'public/a', s3);
+  await tq.createArtifact(taskId, '0', 'public/a', { ...s3, expires: taskcluster.fromNowJSON('2 days') });
+  await expectError(tq.createArtifact(taskId, '0', 'public/a', { ...s3, contentType: 'text/html' }), 409, 'RequestConflict');
+  await expectError(tq.createArtifact(taskId, '0', 'public/a', { ...s3, expires: taskcluster.fromNowJSON('1 hour') }), 409, 'RequestConflict');
+  await expectError(tq.createArtifact(taskId, '0', 'public/a', { storageType: 'error', expires: taskcluster.fromNowJSON('3 days'),
+    reason: 'file-missing-on-worker', message: 'x' }), 409, 'RequestConflict');
+  const ref = { storageType: 'reference', contentType: 'text/plain', expires, url: 'https://example.com/live' };
+  assert.deepEqual(await tq.createArtifact(taskId, '0', 'public/logs/live.log', ref), { storageType: 'reference' });
+  await tq.createArtifact(taskId, '0', 'public/logs/live.log', { ...ref, url: 'https://example.com/other' });
+  assert.deepEqual(await tq.createArtifact(taskId, '0', 'public/logs/live.log',
+    { storageType: 'link', contentType: 'text/plain', expires, artifact: 'public/a' }), { storageType: 'link' });
+  await expectError(tq.createArtifact(taskId, '0', 'public/logs/live.log', ref), 409, 'RequestConflict');
+});
+
+await t('getArtifact: error 424 {reason, message}; reference 303 to its url; links followed; a cycle 400', async () => {
+  const { taskId, tq } = await claimedTask();
+  const expires = inADay();
+  await tq.createArtifact(taskId, '0', 'public/missing', { storageType: 'error', expires,
+    reason: 'file-missing-on-worker', message: 'Could not read file \'/x\'' });
+  const err = await request('GET', `/api/queue/v1/task/${taskId}/runs/0/artifacts/public/missing`);
+  assert.equal(err.status, 424);
+  assert.deepEqual(err.json, { reason: 'file-missing-on-worker', message: 'Could not read file \'/x\'' });
+  assert.equal(err.headers['x-taskcluster-artifact-storage-type'], 'error');
+  await tq.createArtifact(taskId, '0', 'public/ref', { storageType: 'reference', contentType: 'text/plain', expires, url: 'https://example.com/r' });
+  const ref = await request('GET', `/api/queue/v1/task/${taskId}/artifacts/public/ref`);
+  assert.deepEqual([ref.status, ref.headers.location], [303, 'https://example.com/r']);
+  await tq.createArtifact(taskId, '0', 'public/l1', { storageType: 'link', expires, artifact: 'public/ref' });
+  await tq.createArtifact(taskId, '0', 'private/l2', { storageType: 'link', expires, artifact: 'public/l1' });
+  const link = await queueAs(ROOT).getArtifact(taskId, '0', 'private/l2');
+  assert.deepEqual(link, { storageType: 'reference', url: 'https://example.com/r' });
+  // every name on the way needs its scope: private/l2 is not public
+  await expectError(queueAs(null).getArtifact(taskId, '0', 'private/l2'), 403, 'InsufficientScopes');
+  await tq.createArtifact(taskId, '0', 'public/c1', { storageType: 'link', expires, artifact: 'public/c2' });
+  await tq.createArtifact(taskId, '0', 'public/c2', { storageType: 'link', expires, artifact: 'public/c1' });
+  const cycle = await request('GET', `/api/queue/v1/task/${taskId}/runs/0/artifacts/public/c1`);
+  assert.equal(cycle.status, 400);
+  assert.match(cycle.json.message, /link cycle/);
+  const listed = await queueAs(null).listLatestArtifacts(taskId);
+  assert.deepEqual(listed.artifacts.map(a => a.name), ['private/l2', 'public/c1', 'public/c2', 'public/l1', 'public/missing', 'public/ref']);
+  assert.equal(listed.artifacts[0].contentType, 'application/binary');
+});
+
+await t('createArtifact: expires after task.expires 400; unknown storageType 400; unknown run 400', async () => {
+  const { taskId, tq } = await claimedTask({ expires: taskcluster.fromNowJSON('2 hours') });
+  const e = await expectError(tq.createArtifact(taskId, '0', 'public/x', { storageType: 's3', contentType: 'text/plain',
+    expires: taskcluster.fromNowJSON('3 hours') }), 400, 'InputError');
+  assert.match(e.message, /after the task expiration/);
+  await expectError(tq.createArtifact(taskId, '0', 'public/x', { storageType: 'azure', contentType: 'text/plain', expires: inADay() }),
+    400, 'InputValidationError');
+  const r1 = await expectError(queueAs(ROOT).createArtifact(taskId, '1', 'public/x', { storageType: 'error', expires: inADay(),
+    reason: 'file-missing-on-worker', message: 'x' }), 400, 'InputError');
+  assert.match(r1.message, /^Run not found/);
+  await expectError(queueAs(ROOT).finishArtifact(taskId, '0', 'public/x', { uploadId: taskcluster.slugid() }), 404, 'ResourceNotFound');
+});
+
+await t('object artifact: createArtifact, createUpload (putUrl), PUT, finishUpload, finishArtifact, getArtifact', async () => {
+  const { taskId, tq } = await claimedTask();
+  const name = 'public/build/target.tar.gz';
+  const data = crypto.randomBytes(20000);
+  const expires = inADay();
+  const res = await tq.createArtifact(taskId, '0', name, { storageType: 'object', contentType: 'application/gzip', expires,
+    contentLength: data.length });
+  assert.deepEqual(Object.keys(res).sort(), ['credentials', 'expires', 'name', 'projectId', 'storageType', 'uploadId']);
+  assert.equal(res.name, `t/${taskId}/0/${name}`);
+  assert.equal(res.projectId, 'none');
+  assert.equal(res.expires, new Date(expires).toJSON());
+  assert.equal(res.credentials.clientId, `artifact-upload/${taskId}/0/on/selftest-group/w1`);
+  assert.deepEqual(certOf(res.credentials).scopes, [`object:upload:none:${res.name}`]);
+  // not visible before it is finished
+  await expectError(queueAs(null).getArtifact(taskId, '0', name), 404, 'ResourceNotFound');
+  assert.deepEqual((await queueAs(null).listArtifacts(taskId, '0')).artifacts, []);
+  const fin = await expectError(tq.finishArtifact(taskId, '0', name, { uploadId: res.uploadId }), 400, 'InputError');
+  assert.match(fin.message, /Object storing artifact data does not exist/);
+  // the upload as the real client library does it (putUrl for > 8 KiB)
+  const object = objectAs(res.credentials);
+  await taskcluster.upload({ projectId: res.projectId, name: res.name, contentType: 'application/gzip', contentLength: data.length,
+    expires: new Date(res.expires), object, uploadId: res.uploadId, streamFactory: async () => Readable.from([data]), retries: 0 });
+  const wrongId = await expectError(tq.finishArtifact(taskId, '0', name, { uploadId: taskcluster.slugid() }), 400, 'InputError');
+  assert.match(wrongId.message, /given uploadId does not match/);
+  await tq.finishArtifact(taskId, '0', name, { uploadId: res.uploadId });
+  await tq.finishArtifact(taskId, '0', name, { uploadId: res.uploadId });
+  const got = await queueAs(null).getArtifact(taskId, '0', name);
+  assert.deepEqual(got, { storageType: 'object', url: `${rootUrl}/s3/objects/t/${taskId}/0/public/build/target.tar.gz` });
+  const bytes = await request('GET', new URL(got.url).pathname);
+  assert.equal(bytes.headers['content-type'], 'application/gzip');
+  assert.equal(bytes.body.compare(data), 0);
+  const { calls } = await admin('GET', 'calls');
+  const create = calls.filter(c => c.api === 'object.createUpload' && c.body?.uploadId === res.uploadId);
+  assert.deepEqual(Object.keys(create[0].body.proposedUploadMethods), ['putUrl']);
+  assert.equal(create[0].clientId, res.credentials.clientId);
+  const finish = calls.find(c => c.api === 'object.finishUpload' && c.body?.uploadId === res.uploadId);
+  assert.deepEqual(finish.body.hashes, { sha256: sha('sha256', data), sha512: sha('sha512', data) });
+  assert.deepEqual(calls.filter(c => c.api === 's3.put' && c.target.startsWith(`/s3/objects/t/${taskId}/`))
+    .map(c => [c.status, c.headers['content-type'], c.headers['content-length']]), [[200, 'application/gzip', String(data.length)]]);
+  await expectError(tq.createArtifact(taskId, '0', name, { storageType: 'object', contentType: 'application/gzip', expires }),
+    409, 'RequestConflict');
+});
+
+await t('object service: dataInline; wrong hashes, wrong uploadId, no data 409; other names 403', async () => {
+  const { taskId, tq } = await claimedTask();
+  const mk = async n => tq.createArtifact(taskId, '0', n, { storageType: 'object', contentType: 'text/plain', expires: inADay() });
+  const a = await mk('public/small.txt');
+  const oa = objectAs(a.credentials);
+  const data = Buffer.from('small object\n');
+  const up = await oa.createUpload(a.name, { projectId: 'none', uploadId: a.uploadId, expires: a.expires,
+    proposedUploadMethods: { dataInline: { contentType: 'text/plain', objectData: data.toString('base64') } } });
+  assert.deepEqual(up, { projectId: 'none', uploadId: a.uploadId, expires: a.expires, uploadMethod: { dataInline: true } });
+  const hashes = { sha256: sha('sha256', data), sha512: sha('sha512', data) };
+  const bad = await expectError(oa.finishUpload(a.name, { projectId: 'none', uploadId: a.uploadId,
+    hashes: { ...hashes, sha256: sha('sha256', 'other') } }), 409, 'RequestConflict');
+  assert.match(bad.message, /sha256 hash given .* the uploaded data's is/);
+  await expectError(oa.finishUpload(a.name, { projectId: 'none', uploadId: taskcluster.slugid(), hashes }), 409, 'RequestConflict');
+  await expectError(oa.finishUpload(a.name, { projectId: 'other', uploadId: a.uploadId, hashes }), 403, 'InsufficientScopes');
+  assert.deepEqual(await oa.finishUpload(a.name, { projectId: 'none', uploadId: a.uploadId, hashes }), {});
+  assert.deepEqual(await oa.finishUpload(a.name, { projectId: 'none', uploadId: a.uploadId, hashes }), {});
+  await tq.finishArtifact(taskId, '0', 'public/small.txt', { uploadId: a.uploadId });
+  // upload credentials are for that one object
+  const b = await mk('public/b.txt');
+  await expectError(oa.createUpload(b.name, { projectId: 'none', uploadId: b.uploadId, expires: b.expires,
+    proposedUploadMethods: {} }), 403, 'InsufficientScopes');
+  const ob = objectAs(b.credentials);
+  await expectError(ob.createUpload(b.name, { projectId: 'none', uploadId: taskcluster.slugid(), expires: b.expires,
+    proposedUploadMethods: {} }), 409, 'RequestConflict');
+  const nodata = await expectError(ob.finishUpload(b.name, { projectId: 'none', uploadId: b.uploadId }), 409, 'RequestConflict');
+  assert.match(nodata.message, /no data was uploaded/);
+  const put = await ob.createUpload(b.name, { projectId: 'none', uploadId: b.uploadId, expires: b.expires,
+    proposedUploadMethods: { putUrl: { contentType: 'text/plain', contentLength: 3 } } });
+  assert.deepEqual(put.uploadMethod.putUrl.headers, { 'Content-Type': 'text/plain', 'Content-Length': '3' });
+  const u = new URL(put.uploadMethod.putUrl.url);
+  assert.equal((await request('PUT', u.pathname + u.search, { body: 'abc', headers: Object.entries(put.uploadMethod.putUrl.headers) })).status, 200);
+  await ob.finishUpload(b.name, { projectId: 'none', uploadId: b.uploadId, hashes: { sha256: sha('sha256', 'abc') } });
+  const { url } = await queueAs(null).getArtifact(taskId, '0', 'public/small.txt');
+  assert.equal((await request('GET', new URL(url).pathname)).body.toString(), 'small object\n');
+});
+
+await t('shouldWorkerTerminate: false; PUT /_fake/worker-manager terminateAfterCalls 2 -> true from call 2; 403', async () => {
+  const wm = client(WorkerManager, WORKER);
+  const pool = `${PROV}/${uniq('wt')}`;
+  assert.equal((await wm.shouldWorkerTerminate(pool, 'selftest-group', 'w1')).terminate, false);
+  await admin('PUT', 'worker-manager', { terminateAfterCalls: 2 });
+  const answers = [];
+  for (let i = 0; i < 3; i++) {
+    answers.push((await wm.shouldWorkerTerminate(pool, 'selftest-group', 'w1')).terminate);
+  }
+  assert.deepEqual(answers, [false, true, true]);
+  assert.deepEqual(await admin('PUT', 'worker-manager', { terminateAfterCalls: 0 }), { terminateAfterCalls: 0, calls: 0 });
+  await expectError(wm.shouldWorkerTerminate(`other/${uniq('wt')}`, 'selftest-group', 'w1'), 403, 'InsufficientScopes');
+  await expectError(client(WorkerManager, NOCLAIM).shouldWorkerTerminate(pool, 'selftest-group', 'w1'), 403, 'InsufficientScopes');
+  const { calls } = await admin('GET', 'calls');
+  assert.ok(calls.some(c => c.api === 'worker-manager.shouldWorkerTerminate' &&
+    c.target === `/api/worker-manager/v1/workers/${encodeURIComponent(pool)}/selftest-group/w1/should-terminate`));
+});
+
+await t('--terminate-after-calls 2: the second call says terminate', async () => {
+  const wm = short.as(WorkerManager, WORKER);
+  const a = await wm.shouldWorkerTerminate(`${PROV}/x`, 'selftest-group', 'w1');
+  const b = await wm.shouldWorkerTerminate(`${PROV}/x`, 'selftest-group', 'w1');
+  assert.deepEqual([a.terminate, b.terminate], [false, true]);
+  assert.equal(typeof b.reason, 'string');
+});
+
+await t('faults: the next N matching requests answer the status; then normal again', async () => {
+  const { taskId, tq } = await claimedTask();
+  const { putUrl } = await tq.createArtifact(taskId, '0', 'public/f.txt', { storageType: 's3', contentType: 'text/plain', expires: inADay() });
+  const u = new URL(putUrl);
+  await admin('POST', 'faults', { path: `^/s3/artifacts/${taskId}/`, method: 'PUT', count: 2 });
+  const statuses = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await request('PUT', u.pathname + u.search, { body: 'f', headers: [['Content-Type', 'text/plain']] });
+    statuses.push(r.status);
+    if (r.status === 500) {
+      assert.match(r.body.toString(), /<Code>InternalError<\/Code>/);
+    }
+  }
+  assert.deepEqual(statuses, [500, 500, 200]);
+  await admin('POST', 'faults', { path: '/completed$', status: 503 });
+  await expectError(tq.reportCompleted(taskId, '0'), 503);
+  await tq.reportCompleted(taskId, '0');
+  const { calls } = await admin('GET', 'calls');
+  assert.deepEqual(calls.filter(c => c.target.startsWith(u.pathname)).map(c => !!c.injected), [true, true, false]);
+  await admin('DELETE', 'faults');
+  assert.deepEqual(await admin('GET', 'faults'), { faults: [] });
+});
+
+await t('/_fake/calls: api names, clientIds, bodies; since=SEQ', async () => {
+  const before = (await admin('GET', 'calls')).calls.at(-1).seq;
+  const { taskId, workerType, claim, tq } = await claimedTask();
+  await tq.reportException(taskId, '0', { reason: 'resource-unavailable' });
+  const { calls } = await admin('GET', `calls?since=${before}`);
+  assert.deepEqual(calls.map(c => c.api), ['queue.createTask', 'queue.claimWork', 'queue.reportException']);
+  assert.ok(calls.every(c => c.seq > before));
+  assert.deepEqual(calls[1].body, { tasks: 1, workerGroup: 'selftest-group', workerId: 'w1' });
+  assert.equal(calls[1].target, `/api/queue/v1/claim-work/${PROV}%2F${workerType}`);
+  assert.deepEqual(calls.map(c => c.clientId), [ROOT.clientId, WORKER.clientId, claim.credentials.clientId]);
+  assert.deepEqual(calls[2].body, { reason: 'resource-unavailable' });
+});
+
+await t('second tc-fake: SIGTERM, exit 0', async () => {
+  const code = await new Promise(resolve => {
+    short.proc.on('exit', resolve);
+    short.proc.kill('SIGTERM');
+  });
+  short = null;
+  assert.equal(code, 0);
+});
+if (short) {
+  short.proc.kill('SIGKILL');
+}
 
 if (logFile) {
   await t('request log: a JSON line per request, ids and ext, never a mac', async () => {
