@@ -186,7 +186,8 @@ have_tc_fake() {
 }
 # start_tc_fake [CLIENTS_FILE [OPTION...]]: sets FAKE_URL (its rootUrl) and
 # FAKE_LOG (one JSON line per request); stop_tc_fake ends it.  OPTIONs go
-# to tc-fake (--cert-skew-ms MS).
+# to tc-fake (--cert-skew-ms, --claim-wait-ms, --claim-timeout-s,
+# --terminate-after-calls: see tests/tc-fake/server.js).
 start_tc_fake() {
 	local clients=${1:-}
 	shift $(( $# > 0 ))

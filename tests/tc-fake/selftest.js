@@ -805,6 +805,26 @@ await t('claimWork long poll: a task created mid-poll is claimed at once', async
   assert.ok(took >= 290 && took < 1500, `took ${took} ms`);
 });
 
+await t('claimWork long poll: a caller that hangs up claims nothing', async () => {
+  const wt = uniq('wt'), taskId = taskcluster.slugid();
+  const body = JSON.stringify({ tasks: 1, workerGroup: 'selftest-group', workerId: 'gone' });
+  const target = `/api/queue/v1/claim-work/${PROV}%2F${wt}`;
+  const header = hawk.client.header(`http://127.0.0.1:${port}${target}`, 'POST',
+    { credentials: { id: WORKER.clientId, key: WORKER.accessToken, algorithm: 'sha256' } });
+  const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: target, agent: false,
+    headers: { Authorization: header.header, 'Content-Type': 'application/json' } });
+  req.on('error', () => {});
+  req.end(body);
+  await sleep(200);
+  req.destroy();
+  await sleep(100);
+  await queueAs(ROOT).createTask(taskId, taskDef(wt));
+  await sleep(100);
+  assert.equal((await queueAs(null).status(taskId)).status.state, 'pending');
+  const { tasks } = await queueAs(WORKER).claimWork(`${PROV}/${wt}`, { tasks: 1, workerGroup: 'selftest-group', workerId: 'w1' });
+  assert.deepEqual(tasks.map(c => [c.status.taskId, c.workerId]), [[taskId, 'w1']]);
+});
+
 await t('second tc-fake (--claim-wait-ms 400 --claim-timeout-s 1 ...) starts', async () => {
   short = await startShort();
   assert.match(short.rootUrl, /^http:\/\/127\.0\.0\.1:[0-9]+$/);
@@ -1013,9 +1033,9 @@ await t('createArtifact conflicts: same call 200, other contentType/earlier expi
   const s3 = { storageType: 's3', contentType: 'text/plain', expires };
   await tq.createArtifact(taskId, '0', 'public/a', s3);
   await tq.createArtifact(taskId, '0', 'public/a', s3);
-  await tq.createArtifact(taskId, '0', 'public/a', { ...s3, expires: taskcluster.fromNowJSON('2 days') });
   await expectError(tq.createArtifact(taskId, '0', 'public/a', { ...s3, contentType: 'text/html' }), 409, 'RequestConflict');
-  await expectError(tq.createArtifact(taskId, '0', 'public/a', { ...s3, expires: taskcluster.fromNowJSON('1 hour') }), 409, 'RequestConflict');
+  await tq.createArtifact(taskId, '0', 'public/a', { ...s3, expires: taskcluster.fromNowJSON('2 days') });
+  await expectError(tq.createArtifact(taskId, '0', 'public/a', { ...s3, expires: taskcluster.fromNowJSON('1 day') }), 409, 'RequestConflict');
   await expectError(tq.createArtifact(taskId, '0', 'public/a', { storageType: 'error', expires: taskcluster.fromNowJSON('3 days'),
     reason: 'file-missing-on-worker', message: 'x' }), 409, 'RequestConflict');
   const ref = { storageType: 'reference', contentType: 'text/plain', expires, url: 'https://example.com/live' };
@@ -1044,13 +1064,17 @@ await t('getArtifact: error 424 {reason, message}; reference 303 to its url; lin
   assert.deepEqual(link, { storageType: 'reference', url: 'https://example.com/r' });
   // every name on the way needs its scope: private/l2 is not public
   await expectError(queueAs(null).getArtifact(taskId, '0', 'private/l2'), 403, 'InsufficientScopes');
+  await tq.createArtifact(taskId, '0', 'public/to-private', { storageType: 'link', expires, artifact: 'private/l2' });
+  const via = await expectError(queueAs(null).getArtifact(taskId, '0', 'public/to-private'), 403, 'InsufficientScopes');
+  assert.match(via.message, /queue:get-artifact:private\/l2/);
   await tq.createArtifact(taskId, '0', 'public/c1', { storageType: 'link', expires, artifact: 'public/c2' });
   await tq.createArtifact(taskId, '0', 'public/c2', { storageType: 'link', expires, artifact: 'public/c1' });
   const cycle = await request('GET', `/api/queue/v1/task/${taskId}/runs/0/artifacts/public/c1`);
   assert.equal(cycle.status, 400);
   assert.match(cycle.json.message, /link cycle/);
   const listed = await queueAs(null).listLatestArtifacts(taskId);
-  assert.deepEqual(listed.artifacts.map(a => a.name), ['private/l2', 'public/c1', 'public/c2', 'public/l1', 'public/missing', 'public/ref']);
+  assert.deepEqual(listed.artifacts.map(a => a.name),
+    ['private/l2', 'public/c1', 'public/c2', 'public/l1', 'public/missing', 'public/ref', 'public/to-private']);
   assert.equal(listed.artifacts[0].contentType, 'application/binary');
 });
 
@@ -1098,6 +1122,10 @@ await t('object artifact: createArtifact, createUpload (putUrl), PUT, finishUplo
   const bytes = await request('GET', new URL(got.url).pathname);
   assert.equal(bytes.headers['content-type'], 'application/gzip');
   assert.equal(bytes.body.compare(data), 0);
+  // the object service's simple download: the same place, with object:download:<name>
+  const dl = await signed('GET', `/api/object/v1/download/${encodeURIComponent(res.name)}`, ROOT);
+  assert.deepEqual([dl.status, dl.headers.location], [303, got.url]);
+  assert.equal((await request('GET', `/api/object/v1/download/${encodeURIComponent(res.name)}`)).status, 403);
   const { calls } = await admin('GET', 'calls');
   const create = calls.filter(c => c.api === 'object.createUpload' && c.body?.uploadId === res.uploadId);
   assert.deepEqual(Object.keys(create[0].body.proposedUploadMethods), ['putUrl']);
@@ -1204,9 +1232,55 @@ await t('/_fake/calls: api names, clientIds, bodies; since=SEQ', async () => {
   assert.deepEqual(calls.map(c => c.api), ['queue.createTask', 'queue.claimWork', 'queue.reportException']);
   assert.ok(calls.every(c => c.seq > before));
   assert.deepEqual(calls[1].body, { tasks: 1, workerGroup: 'selftest-group', workerId: 'w1' });
+  assert.deepEqual(Object.keys(calls[0].body).sort(), Object.keys(taskDef(workerType)).sort(), 'as sent, no defaults');
   assert.equal(calls[1].target, `/api/queue/v1/claim-work/${PROV}%2F${workerType}`);
   assert.deepEqual(calls.map(c => c.clientId), [ROOT.clientId, WORKER.clientId, claim.credentials.clientId]);
   assert.deepEqual(calls[2].body, { reason: 'resource-unavailable' });
+});
+
+await t('/_fake/: s3 listing, artifact bytes 404 without data, a bad fault 400, an unknown endpoint 404', async () => {
+  const { taskId, tq } = await claimedTask();
+  const { putUrl } = await tq.createArtifact(taskId, '0', 'public/listed.txt', { storageType: 's3', contentType: 'text/plain',
+    expires: inADay() });
+  await tq.createArtifact(taskId, '0', 'public/err', { storageType: 'error', expires: inADay(),
+    reason: 'invalid-resource-on-worker', message: 'a directory' });
+  const u = new URL(putUrl);
+  await request('PUT', u.pathname + u.search, { body: 'listed', headers: [['Content-Type', 'text/plain']] });
+  const { objects } = await admin('GET', 's3');
+  assert.deepEqual(objects.find(o => o.key === `artifacts/${taskId}/0/public/listed.txt`),
+    { key: `artifacts/${taskId}/0/public/listed.txt`, size: 6, sha256: sha('sha256', 'listed'), contentType: 'text/plain',
+      contentEncoding: null });
+  const none = await request('GET', `/_fake/artifact/${taskId}/0/public/err`);
+  assert.equal(none.status, 404);
+  assert.match(none.json.message, /\(error\) has no stored bytes/);
+  const bad = await request('POST', '/_fake/faults', { body: '{"path": "(", "status": 200}' });
+  assert.equal(bad.status, 400);
+  assert.equal((await request('GET', '/_fake/nothing')).status, 404);
+  assert.equal((await request('GET', `/_fake/artifacts/${taskcluster.slugid()}`)).status, 404);
+});
+
+await t('call.js: a call as root from the shell, {{now+S}} times; an API error exits 1 with its JSON', async () => {
+  const call = argv => execFileSync(process.execPath, [path.join(here, 'call.js'), '--root-url', rootUrl, ...argv],
+    { encoding: 'utf-8' });
+  const taskId = taskcluster.slugid(), wt = uniq('wt');
+  const def = { ...taskDef(wt), created: '{{now}}', deadline: '{{now+600}}' };
+  const created = JSON.parse(call(['Queue', 'createTask', taskId, JSON.stringify(def)]));
+  assert.equal(created.status.state, 'pending');
+  const deadline = new Date(created.status.deadline).getTime();
+  assert.ok(Math.abs(deadline - Date.now() - 600000) < 10000, created.status.deadline);
+  const claimed = JSON.parse(call(['--client-id', WORKER.clientId, '--access-token', WORKER.accessToken,
+    'Queue', 'claimWork', `${PROV}/${wt}`, '{"tasks": 1, "workerGroup": "selftest-group", "workerId": "sh"}']));
+  assert.deepEqual(claimed.tasks.map(c => c.status.taskId), [taskId]);
+  let failed;
+  try {
+    call(['--client-id', NOCLAIM.clientId, '--access-token', NOCLAIM.accessToken,
+      'Queue', 'claimWork', `${PROV}/${wt}`, '{"tasks": 1, "workerGroup": "selftest-group", "workerId": "sh"}']);
+  } catch (err) {
+    failed = err;
+  }
+  assert.equal(failed && failed.status, 1);
+  const out = JSON.parse(failed.stdout);
+  assert.deepEqual([out.statusCode, out.code], [403, 'InsufficientScopes']);
 });
 
 await t('second tc-fake: SIGTERM, exit 0', async () => {

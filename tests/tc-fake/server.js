@@ -224,7 +224,8 @@
 //        body {"uploadId"}; scope queue:create-artifact:<taskId>/<runId>.
 //        204 once the object is finished on the object service (then the
 //        artifact is present), 204 again if already present; 400
-//        InputError: not an object artifact, wrong uploadId ("given
+//        InputError: not an object artifact (the Queue's code means this but,
+//        through a typo, answers 500), wrong uploadId ("given
 //        uploadId does not match that for the artifact"), object upload not
 //        finished ("Object storing artifact data does not exist"); 404.
 //   GET  /api/queue/v1/task/<taskId>/runs/<runId>/artifacts      (listArtifacts)
@@ -295,7 +296,8 @@
 //     "worker-manager:should-worker-terminate:prov/type/*"]}
 // Task credentials come from claimWork and reclaimTask (above), object
 // upload credentials from createArtifact; all three are temporary
-// credentials that verify here like any others.
+// credentials that verify here like any others.  Shell tests make API
+// calls (createTask as root, say) with call.js next to this file.
 //
 // ADMIN ENDPOINTS: tc-fake's own, for tests, under /_fake/, unauthenticated,
 // not recorded, JSON bodies.
@@ -305,8 +307,9 @@
 //          (as received, with the query), "api" ("queue.claimWork",
 //          "object.createUpload", "worker-manager.shouldWorkerTerminate",
 //          "s3.put", "s3.get", "fake.echo", ... or null), "clientId" (the
-//          authenticated one or null), "status", "body" (the parsed JSON
-//          body or null; secrets omitted), "headers" (the request's
+//          authenticated one or null), "status", "body" (an API call's
+//          JSON body as received, without the schema's defaults, or null;
+//          secrets omitted), "headers" (the request's
 //          content-type, content-encoding, content-length,
 //          transfer-encoding, when present), "injected"? (true when a fault
 //          answered)}; since=SEQ gives only later ones.
@@ -419,7 +422,7 @@ const usage = msg => {
 };
 
 // A non-negative integer option value.
-const count = (name, v) => {
+const nonNegative = (name, v) => {
   if (!/^[0-9]+$/.test(v) || !Number.isSafeInteger(Number(v))) {
     usage(`bad ${name}: ${v}`);
   }
@@ -450,16 +453,16 @@ const parseArgs = argv => {
     } else if (a === '--log') {
       opts.log = value();
     } else if (a === '--cert-skew-ms') {
-      opts.certSkewMs = count(a, value());
+      opts.certSkewMs = nonNegative(a, value());
     } else if (a === '--claim-wait-ms') {
-      opts.claimWaitMs = count(a, value());
+      opts.claimWaitMs = nonNegative(a, value());
     } else if (a === '--claim-timeout-s') {
-      opts.claimTimeoutS = count(a, value());
+      opts.claimTimeoutS = nonNegative(a, value());
       if (opts.claimTimeoutS < 1) {
         usage('--claim-timeout-s must be at least 1');
       }
     } else if (a === '--terminate-after-calls') {
-      opts.terminateAfterCalls = count(a, value());
+      opts.terminateAfterCalls = nonNegative(a, value());
     } else {
       usage(`unknown argument: ${a}`);
     }
@@ -676,6 +679,7 @@ const compileRoute = route => {
 };
 
 const SLUGID_PATTERN = /^[A-Za-z0-9_-]{8}[Q-T][A-Za-z0-9_-][CGKOSWaeimquy26-][A-Za-z0-9_-]{10}[AQgw]$/;
+const TASK_QUEUE_ID_PATTERN = /^[A-Za-z0-9_-]{1,38}\/[A-Za-z0-9_-]{1,38}$/;
 const RUN_ID_PATTERN = /^[1-9]*[0-9]+$/;
 const ARTIFACT_NAME_PATTERN = /^[\x20-\x7e]+$/; // printable ASCII
 
@@ -799,10 +803,15 @@ const validator = schema => body => {
 const str = (extra = {}) => ({ type: 'string', ...extra });
 const IDENTIFIER = str({ minLength: 1, maxLength: 38, pattern: /^([a-zA-Z0-9-_]*)$/ });
 const DATE = str({ format: 'date-time' });
-const SLUGID = str({ pattern: /^[A-Za-z0-9_-]{8}[Q-T][A-Za-z0-9_-][CGKOSWaeimquy26-][A-Za-z0-9_-]{10}[AQgw]$/ });
+const SLUGID = str({ pattern: SLUGID_PATTERN });
 const SCOPE = str({ pattern: /^[\x20-\x7e]*$/ });
 const OBJECT = (properties, required, extra = {}) =>
   ({ type: 'object', properties, required, additional: false, ...extra });
+const PROJECT_ID = str({ pattern: /^([a-zA-Z0-9._/-]*)$/ });
+const HASHES = OBJECT({ sha256: str({ pattern: /^[a-z0-9]{64}$/ }), sha512: str({ pattern: /^[a-z0-9]{128}$/ }) }, []);
+// s3 and object artifact requests
+const DATA_ARTIFACT = OBJECT({ storageType: str(), expires: DATE, contentType: str({ maxLength: 255 }),
+  contentLength: { type: 'integer', minimum: 0 } }, ['storageType', 'expires', 'contentType']);
 
 const PRIORITY_LEVELS = ['highest', 'very-high', 'high', 'medium', 'low', 'very-low', 'lowest'];
 const EXCEPTION_REASONS = ['worker-shutdown', 'malformed-payload', 'resource-unavailable',
@@ -818,7 +827,7 @@ const SCHEMAS = {
   }, ['clientScopes', 'requiredScopes']),
   // services/queue/schemas/v1/create-task-request.yml
   createTask: OBJECT({
-    taskQueueId: str({ pattern: /^[a-zA-Z0-9-_]{1,38}\/[a-zA-Z0-9-_]{1,38}$/ }),
+    taskQueueId: str({ pattern: TASK_QUEUE_ID_PATTERN }),
     provisionerId: IDENTIFIER,
     workerType: IDENTIFIER,
     schedulerId: { ...IDENTIFIER, default: '-' },
@@ -855,10 +864,8 @@ const SCHEMAS = {
   finishArtifact: OBJECT({ uploadId: SLUGID }, ['uploadId']),
   // post-artifact-request.yml: one of these, by storageType
   artifact: {
-    s3: OBJECT({ storageType: str(), expires: DATE, contentType: str({ maxLength: 255 }),
-      contentLength: { type: 'integer', minimum: 0 } }, ['storageType', 'expires', 'contentType']),
-    object: OBJECT({ storageType: str(), expires: DATE, contentType: str({ maxLength: 255 }),
-      contentLength: { type: 'integer', minimum: 0 } }, ['storageType', 'expires', 'contentType']),
+    s3: DATA_ARTIFACT,
+    object: DATA_ARTIFACT,
     reference: OBJECT({ storageType: str(), expires: DATE, contentType: str({ maxLength: 255 }),
       url: str({ format: 'uri' }) }, ['storageType', 'expires', 'url', 'contentType']),
     link: OBJECT({ storageType: str(), expires: DATE, contentType: str({ maxLength: 255 }),
@@ -868,10 +875,10 @@ const SCHEMAS = {
   },
   // services/object/schemas/v1/create-upload-request.yml, finish-upload-request.yml
   createUpload: OBJECT({
-    projectId: str({ pattern: /^([a-zA-Z0-9._/-]*)$/ }),
+    projectId: PROJECT_ID,
     uploadId: SLUGID,
     expires: DATE,
-    hashes: OBJECT({ sha256: str({ pattern: /^[a-z0-9]{64}$/ }), sha512: str({ pattern: /^[a-z0-9]{128}$/ }) }, []),
+    hashes: HASHES,
     proposedUploadMethods: OBJECT({
       dataInline: OBJECT({ contentType: str(), objectData: str() }, ['contentType', 'objectData']),
       putUrl: OBJECT({ contentType: str(), contentLength: { type: 'integer', minimum: 0 } },
@@ -879,15 +886,16 @@ const SCHEMAS = {
     }, []),
   }, ['projectId', 'uploadId', 'expires', 'proposedUploadMethods']),
   finishUpload: OBJECT({
-    projectId: str({ pattern: /^([a-zA-Z0-9._/-]*)$/ }),
+    projectId: PROJECT_ID,
     uploadId: SLUGID,
-    hashes: OBJECT({ sha256: str({ pattern: /^[a-z0-9]{64}$/ }), sha512: str({ pattern: /^[a-z0-9]{128}$/ }) }, []),
+    hashes: HASHES,
   }, ['projectId', 'uploadId']),
 };
 
 const validateArtifactRequest = body => {
-  const schema = body && typeof body === 'object' && Object.prototype.hasOwnProperty.call(SCHEMAS.artifact, body.storageType) ?
-    SCHEMAS.artifact[body.storageType] : null;
+  const known = body && typeof body === 'object' &&
+    Object.prototype.hasOwnProperty.call(SCHEMAS.artifact, body.storageType);
+  const schema = known ? SCHEMAS.artifact[body.storageType] : null;
   if (!schema) {
     return ['data/storageType must be equal to one of the allowed values (s3, object, reference, link, error)'];
   }
@@ -935,9 +943,19 @@ const s3Error = (res, status, code, message, key, headers = {}) => {
   const esc = t => String(t).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   const body = Buffer.from('<?xml version="1.0" encoding="UTF-8"?>\n' +
     `<Error><Code>${code}</Code><Message>${esc(message)}</Message>` +
-    `<Resource>${esc('/' + key)}</Resource><RequestId>${crypto.randomBytes(8).toString('hex').toUpperCase()}</RequestId></Error>`);
+    `<Resource>${esc('/' + key)}</Resource>` +
+    `<RequestId>${crypto.randomBytes(8).toString('hex').toUpperCase()}</RequestId></Error>`);
   res.writeHead(status, { ...headers, 'content-type': 'application/xml', 'content-length': body.length });
   res.end(body);
+};
+
+const s3Store = (key, body, contentType, contentEncoding) => {
+  const obj = {
+    body, contentType, contentEncoding, time: new Date(),
+    etag: '"' + crypto.createHash('md5').update(body).digest('hex') + '"',
+  };
+  s3Objects.set(key, obj);
+  return obj;
 };
 
 const s3Put = async (ctx, key, query) => {
@@ -970,14 +988,8 @@ const s3Put = async (ctx, key, query) => {
   if (body === null) {
     return s3Error(res, 400, 'EntityTooLarge', 'Your proposed upload exceeds the maximum allowed size', key);
   }
-  const etag = '"' + crypto.createHash('md5').update(body).digest('hex') + '"';
-  s3Objects.set(key, {
-    body,
-    contentType: req.headers['content-type'] || 'binary/octet-stream',
-    contentEncoding: req.headers['content-encoding'],
-    etag,
-    time: new Date(),
-  });
+  const { etag } = s3Store(key, body, req.headers['content-type'] || 'binary/octet-stream',
+    req.headers['content-encoding']);
   res.writeHead(200, { etag, 'content-length': 0 });
   res.end();
 };
@@ -1081,6 +1093,15 @@ const resolveRun = (run, state, reason) => {
   Object.assign(run, { state, reasonResolved: reason, resolved: new Date() });
 };
 
+// An unresolved task's end (cancel, deadline): its pending or running run,
+// or a new one if it has none, resolves exception/<reason>.
+const resolveUnfinished = (task, reason) => {
+  if (task.runs.length === 0) {
+    task.runs.push({ runId: 0, state: 'pending', reasonCreated: 'exception', scheduled: new Date() });
+  }
+  resolveRun(lastRun(task), 'exception', reason);
+};
+
 // A new run after an exception that the Queue retries (worker-shutdown,
 // intermittent-task, claim-expired), while retries are left.
 const retryTask = (task, reasonCreated) => {
@@ -1108,10 +1129,7 @@ const tick = () => {
       continue;
     }
     if (new Date(task.def.deadline).getTime() <= now) {
-      if (state === 'unscheduled') {
-        task.runs.push({ runId: 0, state: 'pending', reasonCreated: 'exception', scheduled: new Date() });
-      }
-      resolveRun(lastRun(task), 'exception', 'deadline-exceeded');
+      resolveUnfinished(task, 'deadline-exceeded');
     } else if (state === 'running' && lastRun(task).takenUntil.getTime() <= now) {
       resolveRun(lastRun(task), 'exception', 'claim-expired');
       retryTask(task, 'retry');
@@ -1205,7 +1223,7 @@ const NOT_RUNNING = 'Run {{runId}} on task `{{taskId}}` is resolved or not runni
 const resolveTask = target => async ctx => {
   const { task, run, runId } = findRun(ctx, 'Task `{{taskId}}` not found. Are you sure it was created?');
   if (!task) {
-    return;
+    return undefined;
   }
   if (run.state !== 'running' && run.state !== target) {
     return reportError(ctx, 'RequestConflict', 'Run {{runId}} of task `{{taskId}}` is not running or {{targetState}}.',
@@ -1217,41 +1235,31 @@ const resolveTask = target => async ctx => {
   if (task.runs.length - 1 !== runId) {
     return reportError(ctx, 'RequestConflict', NOT_RUNNING, { taskId: task.taskId, runId });
   }
-  sendJson(ctx.res, 200, { status: taskStatus(task) }, ctx.headers);
+  return sendJson(ctx.res, 200, { status: taskStatus(task) }, ctx.headers);
 };
 
-const createTask = async ctx => {
-  const { taskId } = ctx.params;
-  const def = ctx.body;
+// provisionerId/workerType and taskQueueId filled from each other, as
+// createTask does; an [message, details] problem or null.
+const taskQueueProblem = def => {
   if (def.provisionerId && def.workerType && def.taskQueueId) {
     if (`${def.provisionerId}/${def.workerType}` !== def.taskQueueId) {
-      return reportError(ctx, 'InputError', 'taskQueueId must match "provisionerId/workerType"',
-        { provisionerId: def.provisionerId, workerType: def.workerType, taskQueueId: def.taskQueueId });
+      return ['taskQueueId must match "provisionerId/workerType"',
+        { provisionerId: def.provisionerId, workerType: def.workerType, taskQueueId: def.taskQueueId }];
     }
   } else if (def.provisionerId && def.workerType) {
     def.taskQueueId = `${def.provisionerId}/${def.workerType}`;
   } else if (def.taskQueueId) {
     [def.provisionerId, def.workerType] = def.taskQueueId.split('/');
   } else {
-    return reportError(ctx, 'InputError',
-      'at least a provisionerId and a workerType or a taskQueueId must be provided', {});
+    return ['at least a provisionerId and a workerType or a taskQueueId must be provided', {}];
   }
-  def.projectId = def.projectId || 'none';
-  def.taskGroupId = def.taskGroupId || taskId;
+  return null;
+};
 
-  const priority = def.priority === 'normal' ? 'lowest' : def.priority;
-  const priorities = PRIORITY_LEVELS.slice(0, PRIORITY_LEVELS.indexOf(priority) + 1);
-  await ctx.authorizer.authorize({
-    AllOf: [
-      ...def.scopes,
-      ...def.routes.map(r => `queue:route:${r}`),
-      `queue:create-task:project:${def.projectId}`,
-      `queue:scheduler-id:${def.schedulerId}`,
-      { AnyOf: priorities.map(p => `queue:create-task:${p}:${def.provisionerId}/${def.workerType}`) },
-    ],
-  });
-
-  // services/queue/src/api.js patchAndValidateTaskDef
+// services/queue/src/api.js patchAndValidateTaskDef: the times checked
+// (15 min drift, deadline within 5 days), expires defaulted to deadline +
+// 1 year, dates normalized; an [message, details] problem or null.
+const taskTimesProblem = def => {
   const now = Date.now(), drift = 15 * 60 * 1000;
   const created = new Date(def.created).getTime(), deadline = new Date(def.deadline).getTime();
   const problem =
@@ -1262,7 +1270,7 @@ const createTask = async ctx => {
     deadline - now > 5 * 24 * 3600 * 1000 + drift ?
       ['`deadline` cannot be more than 5 days into the future', { deadline: def.deadline }] : null;
   if (problem) {
-    return reportError(ctx, 'InputError', problem[0], problem[1]);
+    return problem;
   }
   if (!def.expires) {
     const expires = new Date(def.deadline);
@@ -1270,14 +1278,52 @@ const createTask = async ctx => {
     def.expires = expires.toJSON();
   }
   if (deadline > new Date(def.expires).getTime()) {
-    return reportError(ctx, 'InputError', '`expires` cannot be before `deadline`',
-      { deadline: def.deadline, expires: def.expires });
+    return ['`expires` cannot be before `deadline`', { deadline: def.deadline, expires: def.expires }];
   }
   for (const k of ['created', 'deadline', 'expires']) {
     def[k] = new Date(def[k]).toJSON();
   }
-  def.priority = priority;
-  if (def.scopes.some(s => s.endsWith('**'))) {
+  return null;
+};
+
+// The scopes createTask requires of a definition: its scopes, routes,
+// project, schedulerId, and its priority or a higher one on its queue.
+const createTaskScopes = def => {
+  const priority = def.priority === 'normal' ? 'lowest' : def.priority;
+  const priorities = PRIORITY_LEVELS.slice(0, PRIORITY_LEVELS.indexOf(priority) + 1);
+  return {
+    AllOf: [
+      ...def.scopes,
+      ...def.routes.map(r => `queue:route:${r}`),
+      `queue:create-task:project:${def.projectId}`,
+      `queue:scheduler-id:${def.schedulerId}`,
+      { AnyOf: priorities.map(p => `queue:create-task:${p}:${def.provisionerId}/${def.workerType}`) },
+    ],
+  };
+};
+
+const TASK_DEFINITION_KEYS = ['provisionerId', 'workerType', 'taskQueueId', 'schedulerId', 'projectId',
+  'taskGroupId', 'dependencies', 'requires', 'routes', 'priority', 'retries', 'created', 'deadline', 'expires',
+  'scopes', 'payload', 'metadata', 'tags', 'extra'];
+
+const createTask = async ctx => {
+  const { taskId } = ctx.params;
+  const def = ctx.body;
+  let problem = taskQueueProblem(def);
+  if (problem) {
+    return reportError(ctx, 'InputError', ...problem);
+  }
+  def.projectId = def.projectId || 'none';
+  def.taskGroupId = def.taskGroupId || taskId;
+  await ctx.authorizer.authorize(createTaskScopes(def));
+  problem = taskTimesProblem(def);
+  if (problem) {
+    return reportError(ctx, 'InputError', ...problem);
+  }
+  if (def.priority === 'normal') {
+    def.priority = 'lowest';
+  }
+  if (def.scopes.some(scope => scope.endsWith('**'))) {
     return reportError(ctx, 'InputError', 'scopes must not end with `**`', {});
   }
   const missing = def.dependencies.filter(id => id !== taskId && !tasks.has(id));
@@ -1287,12 +1333,7 @@ const createTask = async ctx => {
   }
 
   // the definition as the Queue returns it (task.definition())
-  const stored = {};
-  for (const k of ['provisionerId', 'workerType', 'taskQueueId', 'schedulerId', 'projectId', 'taskGroupId',
-    'dependencies', 'requires', 'routes', 'priority', 'retries', 'created', 'deadline', 'expires', 'scopes',
-    'payload', 'metadata', 'tags', 'extra']) {
-    stored[k] = def[k];
-  }
+  const stored = Object.fromEntries(TASK_DEFINITION_KEYS.map(k => [k, def[k]]));
   const existing = tasks.get(taskId);
   if (existing) {
     if (canonical(existing.def) !== canonical(stored)) {
@@ -1307,7 +1348,7 @@ const createTask = async ctx => {
   if (dependenciesMet(task)) {
     addRun(task, 'scheduled');
   }
-  sendJson(ctx.res, 200, { status: taskStatus(task) }, ctx.headers);
+  return sendJson(ctx.res, 200, { status: taskStatus(task) }, ctx.headers);
 };
 
 const cancelTask = async ctx => {
@@ -1327,12 +1368,8 @@ const cancelTask = async ctx => {
     return reportError(ctx, 'RequestConflict', 'Task `{{taskId}}` can\'t be canceled past its deadline of {{deadline}}.',
       { taskId: task.taskId, deadline: task.def.deadline });
   }
-  const state = taskState(task);
-  if (state === 'unscheduled') {
-    task.runs.push({ runId: 0, state: 'pending', reasonCreated: 'exception', scheduled: new Date() });
-  }
-  if (['unscheduled', 'pending', 'running'].includes(state)) {
-    resolveRun(lastRun(task), 'exception', 'canceled');
+  if (['unscheduled', 'pending', 'running'].includes(taskState(task))) {
+    resolveUnfinished(task, 'canceled');
   }
   return sendJson(ctx.res, 200, { status: taskStatus(task) }, ctx.headers);
 };
@@ -1418,6 +1455,90 @@ const artifactCallsCompatible = (original, { storageType, contentType, expires, 
   return original.storageType === 'reference' && storageType === 'link';
 };
 
+// What createArtifact checks before it looks at existing artifacts: an
+// [code, message, details] problem or null.
+const artifactRunProblem = (task, run, expires) => {
+  if (expires.getTime() < Date.now() - 15 * 60 * 1000) {
+    return ['InputError', 'Expires must be in the future', {}];
+  }
+  if (!task) {
+    return ['InputError', 'Task not found', {}];
+  }
+  if (!run) {
+    return ['InputError', 'Run not found', {}];
+  }
+  if (!run.workerGroup || !run.workerId) {
+    return ['InputError', 'Run was not claimed by a worker and so no artifacts can exist', {}];
+  }
+  if (expires.getTime() > new Date(task.def.expires).getTime()) {
+    return ['InputError',
+      'Artifact expires ({{expires}}) after the task expiration {{taskExpires}} (task.expires < expires) - ' +
+      'this is not allowed, artifacts may not expire after the task they belong to expires',
+      { taskExpires: task.def.expires, expires: expires.toJSON() }];
+  }
+  // artifacts may still come up to 25 min after an exception (logs)
+  if (run.state !== 'running' &&
+      !(run.state === 'exception' && run.resolved.getTime() > Date.now() - 25 * 60 * 1000)) {
+    return ['RequestConflict',
+      'Artifacts cannot be created for a task after it is resolved, unless it is resolved \'exception\', ' +
+      'and even in this case only up to 25 min past resolution.This to ensure that artifacts have been ' +
+      'uploaded before a task is \'completed\' and output is consumed by a dependent task\n\nTask status: {{status}}',
+      { status: taskStatus(task) }];
+  }
+  return null;
+};
+
+// An artifact's details as the Queue stores them, by storage type.
+const artifactDetails = (input, taskId, runId, name) => {
+  switch (input.storageType) {
+    case 'object':
+      return { uploadId: taskcluster.slugid() };
+    case 's3':
+      return {
+        bucket: /^public\//.test(name) ? 'public-artifacts' : 'private-artifacts',
+        prefix: `${taskId}/${runId}/${name}`,
+      };
+    case 'reference':
+      return { url: input.url };
+    case 'link':
+      return { artifact: input.artifact };
+    default:
+      return { message: input.message, reason: input.reason };
+  }
+};
+
+// createArtifact's answer for an artifact created or re-created.
+const artifactCreated = (task, run, artifact) => {
+  const { storageType, contentType, expires, details } = artifact;
+  if (storageType === 'object') {
+    const objectName = artifactToObjectName(task.taskId, run.runId, artifact.name);
+    const oneDay = Date.now() + 24 * 3600 * 1000;
+    return {
+      storageType: 'object',
+      name: objectName,
+      projectId: task.def.projectId,
+      uploadId: details.uploadId,
+      expires: expires.toJSON(),
+      credentials: taskcluster.createTemporaryCredentials({
+        clientId: `artifact-upload/${task.taskId}/${run.runId}/on/${run.workerGroup}/${run.workerId}`,
+        start: new Date(),
+        expiry: expires.getTime() < oneDay ? expires : new Date(oneDay),
+        scopes: [`object:upload:${task.def.projectId}:${objectName}`],
+        credentials: rootCredentials(),
+      }),
+    };
+  }
+  if (storageType === 's3') {
+    return {
+      storageType: 's3',
+      contentType,
+      expires: new Date(Date.now() + 45 * 60 * 1000).toJSON(),
+      putUrl: s3PutUrl(`artifacts/${details.prefix}`, contentType, 45 * 60 + 10),
+    };
+  }
+  return { storageType };
+};
+
 const createArtifact = async ctx => {
   const { taskId, name } = ctx.params;
   const runId = parseInt(ctx.params.runId, 10);
@@ -1425,112 +1546,45 @@ const createArtifact = async ctx => {
   const { storageType } = input;
   const contentType = input.contentType || 'application/binary';
   const expires = new Date(input.expires);
-  if (expires.getTime() < Date.now() - 15 * 60 * 1000) {
-    return reportError(ctx, 'InputError', 'Expires must be in the future', {});
-  }
   const task = tasks.get(taskId);
-  if (!task) {
-    return reportError(ctx, 'InputError', 'Task not found', {});
+  const run = task && task.runs[runId];
+  const problem = artifactRunProblem(task, run, expires);
+  if (problem) {
+    return reportError(ctx, ...problem);
   }
-  const run = task.runs[runId];
-  if (!run) {
-    return reportError(ctx, 'InputError', 'Run not found', {});
-  }
-  if (!run.workerGroup || !run.workerId) {
-    return reportError(ctx, 'InputError', 'Run was not claimed by a worker and so no artifacts can exist', {});
-  }
-  if (expires.getTime() > new Date(task.def.expires).getTime()) {
-    return reportError(ctx, 'InputError',
-      'Artifact expires ({{expires}}) after the task expiration {{taskExpires}} (task.expires < expires) - ' +
-      'this is not allowed, artifacts may not expire after the task they belong to expires',
-      { taskExpires: task.def.expires, expires: expires.toJSON() });
-  }
-  // artifacts may still come up to 25 min after an exception (logs)
-  if (run.state !== 'running' &&
-      !(run.state === 'exception' && run.resolved.getTime() > Date.now() - 25 * 60 * 1000)) {
-    return reportError(ctx, 'RequestConflict',
-      'Artifacts cannot be created for a task after it is resolved, unless it is resolved \'exception\', ' +
-      'and even in this case only up to 25 min past resolution.This to ensure that artifacts have been ' +
-      'uploaded before a task is \'completed\' and output is consumed by a dependent task\n\nTask status: {{status}}',
-      { status: taskStatus(task) });
-  }
-
-  const details = {};
-  let uploadId, objectName;
-  if (storageType === 'object') {
-    uploadId = taskcluster.slugid();
-    objectName = artifactToObjectName(taskId, runId, name);
-    details.uploadId = uploadId;
-  } else if (storageType === 's3') {
-    details.bucket = /^public\//.test(name) ? 'public-artifacts' : 'private-artifacts';
-    details.prefix = `${taskId}/${runId}/${name}`;
-  } else if (storageType === 'reference') {
-    details.url = input.url;
-  } else if (storageType === 'link') {
-    details.artifact = input.artifact;
-  } else {
-    details.message = input.message;
-    details.reason = input.reason;
-  }
-
+  const details = artifactDetails(input, taskId, runId, name);
   const list = runArtifacts(taskId, runId);
-  const original = list.get(name);
-  if (original) {
-    if (!artifactCallsCompatible(original, { storageType, contentType, expires, details })) {
+  let artifact = list.get(name);
+  if (artifact) {
+    if (!artifactCallsCompatible(artifact, { storageType, contentType, expires, details })) {
       return reportError(ctx, 'RequestConflict',
         'Artifact already exists with different properties, and none of the allowed exceptions apply: ' +
         '{{originalArtifact}}', {
           originalArtifact: {
-            storageType: original.storageType,
-            contentType: original.contentType,
-            expires: original.expires,
+            storageType: artifact.storageType, contentType: artifact.contentType, expires: artifact.expires,
           },
         });
     }
-    Object.assign(original, { storageType, expires, details });
+    Object.assign(artifact, { storageType, expires, details });
   } else {
     if (storageType === 'object') {
       // the Queue "locks in" the upload with the object service
+      const objectName = artifactToObjectName(taskId, runId, name);
       if (objects.has(objectName)) {
         return reportError(ctx, 'RequestConflict', 'Object already exists', { name: objectName });
       }
       objects.set(objectName, {
-        projectId: task.def.projectId, uploadId, expires, hashes: {}, finished: false,
+        projectId: task.def.projectId, uploadId: details.uploadId, expires, hashes: {}, finished: false,
       });
     }
-    list.set(name, {
+    artifact = {
       name, storageType, contentType, expires, details,
       present: storageType !== 'object',
       contentLength: input.contentLength === undefined ? null : input.contentLength,
-    });
+    };
+    list.set(name, artifact);
   }
-
-  if (storageType === 'object') {
-    const oneDay = Date.now() + 24 * 3600 * 1000;
-    return sendJson(ctx.res, 200, {
-      storageType: 'object',
-      name: objectName,
-      projectId: task.def.projectId,
-      uploadId,
-      expires: expires.toJSON(),
-      credentials: taskcluster.createTemporaryCredentials({
-        clientId: `artifact-upload/${taskId}/${runId}/on/${run.workerGroup}/${run.workerId}`,
-        start: new Date(),
-        expiry: expires.getTime() < oneDay ? expires : new Date(oneDay),
-        scopes: [`object:upload:${task.def.projectId}:${objectName}`],
-        credentials: rootCredentials(),
-      }),
-    }, ctx.headers);
-  }
-  if (storageType === 's3') {
-    return sendJson(ctx.res, 200, {
-      storageType: 's3',
-      contentType,
-      expires: new Date(Date.now() + 45 * 60 * 1000).toJSON(),
-      putUrl: s3PutUrl(`artifacts/${details.prefix}`, contentType, 45 * 60 + 10),
-    }, ctx.headers);
-  }
-  return sendJson(ctx.res, 200, { storageType }, ctx.headers);
+  return sendJson(ctx.res, 200, artifactCreated(task, run, artifact), ctx.headers);
 };
 
 const finishArtifact = async ctx => {
@@ -1651,11 +1705,7 @@ const createUpload = async ctx => {
     if (!/^[A-Za-z0-9+/]*={0,2}$/.test(objectData)) {
       return reportError(ctx, 'InputError', 'Invalid base64 objectData', {});
     }
-    const body = Buffer.from(objectData, 'base64');
-    s3Objects.set(`objects/${name}`, {
-      body, contentType, contentEncoding: undefined, time: new Date(),
-      etag: '"' + crypto.createHash('md5').update(body).digest('hex') + '"',
-    });
+    s3Store(`objects/${name}`, Buffer.from(objectData, 'base64'), contentType, undefined);
     uploadMethod = { dataInline: true };
   } else if (proposedUploadMethods.putUrl) {
     const { contentType, contentLength } = proposedUploadMethods.putUrl;
@@ -1828,7 +1878,7 @@ const API_ENTRIES = [
   {
     service: 'queue', method: 'post', route: '/claim-work/:taskQueueId(*)', name: 'claimWork',
     deferred: true, // scopes depend on the body
-    params: { taskQueueId: /^[A-Za-z0-9_-]{1,38}\/[A-Za-z0-9_-]{1,38}$/ },
+    params: { taskQueueId: TASK_QUEUE_ID_PATTERN },
     input: validator(SCHEMAS.claimWork),
     handler: claimWork,
   },
@@ -2313,7 +2363,8 @@ const ADMIN = [
     if (typeof body.path !== 'string' || !path || !Number.isInteger(status) || status < 400 || status > 599 ||
         !Number.isInteger(n) || n < 1 || (body.method !== undefined && typeof body.method !== 'string')) {
       return sendJson(ctx.res, 400, { code: 'InputError',
-        message: 'tc-fake: a fault is {"path": "<regexp>", "method"?: "PUT", "status"?: 400..599 (500), "count"?: n >= 1 (1)}' });
+        message: 'tc-fake: a fault is {"path": "<regexp>", "method"?: "PUT", ' +
+          '"status"?: 400..599 (500), "count"?: n >= 1 (1)}' });
     }
     const fault = { id: ++faultSeq, method: body.method ? body.method.toUpperCase() : null, path, status, count: n };
     faults.push(fault);
@@ -2387,7 +2438,9 @@ const serveAdmin = async (ctx, rest) => {
       return fn(ctx, m, body);
     }
   }
-  return sendJson(ctx.res, 404, { code: 'ResourceNotFound', message: `tc-fake: no admin endpoint ${ctx.req.method} /_fake/${rest}` });
+  return sendJson(ctx.res, 404, {
+    code: 'ResourceNotFound', message: `tc-fake: no admin endpoint ${ctx.req.method} /_fake/${rest}`,
+  });
 };
 
 const recordCall = (ctx, time, injected) => {
@@ -2399,9 +2452,15 @@ const recordCall = (ctx, time, injected) => {
       headers[h] = req.headers[h];
     }
   }
+  // the body as received (ctx.body has the schema's defaults filled in)
   let body = null;
-  if (req.text) {
-    body = ctx.entry && ctx.entry.cleanPayload ? ctx.entry.cleanPayload(ctx.body) : ctx.body;
+  try {
+    body = req.text ? JSON.parse(req.text) : null;
+  } catch (err) {
+    body = null; // answered MalformedPayload
+  }
+  if (body !== null && ctx.entry && ctx.entry.cleanPayload) {
+    body = ctx.entry.cleanPayload(body);
   }
   calls.push({
     seq: ++callSeq,
