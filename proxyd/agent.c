@@ -18,7 +18,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -50,7 +52,7 @@
 #define RESPONSE_DEPTH		8u
 #define CONNECT_TIMEOUT_S	30L
 /* An upload making less than 1 byte/s progress for this long is cut and
- * retried. */
+ * retried; an API call taking longer, too. */
 #define STALL_S			300L
 #define ERRBODY_MAX		512u
 
@@ -110,7 +112,8 @@ call(const char *service, const char *method, const char *path,
 		.method = method, .path = path, .body = body,
 		.body_len = body != NULL ? strlen(body) : 0,
 		.creds = creds, .ca_pem = tp->ca_pem, .ca_len = tp->ca_len,
-		.max_elapsed_s = tp->retry_seconds, .attempt_timeout_s = 0,
+		.max_elapsed_s = tp->retry_seconds,
+		.attempt_timeout_s = (unsigned)STALL_S,
 		.max_response = RESPONSE_MAX,
 	};
 	int rc;
@@ -546,6 +549,25 @@ out:
 	return rc;
 }
 
+/* The artifact's size: it must be a regular file, as the supervisor
+ * promises (a pipe or a device has no size to announce). */
+static int
+artifact_size(const struct job *j, uint64_t *size, struct failure *f)
+{
+	struct stat st;
+
+	if (fstat(j->fd, &st) == -1) {
+		fail(f, TPF_LOCAL, "%s: %s", j->name, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		fail(f, TPF_LOCAL, "%s: not a regular file", j->name);
+		return -1;
+	}
+	*size = (uint64_t)st.st_size;
+	return 0;
+}
+
 /* --- s3 --- */
 
 static int
@@ -558,18 +580,15 @@ upload_s3(const struct job *j, struct tp_uploaded *done, struct failure *f)
 	const char *url, *type;
 	bool gzip = strcmp(j->b, "gzip") == 0;
 	char err[200] = "", hex[2 * 32 + 1], *body = NULL;
-	struct stat st;
 	int rc = -1;
 
+	if (artifact_size(j, &src.size, f) == -1)
+		goto out;
 	if (gzip) {
 		if (spool_gzip(j, sha256, &spooled, &done->bytes, f) == -1)
 			goto out;
 	} else {
-		if (fstat(j->fd, &st) == -1) {
-			fail(f, TPF_LOCAL, "%s: %s", j->name, strerror(errno));
-			goto out;
-		}
-		src.size = done->bytes = (uint64_t)st.st_size;
+		done->bytes = src.size;
 		src.sha256 = sha256;
 	}
 	body = upload_body(j, done->bytes);
@@ -825,15 +844,12 @@ upload_object(const struct job *j, struct tp_uploaded *done,
 	struct curl_slist *h = NULL;
 	char err[200] = "", hex[2 * 32 + 1], *body = NULL, *qbody = NULL;
 	const char *url;
-	struct stat st;
 	int rc = -1, m;
 
 	memset(&o, 0, sizeof(o));
-	if (fstat(j->fd, &st) == -1) {
-		fail(f, TPF_LOCAL, "%s: %s", j->name, strerror(errno));
+	if (artifact_size(j, &src.size, f) == -1)
 		goto out;
-	}
-	src.size = done->bytes = (uint64_t)st.st_size;
+	done->bytes = src.size;
 	qbody = upload_body(j, src.size);
 	if (create_artifact(j->name, qbody, &resp, f) == -1)
 		goto out;

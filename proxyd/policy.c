@@ -95,8 +95,9 @@ const struct sandbox_policy proxyd_policy = {
 	    "opening for writing (" #flag ")" }
 /* Opening the resolver's files for reading (Landlock says which); for
  * writing: refused, not fatal.  One rule per flag: an unconditional rule
- * would shadow the conditional allow. */
-#define RESOLVER_READ_SYSCALLS						\
+ * would shadow the conditional allow.  O_RDWR's refusal is each policy's
+ * own (the spool's differs, below). */
+#define RESOLVER_FILE_SYSCALLS						\
 	{ SCMP_SYS(openat), ALLOW, 1,					\
 	    { SB_ARG32(2, SCMP_CMP_MASKED_EQ, WRITE_FLAGS, 0) }, 0,	\
 	    "read the resolver's files (Landlock says which)" },	\
@@ -111,10 +112,6 @@ const struct sandbox_policy proxyd_policy = {
 	    "the resolver checks whether its files changed" },		\
 	{ SCMP_SYS(fstat), ALLOW, NOARGS, "stdio, a memfd's size" },	\
 	{ SCMP_SYS(statx), ALLOW, NOARGS, "the same, newer libc paths" }
-/* The same, and no O_RDWR either (the spool's policy allows one). */
-#define RESOLVER_FILE_SYSCALLS						\
-	RESOLVER_READ_SYSCALLS,						\
-	OPEN_REFUSED_WITH(O_RDWR)
 /* Resolving names and speaking HTTP as a client. */
 #define CLIENT_SOCKET_SYSCALLS						\
 	{ SCMP_SYS(socket), ALLOW, ARG0_IS(AF_INET), "upstream, DNS" },	\
@@ -164,39 +161,40 @@ const struct sandbox_policy proxyd_policy = {
 	    "libcurl saves and restores SIGPIPE's disposition around a " \
 	    "connection it closes (already ignored here)" }
 
+/* The task proxy's, with or without a spool. */
 #define TASKPROXY_SYSCALLS						\
-	CHILD_BASE_SYSCALLS,	\
+	CHILD_BASE_SYSCALLS,						\
 	/* Sockets: TCP both ways, the resolver's UDP, netlink for	\
-	 * getaddrinfo's address check and for peer lookups. */	\
-	CLIENT_SOCKET_SYSCALLS,	\
+	 * getaddrinfo's address check and for peer lookups. */		\
+	CLIENT_SOCKET_SYSCALLS,						\
 	{ SCMP_SYS(accept4), ALLOW, ARG0_IS(TASKPROXY_LISTEN_FD),	\
 	    "the task's connections, on the listener we were handed" },	\
 	{ SCMP_SYS(accept), ALLOW, ARG0_IS(TASKPROXY_LISTEN_FD),	\
-	    "the same, where libmicrohttpd uses accept" },	\
+	    "the same, where libmicrohttpd uses accept" },		\
 	{ SCMP_SYS(shutdown), ALLOW, NOARGS, "closing connections" },	\
-	/* Waiting. */	\
-	{ SCMP_SYS(poll), ALLOW, NOARGS, "event loops" },	\
-	{ SCMP_SYS(ppoll), ALLOW, NOARGS, "event loops" },	\
+	/* Waiting. */							\
+	{ SCMP_SYS(poll), ALLOW, NOARGS, "event loops" },		\
+	{ SCMP_SYS(ppoll), ALLOW, NOARGS, "event loops" },		\
 	{ SCMP_SYS(epoll_create1), ALLOW, NOARGS, "event loops" },	\
-	{ SCMP_SYS(epoll_ctl), ALLOW, NOARGS, "event loops" },	\
-	{ SCMP_SYS(epoll_wait), ALLOW, NOARGS, "event loops" },	\
+	{ SCMP_SYS(epoll_ctl), ALLOW, NOARGS, "event loops" },		\
+	{ SCMP_SYS(epoll_wait), ALLOW, NOARGS, "event loops" },		\
 	{ SCMP_SYS(epoll_pwait), ALLOW, NOARGS, "event loops" },	\
-	{ SCMP_SYS(eventfd2), ALLOW, NOARGS, "libmicrohttpd's wake-ups" },	\
-	{ SCMP_SYS(pipe2), ALLOW, NOARGS, "wake-ups" },	\
-	{ SCMP_SYS(nanosleep), ALLOW, NOARGS, "backoff between attempts" },	\
+	{ SCMP_SYS(eventfd2), ALLOW, NOARGS, "libmicrohttpd's wake-ups" }, \
+	{ SCMP_SYS(pipe2), ALLOW, NOARGS, "wake-ups" },			\
+	{ SCMP_SYS(nanosleep), ALLOW, NOARGS, "backoff between attempts" }, \
 	{ SCMP_SYS(clock_nanosleep), ALLOW, NOARGS, "backoff" },	\
-	{ SCMP_SYS(sched_yield), ALLOW, NOARGS, "locks" },	\
-	/* I/O on the fds it has. */	\
-	RESOLVER_READ_SYSCALLS,	\
+	{ SCMP_SYS(sched_yield), ALLOW, NOARGS, "locks" },		\
+	/* I/O on the fds it has. */					\
+	RESOLVER_FILE_SYSCALLS,						\
 	{ SCMP_SYS(write), ALLOW, NOARGS, "sockets, wake-ups" },	\
-	{ SCMP_SYS(readv), ALLOW, NOARGS, "sockets" },	\
-	{ SCMP_SYS(writev), ALLOW, NOARGS, "sockets" },	\
+	{ SCMP_SYS(readv), ALLOW, NOARGS, "sockets" },			\
+	{ SCMP_SYS(writev), ALLOW, NOARGS, "sockets" },			\
 	{ SCMP_SYS(pread64), ALLOW, NOARGS, "reading a sealed memfd" },	\
-	{ SCMP_SYS(fcntl), ALLOW, NOARGS, "non-blocking sockets, seals" },	\
-	THREAD_SYSCALLS,	\
-	{ SCMP_SYS(prctl), ALLOW, ARG0_IS(PR_SET_NAME),	\
-	    "threads naming themselves" },	\
-	{ SCMP_SYS(sched_getaffinity), ALLOW, NOARGS, "thread pools size" },	\
+	{ SCMP_SYS(fcntl), ALLOW, NOARGS, "non-blocking sockets, seals" }, \
+	THREAD_SYSCALLS,						\
+	{ SCMP_SYS(prctl), ALLOW, ARG0_IS(PR_SET_NAME),			\
+	    "threads naming themselves" },				\
+	{ SCMP_SYS(sched_getaffinity), ALLOW, NOARGS, "thread pools size" }, \
 	{ SCMP_SYS(uname), ALLOW, NOARGS, "library version checks" },	\
 	SECMEM_SYSCALLS
 
@@ -229,52 +227,6 @@ const struct sandbox_policy taskproxy_policy = {
 	.landlock = true,
 	.landlock_net = true,
 	.landlock_connect_any = true,
-	.landlock_read_files = resolver_files,
-};
-
-static const struct sandbox_syscall proxyd_worker_syscalls[] = {
-	CHILD_BASE_SYSCALLS,
-	/* As proxyd: feeding a task proxy its credentials. */
-	{ SCMP_SYS(dup3), ALLOW, 1,
-	    { SB_ARG32(1, SCMP_CMP_EQ, PROXYD_FEED_FD, 0) }, 0,
-	    "move a task proxy's channel to its fixed fd" },
-	SECMEM_SYSCALLS,
-	/* The Queue's calls, over the channels' sendmsg and recvmsg. */
-	CLIENT_SOCKET_SYSCALLS,
-	RESOLVER_FILE_SYSCALLS,
-	{ SCMP_SYS(write), ALLOW, NOARGS, "sockets, wake-ups" },
-	{ SCMP_SYS(poll), ALLOW, NOARGS,
-	    "libcurl's transfers, a task proxy's answer" },
-	{ SCMP_SYS(nanosleep), ALLOW, NOARGS, "backoff between attempts" },
-	{ SCMP_SYS(clock_nanosleep), ALLOW, NOARGS, "backoff" },
-	{ SCMP_SYS(fcntl), ALLOW, NOARGS,
-	    "non-blocking sockets; a memfd's seals, set and checked" },
-	THREAD_SYSCALLS,
-	/* A claim's task definition goes up in a sealed memfd. */
-	{ SCMP_SYS(memfd_create), ALLOW, NOARGS, "the task definition" },
-	{ SCMP_SYS(pwrite64), ALLOW, NOARGS, "writing it" },
-};
-
-static const struct sandbox_rlimit proxyd_worker_rlimits[] = {
-	{ RLIMIT_NOFILE, 64, 64, false,
-	    "control fds, a task channel, a transfer's sockets" },
-	{ RLIMIT_FSIZE, PAYLOAD_MAX_BYTES, PAYLOAD_MAX_BYTES, false,
-	    "writes no files; a memfd holding a task definition" },
-	{ RLIMIT_AS, 2ull << 30, 2ull << 30, false,
-	    "a claim's answer (16 MiB) parsed, libcurl, OpenSSL, threads" },
-};
-
-const struct sandbox_policy proxyd_worker_policy = {
-	.role = "proxyd",
-	.default_action = SCMP_ACT_KILL_PROCESS,
-	.syscalls = proxyd_worker_syscalls,
-	.nsyscalls = nitems(proxyd_worker_syscalls),
-	.rlimits = proxyd_worker_rlimits,
-	.nrlimits = nitems(proxyd_worker_rlimits),
-	/* TCP connects to the ports the caller names (the root URL's and
-	 * DNS's), no bind. */
-	.landlock = true,
-	.landlock_net = true,
 	.landlock_read_files = resolver_files,
 };
 
@@ -323,4 +275,51 @@ const struct sandbox_policy taskproxy_spool_policy = {
 	.landlock_connect_any = true,
 	.landlock_read_files = resolver_files,
 	.landlock_rw_dir_fd = TASKPROXY_SPOOL_FD,
+};
+
+static const struct sandbox_syscall proxyd_worker_syscalls[] = {
+	CHILD_BASE_SYSCALLS,
+	/* As proxyd: feeding a task proxy its credentials. */
+	{ SCMP_SYS(dup3), ALLOW, 1,
+	    { SB_ARG32(1, SCMP_CMP_EQ, PROXYD_FEED_FD, 0) }, 0,
+	    "move a task proxy's channel to its fixed fd" },
+	SECMEM_SYSCALLS,
+	/* The Queue's calls, over the channels' sendmsg and recvmsg. */
+	CLIENT_SOCKET_SYSCALLS,
+	RESOLVER_FILE_SYSCALLS,
+	OPEN_REFUSED_WITH(O_RDWR),
+	{ SCMP_SYS(write), ALLOW, NOARGS, "sockets, wake-ups" },
+	{ SCMP_SYS(poll), ALLOW, NOARGS,
+	    "libcurl's transfers, a task proxy's answer" },
+	{ SCMP_SYS(nanosleep), ALLOW, NOARGS, "backoff between attempts" },
+	{ SCMP_SYS(clock_nanosleep), ALLOW, NOARGS, "backoff" },
+	{ SCMP_SYS(fcntl), ALLOW, NOARGS,
+	    "non-blocking sockets; a memfd's seals, set and checked" },
+	THREAD_SYSCALLS,
+	/* A claim's task definition goes up in a sealed memfd. */
+	{ SCMP_SYS(memfd_create), ALLOW, NOARGS, "the task definition" },
+	{ SCMP_SYS(pwrite64), ALLOW, NOARGS, "writing it" },
+};
+
+static const struct sandbox_rlimit proxyd_worker_rlimits[] = {
+	{ RLIMIT_NOFILE, 64, 64, false,
+	    "control fds, a task channel, a transfer's sockets" },
+	{ RLIMIT_FSIZE, PAYLOAD_MAX_BYTES, PAYLOAD_MAX_BYTES, false,
+	    "writes no files; a memfd holding a task definition" },
+	{ RLIMIT_AS, 2ull << 30, 2ull << 30, false,
+	    "a claim's answer (16 MiB) parsed, libcurl, OpenSSL, threads" },
+};
+
+const struct sandbox_policy proxyd_worker_policy = {
+	.role = "proxyd",
+	.default_action = SCMP_ACT_KILL_PROCESS,
+	.syscalls = proxyd_worker_syscalls,
+	.nsyscalls = nitems(proxyd_worker_syscalls),
+	.rlimits = proxyd_worker_rlimits,
+	.nrlimits = nitems(proxyd_worker_rlimits),
+	/* TCP connects to the ports the caller names (the root URL's and
+	 * DNS's), no bind. */
+	.landlock = true,
+	.landlock_net = true,
+	.landlock_read_files = resolver_files,
 };

@@ -166,6 +166,7 @@ error $EXPIRES public/missing.txt file-missing-on-worker Could not read file '/x
 link $EXPIRES public/logs/live.log public/logs/count.txt text/plain; charset=utf-8
 upload $TMP/count.txt public/c.txt text/plain identity s3 $EXPIRES
 upload $TMP/count.txt public/c.txt application/json identity s3 $EXPIRES
+upload $TMP public/dir text/plain identity s3 $EXPIRES
 EOF
 same "error artifact: OK" "$(answer 2)" "ok"
 same "link artifact: OK" "$(answer 3)" "ok"
@@ -175,6 +176,10 @@ same "error and link createArtifact bodies, exactly" \
 	    console.log(JSON.stringify(JSON.parse(l).body));')" \
     "{\"expires\":\"$EXPIRES_ISO\",\"message\":\"Could not read file '/x/missing.txt'\",\"reason\":\"file-missing-on-worker\",\"storageType\":\"error\"}
 {\"artifact\":\"public/logs/count.txt\",\"contentType\":\"text/plain; charset=utf-8\",\"expires\":\"$EXPIRES_ISO\",\"storageType\":\"link\"}"
+case $(answer 6) in
+"failed 4 "*"not a regular file") ok "a directory's fd: TPF_LOCAL, not a regular file" ;;
+*) not_ok "a directory's fd: TPF_LOCAL, not a regular file" "$(answer 6)" ;;
+esac
 case $(answer 5) in
 "failed 1 "*) ok "createArtifact 409 (a different contentType) is TPF_CONFLICT" ;;
 *) not_ok "createArtifact 409 (a different contentType) is TPF_CONFLICT" "$(answer 5)"; dump errlink ;;
