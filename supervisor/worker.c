@@ -60,7 +60,7 @@ struct worker {
 	unsigned char		 pk[32];
 	bool			 have_key;
 	uint64_t		 resolved;	/* tasks-resolved-count.txt */
-	int			 tasks_fd;	/* <workDir>/tasks */
+	int			 tasks_fd;	/* <workDir>/runs */
 };
 
 /* What proxyd said of a claim: the summary, never the credentials. */
@@ -74,9 +74,10 @@ struct claim {
 
 /* --- start-up --- */
 
-/* dir and its missing parents, root's; dir itself mode 0700. */
+/* dir and its missing parents, root's; dir itself mode 0711 (the
+ * default tasksDir lies below it), writable by root alone. */
 static int
-make_private_dir(const char *dir, char *err, size_t errlen)
+make_work_dir(const char *dir, char *err, size_t errlen)
 {
 	char *copy = xstrdup(dir), *p;
 	struct stat st;
@@ -87,26 +88,27 @@ make_private_dir(const char *dir, char *err, size_t errlen)
 		*p = '/';
 	}
 	free(copy);
-	if (mkdir(dir, 0700) == -1 && errno != EEXIST) {
+	if (mkdir(dir, 0711) == -1 && errno != EEXIST) {
 		snprintf(err, errlen, "sepworker.workDir %s: %s", dir,
 		    strerror(errno));
 		return -1;
 	}
 	if (lstat(dir, &st) == -1 || !S_ISDIR(st.st_mode) ||
-	    st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+	    st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
 		snprintf(err, errlen, "sepworker.workDir %s: must be a "
-		    "directory of the worker's own, mode 0700", dir);
+		    "directory of the worker's own that nobody else may "
+		    "write to", dir);
 		return -1;
 	}
 	return 0;
 }
 
-/* <workDir>/tasks, emptied: what a worker that died left there is of
- * no use now (the Queue lets its claims expire). */
+/* <workDir>/runs (mode 0700), emptied: what a worker that died left
+ * there is of no use now (the Queue lets its claims expire). */
 static int
 open_tasks_dir(struct worker *w, char *err, size_t errlen)
 {
-	char *path = xasprintf("%s/tasks", w->cfg->work_dir);
+	char *path = xasprintf("%s/runs", w->cfg->work_dir);
 	int rc = -1;
 
 	if (mkdir(path, 0700) == -1 && errno != EEXIST)
@@ -214,7 +216,7 @@ upload_artifact(void *arg, struct task_run *r, size_t art, int fd)
 static int
 task_work_dir(struct worker *w, struct task_run *r, char *err, size_t errlen)
 {
-	char *path = xasprintf("%s/tasks/%s-%u", w->cfg->work_dir,
+	char *path = xasprintf("%s/runs/%s-%u", w->cfg->work_dir,
 	    r->task_id, r->run_id);
 	int fd = -1;
 
@@ -251,7 +253,7 @@ remove_task_work_dir(struct worker *w, const struct task_run *r)
 		return;
 	if (!rmtree_contents(fd) || unlinkat(w->tasks_fd, name,
 	    AT_REMOVEDIR) == -1)
-		log_warnx("task %s: its work directory %s/tasks/%s is left "
+		log_warnx("task %s: its work directory %s/runs/%s is left "
 		    "behind", r->task_id, w->cfg->work_dir, name);
 	close(fd);
 }
@@ -611,7 +613,7 @@ worker_main(struct sw_config *cfg)
 	}
 	if (tf_ensure_tasks_dir(cfg->tasks_dir, err, sizeof(err)) == -1 ||
 	    taskuid_rundir(cfg, err, sizeof(err)) == -1 ||
-	    make_private_dir(cfg->work_dir, err, sizeof(err)) == -1 ||
+	    make_work_dir(cfg->work_dir, err, sizeof(err)) == -1 ||
 	    open_tasks_dir(&w, err, sizeof(err)) == -1 ||
 	    taskcount_read(cfg->work_dir, &w.resolved, err,
 	    sizeof(err)) == -1) {
