@@ -559,6 +559,10 @@ claim_loop(struct worker *w)
 	int rc;
 
 	for (;;) {
+		/* A stop asked for comes first: a task aborted for it is
+		 * counted, but the worker still says why it stopped. */
+		if (s->stopping)
+			break;
 		if (cfg->number_of_tasks_to_run > 0 &&
 		    w->resolved >= cfg->number_of_tasks_to_run) {
 			log_info("%llu tasks resolved, numberOfTasksToRun is "
@@ -566,8 +570,6 @@ claim_loop(struct worker *w)
 			    cfg->number_of_tasks_to_run);
 			return EXIT_OK;
 		}
-		if (s->stopping)
-			break;
 		if (cfg->idle_timeout_secs > 0 && now_ms() - last_active >
 		    (uint64_t)cfg->idle_timeout_secs * 1000) {
 			log_info("idle for more than %u s (idleTimeoutSecs): "

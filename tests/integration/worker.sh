@@ -196,4 +196,77 @@ rc=$?
 WORKER_PID=
 check "SIGTERM while waiting for work: exit 72 (got $rc)" [ "$rc" -eq 72 ]
 
+# --- who holds which credentials, while a task runs ---
+
+hex() { printf %s "$1" | od -An -v -tx1 | tr -d ' \n'; }
+descendants() {
+	local p
+	for p in $(children_of "$1"); do
+		echo "$p"
+		descendants "$p"
+	done
+}
+SCAN_ID=$(node -e 'console.log(require(process.argv[1]).default.slugid())' \
+    "$FAKE_DIR/node_modules/taskcluster-client")
+node "$FAKE_DIR/call.js" --root-url "$FAKE_URL" Queue createTask "$SCAN_ID" \
+    "{\"taskQueueId\": \"$PROV/$WTYPE\", \"schedulerId\": \"tests\",
+      \"created\": \"{{now}}\", \"deadline\": \"{{now+3600}}\",
+      \"expires\": \"{{now+86400}}\", \"retries\": 0,
+      \"payload\": {\"command\": [[\"/bin/sleep\", \"30\"]],
+	\"maxRunTime\": 60, \"features\": {\"taskclusterProxy\": true}},
+      \"metadata\": {\"name\": \"scan\", \"description\": \"d\",
+	\"owner\": \"t@example.com\", \"source\": \"https://example.com\"}}" \
+    >"$TMP/scan-task.out" 2>&1
+mkconfig "$CFGDIR/scan.json" "rootURL=\"$FAKE_URL\"" "clientId=\"$CLIENT\"" \
+    "accessToken=\"$TOKEN\"" "provisionerId=\"$PROV\"" \
+    "workerType=\"$WTYPE\"" "workerGroup=\"$GROUP\"" "workerId=\"$WID\"" \
+    "ed25519SigningKeyLocation=\"$KEY\"" "numberOfTasksToRun=1" \
+    "taskclusterProxyPort=$(free_port)" \
+    "sepworker.workDir=\"$CFGDIR/scan-work\""
+chmod 600 "$CFGDIR/scan.json"
+"$SEPWORKER" run --config "$CFGDIR/scan.json" >/dev/null 2>"$TMP/scan.err" &
+WORKER_PID=$!
+for i in $(seq 300); do
+	grep -q "task $SCAN_ID started" "$TMP/scan.err" && break
+	sleep 0.1
+done
+TASK_TOKEN=$(curl -s "$FAKE_URL/_fake/task-credentials/$SCAN_ID/0" |
+    node -e 'const c = JSON.parse(require("fs").readFileSync(0)).credentials;
+	console.log(c.length === 1 ? c[0].accessToken : "")')
+where=()
+for p in $WORKER_PID $(descendants "$WORKER_PID"); do
+	comm=$(cat "/proc/$p/comm" 2>/dev/null) || continue
+	hits=$("$HELPERS/memscan" "$p" "$(hex "$TOKEN")" "$(hex "$TASK_TOKEN")" \
+	    2>/dev/null | tr '\n' ' ')
+	where+=("$comm:$hits")
+done
+summary=" ${where[*]} "
+# Exactly one process holds each: proxyd the worker's, the task's proxy
+# the task's; none holds both, the supervisor and the task neither.
+holders() {
+	local col=$1
+	for w in "${where[@]}"; do
+		set -- ${w#*:}
+		[ "${!col}" -gt 0 ] && echo "${w%%:*}"
+	done | sort -u | tr '\n' ' '
+}
+check "memory during a task: the worker's accessToken only in proxyd" \
+    [ -n "$TASK_TOKEN" ] && [ "$(holders 1)" = "proxyd " ]
+[ "$(holders 1)" = "proxyd " ] || echo "# scanned: $summary"
+check "memory during a task: the task's accessToken only in its proxy" \
+    [ "$(holders 2)" = "taskproxy " ]
+[ "$(holders 2)" = "taskproxy " ] || echo "# scanned: $summary"
+check "at least the supervisor, keyholder, proxyd, taskrunner, task proxy and the task were scanned" \
+    [ "${#where[@]}" -ge 6 ]
+kill -TERM "$WORKER_PID"
+wait "$WORKER_PID"
+rc=$?
+WORKER_PID=
+check "SIGTERM during a task: exit 72 (got $rc)" [ "$rc" -eq 72 ]
+state=$(node "$FAKE_DIR/call.js" --root-url "$FAKE_URL" Queue status "$SCAN_ID" |
+    node -e 'const r = JSON.parse(require("fs").readFileSync(0)).status.runs[0];
+	console.log(r.state + "/" + r.reasonResolved)')
+check "... and the task aborted is resolved exception/worker-shutdown (got $state)" \
+    [ "$state" = exception/worker-shutdown ]
+
 stop_tc_fake

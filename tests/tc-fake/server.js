@@ -331,6 +331,9 @@
 //          s3 or object artifact with the stored Content-Type and
 //          Content-Encoding (X-Fake-Storage-Type: s3|object); 404 JSON when
 //          there are none.
+//   GET    /_fake/task-credentials/<taskId>/<runId>  {"credentials": [...]}:
+//          every set of task credentials issued for that run (its claim's,
+//          its reclaims'), so a test can look for them in a worker's memory.
 //   GET    /_fake/s3              {"objects": [{"key", "size", "sha256",
 //          "contentType", "contentEncoding"}]}.
 //
@@ -1142,7 +1145,13 @@ setInterval(tick, 100).unref();
 
 // Temporary credentials for a claimed run, as services/queue/src/task-creds.js
 // issues them from the Queue's own (here: the root) client.
-const taskCredentials = (task, run) => taskcluster.createTemporaryCredentials({
+const issuedTaskCredentials = []; // for /_fake/task-credentials
+const taskCredentials = (task, run) => {
+  const c = issueTaskCredentials(task, run);
+  issuedTaskCredentials.push({ taskId: task.taskId, runId: run.runId, ...c });
+  return c;
+};
+const issueTaskCredentials = (task, run) => taskcluster.createTemporaryCredentials({
   clientId: ['task-client', task.taskId, `${run.runId}`, 'on', run.workerGroup, run.workerId,
     'until', `${run.takenUntil.getTime() / 1000}`].join('/'),
   start: new Date(),
@@ -2382,6 +2391,10 @@ const ADMIN = [
     Object.assign(workerManager, { terminateAfterCalls: body.terminateAfterCalls, calls: 0 });
     return sendJson(ctx.res, 200, workerManager);
   }],
+  ['GET', /^task-credentials\/([^/]+)\/([0-9]+)$/, async (ctx, m) => sendJson(ctx.res, 200, {
+    credentials: issuedTaskCredentials.filter(c => c.taskId === m[1] && c.runId === Number(m[2]))
+      .map(({ clientId, accessToken, certificate }) => ({ clientId, accessToken, certificate })),
+  })],
   ['GET', /^s3$/, async ctx => sendJson(ctx.res, 200, {
     objects: [...s3Objects.keys()].sort().map(key => ({ key, ...storedSummary(key) })),
   })],
