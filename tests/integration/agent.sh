@@ -301,4 +301,8 @@ EOF
 same "--no-listener: serves at once without scopes, and resolves" \
     "$(grep "^port" "$OUT") $(answer 1) $(answer 2)" "port none ok ok"
 
+# (a sanitizer build reports in the task proxy's log)
+bad=$(grep -l 'Sanitizer\|runtime error' "$TMP"/*.err)
+check "nothing from a sanitizer in any task proxy's log" test -z "$bad"
+
 stop_tc_fake
