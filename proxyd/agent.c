@@ -160,22 +160,32 @@ artifact_path(const char *name)
 	return p;
 }
 
+/* A successful call's answer as JSON, in *resp; what names the call. */
+static int
+parse_answer(const struct qc_result *r, const char *what,
+    struct json_object **resp, struct failure *f)
+{
+	char err[200];
+
+	if ((*resp = json_parse_strict(r->body != NULL ? r->body : "",
+	    r->body_len, RESPONSE_MAX, RESPONSE_DEPTH, err,
+	    sizeof(err))) != NULL)
+		return 0;
+	fail(f, TPF_UNAVAILABLE, "%s: the answer is not JSON: %s", what, err);
+	return -1;
+}
+
 /* createArtifact; *resp the parsed answer when wanted. */
 static int
 create_artifact(const char *name, const char *body, struct json_object **resp,
     struct failure *f)
 {
 	struct qc_result r = { 0 };
-	char *path = artifact_path(name), err[200];
+	char *path = artifact_path(name);
 	int rc = call("queue", "POST", path, body, NULL, true, &r, f);
 
-	if (rc == 0 && resp != NULL && (*resp = json_parse_strict(r.body != NULL
-	    ? r.body : "", r.body_len, RESPONSE_MAX, RESPONSE_DEPTH, err,
-	    sizeof(err))) == NULL) {
-		fail(f, TPF_UNAVAILABLE, "createArtifact %s: the Queue's "
-		    "answer is not JSON: %s", name, err);
-		rc = -1;
-	}
+	if (rc == 0 && resp != NULL)
+		rc = parse_answer(&r, "createArtifact", resp, f);
 	qc_result_free(&r);
 	free(path);
 	return rc;
@@ -763,6 +773,8 @@ object_method(struct json_object *resp, const char **url,
 	return 0;
 }
 
+/* A call to the object service with the object's credentials: any
+ * failure there is the upload's, TPF_UNAVAILABLE. */
 static int
 object_call(const char *method, const char *what, const char *name,
     const char *body, const struct object *o, struct json_object **resp,
@@ -770,16 +782,10 @@ object_call(const char *method, const char *what, const char *name,
 {
 	struct qc_result r = { 0 };
 	char *n = qc_escape(name), *path = xasprintf("%s/%s", what, n);
-	char err[200] = "";
 	int rc = call("object", method, path, body, &o->creds, false, &r, f);
 
-	if (rc == 0 && resp != NULL && (*resp = json_parse_strict(r.body !=
-	    NULL ? r.body : "", r.body_len, RESPONSE_MAX, RESPONSE_DEPTH, err,
-	    sizeof(err))) == NULL) {
-		fail(f, TPF_UNAVAILABLE, "%s %s: the answer is not JSON: %s",
-		    method, path, err);
-		rc = -1;
-	}
+	if (rc == 0 && resp != NULL)
+		rc = parse_answer(&r, what, resp, f);
 	if (rc == -1)
 		f->class = TPF_UNAVAILABLE;
 	qc_result_free(&r);

@@ -26,6 +26,8 @@
  *	link EXPIRES_MS NAME TARGET CONTENT_TYPE...
  *	resolve completed|failed|exception [REASON]
  *	wait		wait for every answer still due
+ *	elapsed		prints "elapsed MS": from the last request sent to
+ *			the last answer read
  *	hwm		prints "hwm N": the task proxy's peak RSS (VmHWM), kB
  *	connect		prints "connect ok" or "connect refused": a TCP
  *			connection to its listener's port
@@ -154,6 +156,7 @@ send_creds(struct ipc_conn *cc, const char *path)
 
 static unsigned due;		/* requests not answered yet */
 static uint32_t next_id = 10;
+static uint64_t sent_ms, answered_ms;
 
 static int
 print_answer(struct ipc_conn *ctl)
@@ -166,6 +169,7 @@ print_answer(struct ipc_conn *ctl)
 
 	if (await(ctl, &m, 600000) == -1)
 		return -1;
+	answered_ms = now_ms();
 	due--;
 	switch (m.hdr.type) {
 	case TP_OK:
@@ -257,6 +261,7 @@ request(struct ipc_conn *ctl, char *line)
 		fprintf(stderr, "taskproxy: unknown command %s\n", cmd);
 		return 0;
 	}
+	sent_ms = now_ms();
 	rc = ipc_send(ctl, type, next_id++, w.buf, w.len, fd);
 	if (fd != -1)
 		close(fd);
@@ -477,6 +482,10 @@ main(int argc, char **argv)
 				goto dead;
 		} else if (strcmp(line, "pid") == 0) {
 			printf("pid %ld\n", (long)pid);
+			fflush(stdout);
+		} else if (strcmp(line, "elapsed") == 0) {
+			printf("elapsed %llu\n",
+			    (unsigned long long)(answered_ms - sent_ms));
 			fflush(stdout);
 		} else if (strcmp(line, "hwm") == 0) {
 			printf("hwm %ld\n", peak_rss(pid));

@@ -234,6 +234,25 @@ case $(answer 2) in
 *) not_ok "reportCompleted on a run resolved otherwise: TPF_REFUSED (409)" "$(answer 2)" ;;
 esac
 
+# --- a reclaim's credentials, taken after AGENT, sign what follows ---
+
+claim
+sleep 0.1
+node "$FAKE_DIR/call.js" --root-url "$FAKE_URL" Queue reclaimTask "$TASK" 0 |
+    node -e 'console.log(JSON.stringify(JSON.parse(require("fs").readFileSync(0)).credentials))' \
+    >"$TMP/creds2.json"
+agent reclaim <<EOF
+agent
+creds $TMP/creds2.json
+resolve completed
+EOF
+client_of() { node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1])).clientId)' "$1"; }
+same "after a reclaim, reportCompleted is signed with the new credentials" \
+    "$(calls queue.reportCompleted "$TASK" | node -e '
+	console.log(JSON.parse(require("fs").readFileSync(0)).clientId)') $(answer 2)" \
+    "$(client_of "$TMP/creds2.json") ok"
+check "(which differ from the claim's)" test "$(client_of "$TMP/creds.json")" != "$(client_of "$TMP/creds2.json")"
+
 # --- memory: a 100 MiB identity upload streams ---
 
 head -c $((100 << 20)) /dev/urandom >"$TMP/big.bin"
@@ -300,5 +319,9 @@ resolve completed
 EOF
 same "--no-listener: serves at once without scopes, and resolves" \
     "$(grep "^port" "$OUT") $(answer 1) $(answer 2)" "port none ok ok"
+
+# (a sanitizer build reports in the task proxy's log)
+bad=$(grep -l 'Sanitizer\|runtime error' "$TMP"/*.err)
+check "nothing from a sanitizer in any task proxy's log" test -z "$bad"
 
 stop_tc_fake
