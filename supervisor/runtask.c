@@ -20,7 +20,6 @@
 #include "common/chan_taskrunner.h"
 #include "common/log.h"
 #include "common/memfd.h"
-#include "common/secmem.h"
 #include "common/timefmt.h"
 #include "common/util.h"
 #include "common/chan_keyholder.h"
@@ -235,12 +234,7 @@ static void
 hand_over_credentials(struct supervisor *s, struct sw_config *cfg,
     char *refusal, size_t len)
 {
-	const char *cert = cfg->certificate ? cfg->certificate : "";
-	char missing[64] = "", why[PX_REASON_MAX + 1];
-	size_t cap = 3 * 4 + PX_CLIENT_ID_MAX + PX_TOKEN_MAX +
-	    PX_CERTIFICATE_MAX;
-	struct ipc_writer w;
-	uint8_t *buf;
+	char missing[64] = "", why[PX_REASON_MAX + 64];
 
 	refusal[0] = '\0';
 	if (!cfg->enable_taskcluster_proxy)
@@ -258,26 +252,8 @@ hand_over_credentials(struct supervisor *s, struct sw_config *cfg,
 		    "and, for temporary credentials, certificate)", missing + 2);
 		goto out;
 	}
-	if (strlen(cfg->client_id) > PX_CLIENT_ID_MAX ||
-	    strlen(cfg->access_token) > PX_TOKEN_MAX ||
-	    strlen(cert) > PX_CERTIFICATE_MAX) {
-		snprintf(refusal, len, "the config's credentials are longer "
-		    "than proxyd takes (clientId %u, accessToken %u, "
-		    "certificate %u bytes)", PX_CLIENT_ID_MAX, PX_TOKEN_MAX,
-		    PX_CERTIFICATE_MAX);
-		goto out;
-	}
-	/* The message holds the token: locked memory, wiped when freed. */
-	buf = secmem_alloc(cap);
-	ipc_writer_init(&w, buf, cap);
-	tf_put_str(&w, cfg->client_id);
-	ipc_put_str(&w, cfg->access_token, strlen(cfg->access_token));
-	ipc_put_str(&w, cert, strlen(cert));
-	if (supervisor_proxyd_call(s, PX_TASK_CREDS, w.buf, w.len, -1, 5000,
-	    why, sizeof(why)) != 0)
-		snprintf(refusal, len, "proxyd did not take the config's "
-		    "credentials: %s", why);
-	secmem_free(buf);
+	if (tf_send_config_creds(s, PX_TASK_CREDS, why, sizeof(why)) == -1)
+		snprintf(refusal, len, "the config's credentials: %s", why);
 out:
 	config_wipe_secrets(cfg);
 }

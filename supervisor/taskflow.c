@@ -23,6 +23,7 @@
 #include "common/edkey.h"
 #include "common/log.h"
 #include "common/memfd.h"
+#include "common/secmem.h"
 #include "common/timefmt.h"
 #include "common/util.h"
 #include "supervisor/cot.h"
@@ -671,4 +672,40 @@ tf_await_taskrunner(struct supervisor *s)
 	while (s->kids[ROLE_TASKRUNNER].state != CHILD_NONE &&
 	    now_ms() < deadline)
 		supervisor_poll(s, 100);
+}
+
+int
+tf_send_config_creds(struct supervisor *s, uint32_t type, char *why,
+    size_t whylen)
+{
+	const struct sw_config *cfg = s->cfg;
+	const char *cert = cfg->certificate ? cfg->certificate : "";
+	size_t cap = 3 * 4 + PX_CLIENT_ID_MAX + PX_TOKEN_MAX +
+	    PX_CERTIFICATE_MAX;
+	char reason[PX_REASON_MAX + 1];
+	struct ipc_writer w;
+	uint8_t *buf;
+	int rc = 0;
+
+	if (strlen(cfg->client_id) > PX_CLIENT_ID_MAX ||
+	    strlen(cfg->access_token) > PX_TOKEN_MAX ||
+	    strlen(cert) > PX_CERTIFICATE_MAX) {
+		snprintf(why, whylen, "longer than proxyd takes (clientId %u, "
+		    "accessToken %u, certificate %u bytes)", PX_CLIENT_ID_MAX,
+		    PX_TOKEN_MAX, PX_CERTIFICATE_MAX);
+		return -1;
+	}
+	/* The message holds the token: locked memory, wiped when freed. */
+	buf = secmem_alloc(cap);
+	ipc_writer_init(&w, buf, cap);
+	ipc_put_str(&w, cfg->client_id, strlen(cfg->client_id));
+	ipc_put_str(&w, cfg->access_token, strlen(cfg->access_token));
+	ipc_put_str(&w, cert, strlen(cert));
+	if (supervisor_proxyd_call(s, type, w.buf, w.len, -1, 5000, reason,
+	    sizeof(reason)) != 0) {
+		snprintf(why, whylen, "proxyd did not take them: %s", reason);
+		rc = -1;
+	}
+	secmem_free(buf);
+	return rc;
 }

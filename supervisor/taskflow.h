@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/ipc.h"
 #include "supervisor/supervisor.h"
@@ -40,6 +41,11 @@ bool	tf_run(struct supervisor *s, struct task_run *r, int def_fd,
  * task's output directory and recorded; -1 with err set. */
 int	tf_chain_of_trust(struct supervisor *s, struct task_run *r,
 	    const unsigned char pk[32], char *err, size_t errlen);
+/* The config's clientId, accessToken and certificate to proxyd as a
+ * TASK_CREDS or WORKER_CREDS message (type); -1 with why.  The caller
+ * wipes the config's copies. */
+int	tf_send_config_creds(struct supervisor *s, uint32_t type, char *why,
+	    size_t whylen);
 /* The (emptied) task directory, removed. */
 void	tf_remove_task_dir(const struct supervisor *s);
 /* The keyholder's public key; false if it has none. */

@@ -23,7 +23,6 @@
 #include "common/edkey.h"
 #include "common/log.h"
 #include "common/rmtree.h"
-#include "common/secmem.h"
 #include "common/slugid.h"
 #include "common/timefmt.h"
 #include "common/util.h"
@@ -129,38 +128,13 @@ open_tasks_dir(struct worker *w, char *err, size_t errlen)
 static int
 hand_over_worker_credentials(struct worker *w, char *err, size_t errlen)
 {
-	struct sw_config *cfg = w->cfg;
-	const char *cert = cfg->certificate ? cfg->certificate : "";
-	size_t cap = 3 * 4 + PX_CLIENT_ID_MAX + PX_TOKEN_MAX +
-	    PX_CERTIFICATE_MAX;
-	char why[PX_REASON_MAX + 1];
-	struct ipc_writer wr;
-	uint8_t *buf;
-	int rc = 0;
+	char why[PX_REASON_MAX + 64];
+	int rc;
 
-	if (strlen(cfg->client_id) > PX_CLIENT_ID_MAX ||
-	    strlen(cfg->access_token) > PX_TOKEN_MAX ||
-	    strlen(cert) > PX_CERTIFICATE_MAX) {
-		snprintf(err, errlen, "the worker's credentials are longer "
-		    "than proxyd takes (clientId %u, accessToken %u, "
-		    "certificate %u bytes)", PX_CLIENT_ID_MAX, PX_TOKEN_MAX,
-		    PX_CERTIFICATE_MAX);
-		config_wipe_secrets(cfg);
-		return -1;
-	}
-	buf = secmem_alloc(cap);
-	ipc_writer_init(&wr, buf, cap);
-	ipc_put_str(&wr, cfg->client_id, strlen(cfg->client_id));
-	ipc_put_str(&wr, cfg->access_token, strlen(cfg->access_token));
-	ipc_put_str(&wr, cert, strlen(cert));
-	if (supervisor_proxyd_call(&w->s, PX_WORKER_CREDS, wr.buf, wr.len,
-	    -1, 5000, why, sizeof(why)) != 0) {
-		snprintf(err, errlen, "proxyd did not take the worker's "
-		    "credentials: %s", why);
-		rc = -1;
-	}
-	secmem_free(buf);
-	config_wipe_secrets(cfg);
+	if ((rc = tf_send_config_creds(&w->s, PX_WORKER_CREDS, why,
+	    sizeof(why))) == -1)
+		snprintf(err, errlen, "the worker's credentials: %s", why);
+	config_wipe_secrets(w->cfg);
 	return rc;
 }
 
