@@ -255,6 +255,7 @@ static enum MHD_Result
 respond(struct MHD_Connection *c, struct request *rq, const char *method)
 {
 	char err[512], *url;
+	const char *feature;
 
 	if (rq->too_big)
 		return answer(c, 413, NULL, "the request body is larger than "
@@ -288,6 +289,16 @@ respond(struct MHD_Connection *c, struct request *rq, const char *method)
 			    "sepworker.proxyAllowedHosts does not list it (by "
 			    "default only the rootURL's host is allowed)",
 			    rq->route.host);
+		}
+		if ((feature = taskproxy_worker_artifact(tp, method,
+		    rq->route.url)) != NULL) {
+			log_warnx("refused %s %s: the worker writes that "
+			    "artifact", method, rq->route.url);
+			return answer(c, 403, NULL, "sepworker's taskcluster "
+			    "proxy does not let a task create an artifact the "
+			    "worker writes itself (%s): the task's logs and "
+			    "its chain of trust are the worker's word",
+			    feature);
 		}
 		return proxy(c, rq, method);
 	}

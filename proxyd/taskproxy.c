@@ -17,6 +17,7 @@
  * proxy at all: there is no fd 5 and no scopes, only the agent.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -36,6 +37,7 @@
 #include "common/log.h"
 #include "common/memfd.h"
 #include "common/secmem.h"
+#include "common/reserved.h"
 #include "common/util.h"
 #include "proxyd/agent.h"
 #include "proxyd/creds.h"
@@ -123,6 +125,64 @@ taskproxy_answer(struct taskproxy *tp, uint32_t type, uint32_t id,
 	rc = ipc_send(tp->ctl, type, id, payload, len, -1);
 	pthread_mutex_unlock(&tp->ctl_lock);
 	return rc;
+}
+
+/* A %XX-decoded copy of s[0..len), or NULL if an escape is malformed. */
+static char *
+unescape(const char *s, size_t len)
+{
+	char *out = xmalloc(len + 1), *o = out;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned v;
+
+		if (s[i] != '%') {
+			*o++ = s[i];
+			continue;
+		}
+		if (i + 2 >= len || !isxdigit((unsigned char)s[i + 1]) ||
+		    !isxdigit((unsigned char)s[i + 2]) ||
+		    sscanf(s + i + 1, "%2x", &v) != 1) {
+			free(out);
+			return NULL;
+		}
+		*o++ = (char)v;
+		i += 2;
+	}
+	*o = '\0';
+	return out;
+}
+
+const char *
+taskproxy_worker_artifact(const struct taskproxy *tp, const char *method,
+    const char *url)
+{
+	size_t root = strlen(tp->root_url), plen;
+	const char *p, *feature = NULL;
+	char *prefix, *name;
+
+	if (strcmp(method, "POST") != 0 && strcmp(method, "PUT") != 0)
+		return NULL;
+	while (root > 0 && tp->root_url[root - 1] == '/')
+		root--;
+	if (strncmp(url, tp->root_url, root) != 0)
+		return NULL;
+	prefix = xasprintf("/api/queue/v1/task/%s/runs/", tp->task_id);
+	plen = strlen(prefix);
+	p = url + root;
+	if (strncmp(p, prefix, plen) == 0) {
+		p += plen + strspn(p + plen, "0123456789");
+		if (strncmp(p, "/artifacts/", 11) == 0) {
+			p += 11;
+			name = unescape(p, strcspn(p, "?#"));
+			/* An escape we cannot read: not ours to guess. */
+			feature = name == NULL ? "(a name it cannot read)" :
+			    worker_artifact_feature(name);
+			free(name);
+		}
+	}
+	free(prefix);
+	return feature;
 }
 
 bool

@@ -97,6 +97,12 @@ char	*taskproxy_authorization(struct taskproxy *tp, const char *method,
 char	*taskproxy_bewit(struct taskproxy *tp, const char *body, size_t len,
 	    char *err, size_t errlen);
 
+/* Is method url a createArtifact (or finishArtifact) of the task's own
+ * run for a name the worker writes itself (its logs, its chain of
+ * trust)?  The feature that writes it, or NULL. */
+const char *taskproxy_worker_artifact(const struct taskproxy *tp,
+	    const char *method, const char *url);
+
 /* May a task's request go to host by /<host>/...?  The allow-list is
  * set before serving and read-only after. */
 bool	taskproxy_host_allowed(const struct taskproxy *tp, const char *host);

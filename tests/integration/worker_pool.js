@@ -110,6 +110,20 @@ function tasks(a) {
                   message: "made by the task", expires: new Date(Date.now() + 86400e3) });
               out.create = "ok";
             } catch (e) { out.create = e.statusCode; }
+            try {
+              await q.createArtifact(id, run, "public/chain-of-trust.json",
+                { storageType: "s3", contentType: "text/plain",
+                  expires: new Date(Date.now() + 86400e3) });
+              out.cot = "allowed";
+            } catch (e) { out.cot = e.statusCode; }
+            const raw = await fetch(process.env.TASKCLUSTER_PROXY_URL +
+              "/api/queue/v1/task/" + id + "/runs/" + run +
+              "/artifacts/public/logs/certified.log", { method: "POST",
+              headers: { "content-type": "application/json" },
+              body: JSON.stringify({ storageType: "error",
+                reason: "file-missing-on-worker", message: "x",
+                expires: new Date(Date.now() + 86400e3) }) });
+            out.certified = raw.status;
             require("fs").writeFileSync("proxy.json", JSON.stringify(out));
           })().catch(e => { console.error(e); process.exit(1); });'`),
         artifacts: [{ type: 'file', path: 'proxy.json',
@@ -317,6 +331,18 @@ async function check(a) {
     assert.equal(out.task, 'proxy');
     assert.equal(out.report, 403);
     assert.equal(out.create, 'ok');
+  });
+
+  await test('proxy: the task cannot create an artifact the worker writes ' +
+    '(its chain of trust, its logs), escaped or not', async () => {
+    const got = await artifact(queue, ids.proxy, 0, 'public/proxy.json');
+    const out = JSON.parse(got.body);
+    assert.equal(out.cot, 403);
+    assert.equal(out.certified, 403);
+    const arts = await listAll(queue, ids.proxy, 0);
+    assert.equal(arts['public/chain-of-trust.json'], undefined);
+    assert.equal(arts['public/logs/certified.log'], undefined);
+    assert.equal(arts['public/logs/live_backing.log'].storageType, 's3');
   });
 
   console.log(`1..${n}`);
