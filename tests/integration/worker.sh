@@ -269,4 +269,45 @@ state=$(node "$FAKE_DIR/call.js" --root-url "$FAKE_URL" Queue status "$SCAN_ID" 
 check "... and the task aborted is resolved exception/worker-shutdown (got $state)" \
     [ "$state" = exception/worker-shutdown ]
 
+# --- createObjectArtifacts: the task's artifacts through the object service ---
+
+OBJ_ID=$(node -e 'console.log(require(process.argv[1]).default.slugid())' \
+    "$FAKE_DIR/node_modules/taskcluster-client")
+node "$FAKE_DIR/call.js" --root-url "$FAKE_URL" Queue createTask "$OBJ_ID" \
+    "{\"taskQueueId\": \"$PROV/$WTYPE\", \"schedulerId\": \"tests\",
+      \"created\": \"{{now}}\", \"deadline\": \"{{now+3600}}\",
+      \"expires\": \"{{now+86400}}\", \"retries\": 0,
+      \"payload\": {\"command\": [[\"/bin/sh\", \"-c\",
+	\"echo small > small.txt; head -c 100000 /dev/urandom > big.bin\"]],
+	\"maxRunTime\": 30, \"artifacts\": [
+	  {\"type\": \"file\", \"path\": \"small.txt\", \"name\": \"public/small.txt\"},
+	  {\"type\": \"file\", \"path\": \"big.bin\", \"name\": \"public/big.bin\"}]},
+      \"metadata\": {\"name\": \"objects\", \"description\": \"d\",
+	\"owner\": \"t@example.com\", \"source\": \"https://example.com\"}}" \
+    >"$TMP/obj-task.out" 2>&1
+mkconfig "$CFGDIR/obj.json" "rootURL=\"$FAKE_URL\"" "clientId=\"$CLIENT\"" \
+    "accessToken=\"$TOKEN\"" "provisionerId=\"$PROV\"" \
+    "workerType=\"$WTYPE\"" "workerGroup=\"$GROUP\"" "workerId=\"$WID\"" \
+    "ed25519SigningKeyLocation=\"$KEY\"" "numberOfTasksToRun=1" \
+    "createObjectArtifacts=true" "sepworker.workDir=\"$CFGDIR/obj-work\""
+chmod 600 "$CFGDIR/obj.json"
+timeout 120 "$SEPWORKER" run --config "$CFGDIR/obj.json" >/dev/null \
+    2>"$TMP/obj.err"
+check "createObjectArtifacts: the worker works its task, exit 0" [ $? -eq 0 ]
+types=$(node "$FAKE_DIR/call.js" --root-url "$FAKE_URL" Queue listArtifacts \
+    "$OBJ_ID" 0 | node -e '
+	const a = JSON.parse(require("fs").readFileSync(0)).artifacts;
+	console.log(a.filter(x => x.name.startsWith("public/") &&
+	    !x.name.startsWith("public/logs/")).map(x =>
+	    x.name + "=" + x.storageType).sort().join(" "))')
+check "createObjectArtifacts: the task's artifacts are objects ($types)" \
+    [ "$types" = "public/big.bin=object public/small.txt=object" ]
+for f in small.txt big.bin; do
+	curl -sfL -o "$TMP/obj.$f" \
+	    "$FAKE_URL/api/queue/v1/task/$OBJ_ID/runs/0/artifacts/public%2F$f"
+done
+check "createObjectArtifacts: inline (small) and PUT (large) objects hold the task's bytes" \
+    [ "$(cat "$TMP/obj.small.txt" 2>/dev/null)" = small ] &&
+    [ "$(stat -c %s "$TMP/obj.big.bin" 2>/dev/null)" = 100000 ]
+
 stop_tc_fake
