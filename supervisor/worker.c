@@ -420,6 +420,12 @@ work_task(struct worker *w, const struct claim *c, int def_fd)
 	finish_task(w, &r, &q, c);
 out:
 	agentq_free(&q);
+	/* Credentials proxyd still holds for a task that never got its
+	 * agent would refuse the next claim: wipe them. */
+	if (supervisor_proxyd_call(s, PX_FORGET_TASK, NULL, 0, -1, 5000, err,
+	    sizeof(err)) != 0)
+		log_warnx("task %s: proxyd did not forget its credentials: %s",
+		    r.task_id, err);
 	supervisor_stop_child(s, ROLE_TASKPROXY, TASKPROXY_STOP_MS);
 	if (s->kids[ROLE_TASKRUNNER].state != CHILD_NONE)
 		supervisor_stop_child(s, ROLE_TASKRUNNER, TASKPROXY_STOP_MS);
