@@ -34,7 +34,8 @@
  *			the task's network namespace
  *	TASK_VALID	taskrunner -> supervisor, fd = sealed memfd with the
  *			definition as the taskrunner re-encoded it; payload:
- *			the typed summary
+ *			the typed summary, then the names of its live log and
+ *			its backing log (u32-length strings)
  *	TASK_START	supervisor -> taskrunner: build the sandbox, run
  *	COMMAND_DONE	taskrunner -> supervisor: u32 index, i32 exit code
  *			(-1: could not be started), u64 milliseconds
@@ -118,6 +119,11 @@ struct task_summary {
 
 #define TASK_FEAT_COT		0x1u
 #define TASK_FEAT_PROXY		0x2u
+#define TASK_FEAT_LIVE_LOG	0x4u	/* features.liveLog */
+#define TASK_FEAT_BACKING_LOG	0x8u	/* features.backingLog */
+
+/* payload.logs.live and .backing, at most this long. */
+#define TASK_LOG_NAME_MAX	1024u
 
 /* ARTIFACT's fixed part; then name, content type, content encoding. */
 struct task_artifact_meta {
@@ -164,7 +170,8 @@ static const struct ipc_msgspec taskrunner_msgs[] = {
 	    sizeof(struct task_assign) + TASK_ASSIGN_STRINGS * 4,
 	    TASK_ASSIGN_MAX, true },
 	{ TR_TASK_VALID, "TASK_VALID", IPC_TO_SUPERVISOR,
-	    sizeof(struct task_summary), sizeof(struct task_summary), true },
+	    sizeof(struct task_summary) + 2 * 4,
+	    sizeof(struct task_summary) + 2 * (4 + TASK_LOG_NAME_MAX), true },
 	{ TR_TASK_START, "TASK_START", IPC_TO_CHILD, 0, 0, false },
 	{ TR_COMMAND_DONE, "COMMAND_DONE", IPC_TO_SUPERVISOR, 16, 16, false },
 	{ TR_ARTIFACT, "ARTIFACT", IPC_TO_SUPERVISOR,

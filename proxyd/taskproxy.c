@@ -153,6 +153,21 @@ unescape(const char *s, size_t len)
 	return out;
 }
 
+/* The worker's fixed names, and the task's own names for its logs. */
+static const char *
+reserved_by(const struct taskproxy *tp, const char *name)
+{
+	const char *feature = worker_artifact_feature(name);
+
+	if (feature != NULL)
+		return feature;
+	if (tp->live_log != NULL && strcmp(name, tp->live_log) == 0)
+		return "Live Log";
+	if (tp->backing_log != NULL && strcmp(name, tp->backing_log) == 0)
+		return "Backing log";
+	return NULL;
+}
+
 const char *
 taskproxy_worker_artifact(const struct taskproxy *tp, const char *method,
     const char *url)
@@ -177,7 +192,7 @@ taskproxy_worker_artifact(const struct taskproxy *tp, const char *method,
 			name = unescape(p, strcspn(p, "?#"));
 			/* An escape we cannot read: not ours to guess. */
 			feature = name == NULL ? "(a name it cannot read)" :
-			    worker_artifact_feature(name);
+			    reserved_by(tp, name);
 			free(name);
 		}
 	}
@@ -489,6 +504,12 @@ role_opt(const char *opt, const char *val, void *arg)
 		tp->agent = tp->add_artifact_scope = true;
 	else if (strcmp(opt, "--no-listener") == 0 && strcmp(val, "1") == 0)
 		tp->no_listener = true;
+	else if (strcmp(opt, "--live-log") == 0 && *val != '\0' &&
+	    tp->live_log == NULL)
+		tp->live_log = xstrdup(val);
+	else if (strcmp(opt, "--backing-log") == 0 && *val != '\0' &&
+	    tp->backing_log == NULL)
+		tp->backing_log = xstrdup(val);
 	else if (strcmp(opt, "--spool-fd") == 0 &&
 	    parse_u64(val, TASKPROXY_SPOOL_FD, TASKPROXY_SPOOL_FD, &n) == 0)
 		tp->spool_fd = TASKPROXY_SPOOL_FD;

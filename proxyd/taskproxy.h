@@ -46,6 +46,8 @@ struct taskproxy {
 	bool		 agent;		/* --agent: worker mode, agent after */
 	bool		 no_listener;	/* --no-listener: no fd 5, no scopes */
 	int		 spool_fd;	/* --spool-fd, or -1 */
+	char		*live_log;	/* --live-log: the task's name for it */
+	char		*backing_log;	/* --backing-log */
 	bool		 agent_on;	/* AGENT came: the task is over */
 	/* Where /<host.with.dot>/... may go (sepworker.proxyAllowedHosts;
 	 * without --allowed-hosts, the root URL's host alone). */

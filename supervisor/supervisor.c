@@ -340,7 +340,7 @@ supervisor_init(struct supervisor *s, const struct sw_config *cfg, char *err,
 	return 0;
 }
 
-#define SPAWN_OPTS_MAX	16
+#define SPAWN_OPTS_MAX	24
 
 static int
 spawn_role(struct supervisor *s, enum role role, const int *extra,

@@ -259,7 +259,7 @@ tf_start_task_proxy(struct supervisor *s, struct task_run *r, int listen_fd,
 	bool host = cfg->task_network == TASK_NET_HOST;
 	bool listens = listen_fd >= 0;
 	char run_id[16], uid[16], retry[16], reason[PX_REASON_MAX + 1];
-	char *opts[20] = { "--task-id", r->task_id, "--run-id", run_id,
+	char *opts[24] = { "--task-id", r->task_id, "--run-id", run_id,
 	    "--root-url", cfg->root_url, "--retry-seconds", retry };
 	int nopts = 8;
 	uint64_t deadline;
@@ -273,6 +273,14 @@ tf_start_task_proxy(struct supervisor *s, struct task_run *r, int listen_fd,
 		if (!listens) {
 			opts[nopts++] = "--no-listener";
 			opts[nopts++] = "1";
+		}
+		/* Names the worker uploads itself, which the task may not
+		 * create through its proxy. */
+		if (r->valid) {
+			opts[nopts++] = "--live-log";
+			opts[nopts++] = r->live_log;
+			opts[nopts++] = "--backing-log";
+			opts[nopts++] = r->backing_log;
 		}
 	} else {
 		opts[nopts++] = "--artifact-scope";

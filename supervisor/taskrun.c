@@ -46,13 +46,27 @@ taskrun_on_valid(struct task_run *r, struct ipc_msg *m)
 {
 	const struct jsonscan_opts opts = { .max_depth = 128,
 	    .require_object = true, .reject_duplicate_keys = true };
+	struct ipc_reader rd;
+	const uint8_t *sum;
+	const char *live, *backing;
+	size_t live_len, backing_len;
 	char err[160], *buf;
 	size_t size;
 	int rc;
 
-	if (r->valid || m->payload_len != sizeof(r->sum))
+	ipc_reader_init(&rd, m);
+	if (r->valid || (sum = ipc_get_bytes(&rd, sizeof(r->sum))) == NULL ||
+	    (live = ipc_get_str(&rd, TASK_LOG_NAME_MAX, &live_len)) == NULL ||
+	    (backing = ipc_get_str(&rd, TASK_LOG_NAME_MAX,
+	    &backing_len)) == NULL || !ipc_get_end(&rd) || live_len == 0 ||
+	    backing_len == 0 || memchr(live, '\0', live_len) != NULL ||
+	    memchr(backing, '\0', backing_len) != NULL)
 		return -1;
-	memcpy(&r->sum, m->payload, sizeof(r->sum));
+	memcpy(&r->sum, sum, sizeof(r->sum));
+	memcpy(r->live_log, live, live_len);
+	r->live_log[live_len] = '\0';
+	memcpy(r->backing_log, backing, backing_len);
+	r->backing_log[backing_len] = '\0';
 	if (memfd_check_sealed(m->fd, DEFINITION_MAX, &size, err,
 	    sizeof(err)) == -1) {
 		log_errorx("task definition from the taskrunner: %s", err);

@@ -64,6 +64,9 @@ struct task_run {
 	bool			 proxy_reported;
 	char			 proxy_end[256];
 	struct task_summary	 sum;
+	/* The task's names for its logs (payload.logs), once valid. */
+	char			 live_log[TASK_LOG_NAME_MAX + 1];
+	char			 backing_log[TASK_LOG_NAME_MAX + 1];
 	bool			 valid;
 	bool			 started;
 	bool			 abort_sent;

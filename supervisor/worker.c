@@ -253,21 +253,57 @@ ensure_agent(struct worker *w, struct task_run *r)
 	return false;
 }
 
-/* A file the worker wrote in the task's work directory, uploaded. */
+/* A file the worker wrote in the task's work directory (at path),
+ * uploaded as name. */
 static void
-upload_own(struct agentq *q, struct task_run *r, const char *name,
-    const char *type, int64_t expires_ms, const char *sha256)
+upload_file_as(struct agentq *q, struct task_run *r, const char *path,
+    const char *name, const char *type, int64_t expires_ms,
+    const char *sha256)
 {
-	int fd = openat(r->outdir_fd, name, O_RDONLY | O_NOFOLLOW |
+	int fd = openat(r->outdir_fd, path, O_RDONLY | O_NOFOLLOW |
 	    O_CLOEXEC);
 
 	if (fd == -1) {
-		log_warn("task %s: %s", r->task_id, name);
+		log_warn("task %s: %s", r->task_id, path);
 		q->failed = true;
 		return;
 	}
 	agentq_upload(q, fd, name, type, "gzip", expires_ms, TP_STORE_S3, -1,
 	    sha256);
+}
+
+static void
+upload_own(struct agentq *q, struct task_run *r, const char *name,
+    const char *type, int64_t expires_ms, const char *sha256)
+{
+	upload_file_as(q, r, name, name, type, expires_ms, sha256);
+}
+
+/*
+ * The logs, as generic-worker's live-log and backing-log features end:
+ * the live log (when the worker offers it and the task wants it) is a
+ * link to the backing log, made only if the backing log is uploaded; a
+ * task that switched its backing log off gets neither.  A malformed
+ * task has both, under their default names.
+ */
+static void
+upload_logs(struct worker *w, struct agentq *q, struct task_run *r,
+    int64_t expires_ms)
+{
+	uint32_t feat = r->valid ? r->sum.features :
+	    TASK_FEAT_LIVE_LOG | TASK_FEAT_BACKING_LOG;
+	const char *live = r->valid ? r->live_log : LIVE_LOG;
+	const char *backing = r->valid ? r->backing_log : BACKING_LOG;
+
+	if (!(feat & TASK_FEAT_BACKING_LOG)) {
+		log_info("task %s: no backing log (features.backingLog is "
+		    "false)", r->task_id);
+		return;
+	}
+	if (w->cfg->enable_live_log && (feat & TASK_FEAT_LIVE_LOG))
+		agentq_link(q, live, backing, LOG_TYPE, expires_ms);
+	upload_file_as(q, r, BACKING_LOG, backing, LOG_TYPE, expires_ms,
+	    NULL);
 }
 
 static const char *
@@ -345,8 +381,7 @@ finish_task(struct worker *w, struct task_run *r, struct agentq *q,
 	}
 	log_info("task %s resolved: %s/%s", r->task_id,
 	    task_state_name(r->state), r->reason);
-	agentq_link(q, LIVE_LOG, BACKING_LOG, LOG_TYPE, expires);
-	upload_own(q, r, BACKING_LOG, LOG_TYPE, expires, NULL);
+	upload_logs(w, q, r, expires);
 	if (!agentq_drain(q, AGENT_TIMEOUT_MS))
 		log_errorx("task %s: its agent did not finish its uploads",
 		    r->task_id);

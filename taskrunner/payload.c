@@ -9,7 +9,9 @@
 #include <json-c/json.h>
 
 #include "common/json.h"
+#include "common/chan_taskrunner.h"
 #include "common/log.h"
+#include "common/reserved.h"
 #include "common/timefmt.h"
 #include "common/util.h"
 #include "taskrunner/payload.h"
@@ -696,6 +698,38 @@ log_name(struct parse *p, struct json_object *logs, const char *key,
 	return xstrdup(s);
 }
 
+/* A log's name, unless the worker writes it for another purpose (its
+ * chain of trust, run-task's result.json). */
+static void
+check_log_name(struct parse *p, const char *key, const char *name)
+{
+	const char *feature = worker_artifact_feature(name);
+
+	if (strlen(name) > TASK_LOG_NAME_MAX)
+		problem(p, "payload.logs.%s: longer than %u bytes", key,
+		    TASK_LOG_NAME_MAX);
+	else if (feature != NULL && strcmp(feature, "Live Log") != 0 &&
+	    strcmp(feature, "Backing log") != 0)
+		problem(p, "payload.logs.%s: \"%s\" is written by the "
+		    "worker's %s feature", key, name, feature);
+}
+
+/*
+ * The task may rename its logs, but not onto a name the worker writes
+ * for another purpose (generic-worker would upload the log over the
+ * chain-of-trust document, whose re-create the Queue accepts), nor both
+ * logs onto one name.
+ */
+static void
+check_log_names(struct parse *p)
+{
+	check_log_name(p, "live", p->t->live_log_name);
+	check_log_name(p, "backing", p->t->backing_log_name);
+	if (strcmp(p->t->live_log_name, p->t->backing_log_name) == 0)
+		problem(p, "payload.logs: live and backing are both \"%s\"",
+		    p->t->live_log_name);
+}
+
 static void
 read_logs(struct parse *p, struct json_object *pl)
 {
@@ -707,6 +741,7 @@ read_logs(struct parse *p, struct json_object *pl)
 	p->t->live_log_name = log_name(p, logs, "live", "public/logs/live.log");
 	p->t->backing_log_name = log_name(p, logs, "backing",
 	    "public/logs/live_backing.log");
+	check_log_names(p);
 }
 
 static void

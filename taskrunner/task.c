@@ -140,6 +140,8 @@ task_assign(struct task *t, struct ipc_conn *sup, struct ipc_msg *m)
 {
 	struct payload_ctx ctx;
 	struct task_summary sum;
+	uint8_t valid[sizeof(sum) + 2 * (4 + TASK_LOG_NAME_MAX)];
+	struct ipc_writer w;
 	struct strlist errs = { 0 };
 	struct ipc_reader r;
 	const uint8_t *fixed;
@@ -215,12 +217,20 @@ task_assign(struct task *t, struct ipc_conn *sup, struct ipc_msg *m)
 		.ncommands = (uint32_t)t->def.ncommands,
 		.nartifacts = (uint32_t)t->def.nartifacts,
 		.features = (t->def.features.chain_of_trust ? TASK_FEAT_COT : 0) |
-		    (t->def.features.taskcluster_proxy ? TASK_FEAT_PROXY : 0),
+		    (t->def.features.taskcluster_proxy ? TASK_FEAT_PROXY : 0) |
+		    (t->def.features.live_log ? TASK_FEAT_LIVE_LOG : 0) |
+		    (t->def.features.backing_log ? TASK_FEAT_BACKING_LOG : 0),
 		.deadline_ms = t->def.deadline_ms,
 		.expires_ms = t->def.expires_ms,
 	};
-	if (ipc_send(sup, TR_TASK_VALID, m->hdr.id, &sum, sizeof(sum), fd) ==
-	    -1)
+	ipc_writer_init(&w, valid, sizeof(valid));
+	ipc_put_bytes(&w, &sum, sizeof(sum));
+	ipc_put_str(&w, t->def.live_log_name, strlen(t->def.live_log_name));
+	ipc_put_str(&w, t->def.backing_log_name,
+	    strlen(t->def.backing_log_name));
+	if (w.overflow)
+		fatalx("TASK_VALID: the log names do not fit");
+	if (ipc_send(sup, TR_TASK_VALID, m->hdr.id, valid, w.len, fd) == -1)
 		fatal("sending TASK_VALID");
 	close(fd);
 	return 0;
@@ -654,6 +664,21 @@ artifact_name(struct ipc_msg *m)
 	return name;
 }
 
+/* The worker feature that uploads an artifact of this name itself: the
+ * worker's fixed names, and the task's own names for its logs. */
+static const char *
+reserved_by(const struct task *t, const char *name)
+{
+	const char *feature = worker_artifact_feature(name);
+
+	if (feature != NULL)
+		return feature;
+	if (strcmp(name, t->def.live_log_name) == 0)
+		return "Live Log";
+	if (strcmp(name, t->def.backing_log_name) == 0)
+		return "Backing log";
+	return NULL;
+}
 
 static void
 on_init_message(struct run *r, struct ipc_msg *m)
@@ -690,7 +715,7 @@ on_init_message(struct run *r, struct ipc_msg *m)
 		outcome_set(&r->o, TASK_FAILED, "failed");
 		break;
 	case INIT_ARTIFACT:
-		if ((feature = worker_artifact_feature(artifact_name(m))) !=
+		if ((feature = reserved_by(r->t, artifact_name(m))) !=
 		    NULL) {
 			/* generic-worker's rule and wording. */
 			tasklog_warn("Not uploading artifact %s found in "

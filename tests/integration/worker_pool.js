@@ -134,8 +134,52 @@ function tasks(a) {
       scopes: ['queue:get-task:*'],
       want: ['completed', undefined],
     },
+    customlogs: {	// TestCustomLogPaths
+      payload: {
+        command: sh(`echo hello world!; NODE_PATH=${node} node -e '
+          const u = process.env.TASKCLUSTER_PROXY_URL + "/api/queue/v1/task/" +
+            process.env.TASK_ID + "/runs/" + process.env.RUN_ID + "/artifacts/";
+          const body = JSON.stringify({ storageType: "error",
+            reason: "file-missing-on-worker", message: "x",
+            expires: new Date(Date.now() + 86400e3) });
+          (async () => {
+            const out = {};
+            for (const n of ["public/banana.log", "public/banana_backing.log"])
+              out[n] = (await fetch(u + encodeURIComponent(n), { method: "POST",
+                headers: { "content-type": "application/json" }, body })).status;
+            require("fs").writeFileSync("proxy.json", JSON.stringify(out));
+          })().catch(e => { console.error(e); process.exit(1); });'; ` +
+          'echo goodbye world!'),
+        logs: { live: 'public/banana.log', backing: 'public/banana_backing.log' },
+        artifacts: [{ type: 'file', path: 'proxy.json',
+          name: 'public/proxy.json' }],
+        features: { taskclusterProxy: true },
+        maxRunTime: 60,
+      },
+      logs: ['public/banana.log', 'public/banana_backing.log'],
+      want: ['completed', undefined],
+    },
+    nolivelog: {	// TestDisableLiveLogFeature
+      payload: { command: sh('echo hello world!; echo goodbye world!'),
+        features: { liveLog: false }, maxRunTime: 60 },
+      logs: [null, 'public/logs/live_backing.log'],
+      want: ['completed', undefined],
+    },
+    nobackinglog: {
+      payload: { command: sh('echo hello'), features: { backingLog: false },
+        maxRunTime: 60 },
+      logs: [null, null],
+      want: ['completed', undefined],
+    },
+    badlogname: {
+      payload: { command: sh('echo hello'), maxRunTime: 60,
+        logs: { backing: 'public/chain-of-trust.json' } },
+      want: ['exception', 'malformed-payload'],
+    },
   };
 }
+
+const DEFAULT_LOGS = ['public/logs/live.log', 'public/logs/live_backing.log'];
 
 async function create(a) {
   const queue = new tc.Queue({ rootUrl: a['root-url'], credentials: ROOT });
@@ -233,20 +277,54 @@ async function check(a) {
       assert.equal(runs[0].workerId, a['worker-id']);
     });
 
-  for (const name of Object.keys(defs))
-    await test(`${name}: the task log is uploaded, live.log links to it`,
-      async () => {
-        const arts = await listAll(queue, ids[name], 0);
-        const log = arts['public/logs/live_backing.log'];
-        assert.ok(log, 'no live_backing.log');
-        assert.equal(log.storageType, 's3');
-        assert.equal(log.contentType, 'text/plain; charset=utf-8');
-        assert.equal(arts['public/logs/live.log'].storageType, 'link');
-        const got = await artifact(queue, ids[name], 0,
-          'public/logs/live_backing.log');
-        assert.equal(got.enc, 'gzip');
-        assert.match(got.body.toString(), /=== Task Finished ===|malformed/);
-      });
+  for (const [name, t] of Object.entries(defs)) {
+    const [live, backing] = t.logs || DEFAULT_LOGS;
+    await test(`${name}: the task log is ${backing || 'not uploaded'}, ` +
+      `${live ? `${live} links to it` : 'no live log'}`, async () => {
+      const arts = await listAll(queue, ids[name], 0);
+      const logs = Object.keys(arts).filter((x) => /log/.test(x) &&
+        x !== 'public/logs/certified.log');
+      assert.deepEqual(logs.sort(), [live, backing].filter(Boolean).sort());
+      if (!backing)
+        return;
+      assert.equal(arts[backing].storageType, 's3');
+      assert.equal(arts[backing].contentType, 'text/plain; charset=utf-8');
+      const got = await artifact(queue, ids[name], 0, backing);
+      assert.equal(got.enc, 'gzip');
+      assert.match(got.body.toString(), /=== Task Finished ===|malformed/);
+      if (!live)
+        return;
+      assert.equal(arts[live].storageType, 'link');
+      const via = await artifact(queue, ids[name], 0, live);
+      assert.equal(via.body.toString(), got.body.toString());
+    });
+  }
+
+  await test('customlogs: the logs are under the task\'s names, the backing ' +
+    'log says goodbye, the live log hello (TestCustomLogPaths)', async () => {
+    const back = await artifact(queue, ids.customlogs, 0,
+      'public/banana_backing.log');
+    assert.match(back.body.toString(), /goodbye world!/);
+    const live = await artifact(queue, ids.customlogs, 0, 'public/banana.log');
+    assert.match(live.body.toString(), /hello world!/);
+  });
+
+  await test('customlogs: the task cannot create its own log names through ' +
+    'its proxy', async () => {
+    const out = JSON.parse((await artifact(queue, ids.customlogs, 0,
+      'public/proxy.json')).body);
+    assert.deepEqual(out, { 'public/banana.log': 403,
+      'public/banana_backing.log': 403 });
+  });
+
+  await test('badlogname: a log may not take a chain-of-trust name; the log ' +
+    'says why', async () => {
+    const got = await artifact(queue, ids.badlogname, 0,
+      'public/logs/live_backing.log');
+    assert.match(got.body.toString(), /payload\.logs\.backing: "public\/chain-of-trust\.json" is written by the worker's Chain of Trust feature/);
+    const arts = await listAll(queue, ids.badlogname, 0);
+    assert.equal(arts['public/chain-of-trust.json'], undefined);
+  });
 
   await test('malformed: the log names the schema error (TestInvalidPayload-like)', async () => {
     const got = await artifact(queue, ids.malformed, 0,

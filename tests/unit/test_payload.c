@@ -11,6 +11,7 @@
 
 #include "tests/testutil.h"
 
+#include "common/chan_taskrunner.h"
 #include "common/jsonscan.h"
 #include "common/util.h"
 #include "taskrunner/payload.h"
@@ -689,6 +690,41 @@ test_exit_status_and_logs(void **state)
 	    "payload.taskclusterProxyInterface: must be one of \"localhost\"");
 }
 
+/* The logs may be renamed, even onto each other's default names, but
+ * not onto a chain-of-trust file, one name for both, or past the cap. */
+static void
+test_log_names(void **state)
+{
+	struct task_def t;
+	char *long_name, *json;
+
+	(void)state;
+	payload_ok("{\"maxRunTime\": 1, \"command\": [[\"true\"]], "
+	    "\"logs\": {\"live\": \"public/logs/live_backing.log\", "
+	    "\"backing\": \"public/logs/live.log\"}}", &t);
+	assert_string_equal(t.live_log_name, "public/logs/live_backing.log");
+	task_def_free(&t);
+	PAYLOAD_REFUSED("{\"maxRunTime\": 1, \"command\": [[\"true\"]], "
+	    "\"logs\": {\"live\": \"public/chain-of-trust.json.sig\", "
+	    "\"backing\": \"public/logs/certified.log\"}}",
+	    "payload.logs.live: \"public/chain-of-trust.json.sig\" is written "
+	    "by the worker's Chain of Trust feature",
+	    "payload.logs.backing: \"public/logs/certified.log\" is written by "
+	    "the worker's Chain of Trust feature");
+	PAYLOAD_REFUSED("{\"maxRunTime\": 1, \"command\": [[\"true\"]], "
+	    "\"logs\": {\"live\": \"public/logs/live_backing.log\"}}",
+	    "payload.logs: live and backing are both "
+	    "\"public/logs/live_backing.log\"");
+	long_name = xmalloc(TASK_LOG_NAME_MAX + 2);
+	memset(long_name, 'x', TASK_LOG_NAME_MAX + 1);
+	long_name[TASK_LOG_NAME_MAX + 1] = '\0';
+	json = xasprintf("{\"maxRunTime\": 1, \"command\": [[\"true\"]], "
+	    "\"logs\": {\"backing\": \"%s\"}}", long_name);
+	PAYLOAD_REFUSED(json, "payload.logs.backing: longer than 1024 bytes");
+	free(json);
+	free(long_name);
+}
+
 /* Every problem is reported, not just the first. */
 static void
 test_several_problems_all_reported(void **state)
@@ -1064,6 +1100,7 @@ main(void)
 		cmocka_unit_test(test_env_names),
 		cmocka_unit_test(test_nul_in_strings_refused),
 		cmocka_unit_test(test_exit_status_and_logs),
+		cmocka_unit_test(test_log_names),
 		cmocka_unit_test(test_several_problems_all_reported),
 		cmocka_unit_test(test_error_lines_capped),
 		cmocka_unit_test(test_definition_fields_checked),
