@@ -89,7 +89,9 @@ cot_build(struct cot_artifact *arts, size_t n, const char *task,
 	 * omitempty does; the rest are always there. */
 	if (*f->public_ip)
 		put_field(&b, "publicIpAddress", f->public_ip, false);
-	put_field(&b, "privateIpAddress", f->private_ip, false);
+	/* Unset, generic-worker writes what Go prints for a nil IP. */
+	put_field(&b, "privateIpAddress", *f->private_ip ? f->private_ip :
+	    "<nil>", false);
 	put_field(&b, "instanceId", f->instance_id, false);
 	put_field(&b, "instanceType", f->instance_type, false);
 	put_field(&b, "region", f->region, true);

@@ -84,6 +84,13 @@ test_public_ip_omitted_when_unset(void **state)
 	assert_non_null(strstr(doc, "\"privateIpAddress\": \"10.0.0.5\""));
 	assert_non_null(strstr(doc, "\"artifacts\": {},\n"));
 	free(doc);
+	/* generic-worker: Go's String() of a nil net.IP, HTML-escaped as
+	 * Go's encoder escapes it. */
+	f.private_ip = "";
+	doc = cot_build(NULL, 0, "{}", 2, &f, &len);
+	assert_non_null(strstr(doc,
+	    "\"privateIpAddress\": \"\\u003cnil\\u003e\""));
+	free(doc);
 }
 
 /* Names are the task's: whatever they hold, the document stays one
