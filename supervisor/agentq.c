@@ -172,6 +172,12 @@ pump(struct agentq *q)
 		op->next = q->sent;
 		q->sent = op;
 	}
+	if (q->queued >= AQ_HOLD_AT && !q->s->hold_taskrunner && !q->held) {
+		q->held = true;
+		log_info("task %s: %u uploads queued for its agent: the "
+		    "taskrunner waits until they go out", q->r->task_id,
+		    AQ_HOLD_AT);
+	}
 	q->s->hold_taskrunner = q->queued >= AQ_HOLD_AT;
 }
 

@@ -27,6 +27,7 @@ struct agentq {
 	size_t			 queued;
 	unsigned		 uploading;	/* UPLOADs in flight */
 	unsigned		 inflight;	/* requests in flight */
+	bool			 held;		/* the taskrunner was, once */
 	bool			 agent_sent;	/* AGENT sent */
 	bool			 agent_ok;	/* and answered */
 	uint32_t		 agent_id;

@@ -644,8 +644,10 @@ supervisor_poll(struct supervisor *s, int timeout_ms)
 
 		if (k->state == CHILD_NONE)
 			continue;
+		/* Held, its messages wait in the socket; so does its exit,
+		 * which is judged after the messages it sent before it. */
 		if (i == ROLE_TASKRUNNER && s->hold_taskrunner)
-			fds[0] = -1;
+			fds[0] = fds[2] = -1;
 		for (int j = 0; j < 3; j++) {
 			if (fds[j] < 0)
 				continue;
@@ -671,7 +673,8 @@ supervisor_poll(struct supervisor *s, int timeout_ms)
 			read_child_messages(s, k);
 		else if (who[i].what == 1 && k->logfd >= 0)
 			read_child_log(k);
-		else if (who[i].what == 2 && k->pidfd >= 0)
+		else if (who[i].what == 2 && k->pidfd >= 0 &&
+		    !(k == &s->kids[ROLE_TASKRUNNER] && s->hold_taskrunner))
 			reap_child(s, k, false);
 	}
 }

@@ -86,6 +86,8 @@ check "sepworker run exits 0 once numberOfTasksToRun tasks are resolved" \
 echo "# $NTASKS tasks took $took ms"
 check "tasks-resolved-count.txt says $NTASKS" \
     [ "$(cat "$CFGDIR/work/tasks-resolved-count.txt" 2>/dev/null)" = "$NTASKS" ]
+check "past 64 queued uploads the taskrunner is held (task many)" \
+    grep -q 'uploads queued for its agent: the taskrunner waits' "$TMP/worker.err"
 check "nothing is left in the worker's work directory" \
     [ -d "$CFGDIR/work/runs" ] && [ -z "$(ls -A "$CFGDIR/work/runs")" ]
 

@@ -134,6 +134,15 @@ function tasks(a) {
       scopes: ['queue:get-task:*'],
       want: ['completed', undefined],
     },
+    many: {	// more artifacts than the agent's queue holds
+      payload: {
+        command: sh('mkdir many && for i in $(seq 1 300); do ' +
+          'echo "file $i" > many/f$i.txt; done'),
+        artifacts: [{ type: 'directory', path: 'many', name: 'public/many' }],
+        maxRunTime: 60,
+      },
+      want: ['completed', undefined],
+    },
     customlogs: {	// TestCustomLogPaths
       payload: {
         command: sh(`echo hello world!; NODE_PATH=${node} node -e '
@@ -299,6 +308,17 @@ async function check(a) {
       assert.equal(via.body.toString(), got.body.toString());
     });
   }
+
+  await test('many: 300 artifacts, every one stored with its bytes',
+    async () => {
+      const arts = await listAll(queue, ids.many, 0);
+      const names = Object.keys(arts).filter((x) => x.startsWith('public/many/'));
+      assert.equal(names.length, 300);
+      for (const i of [1, 64, 65, 150, 300]) {
+        const got = await artifact(queue, ids.many, 0, `public/many/f${i}.txt`);
+        assert.equal(got.body.toString(), `file ${i}\n`);
+      }
+    });
 
   await test('customlogs: the logs are under the task\'s names, the backing ' +
     'log says goodbye, the live log hello (TestCustomLogPaths)', async () => {
