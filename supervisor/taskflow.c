@@ -21,6 +21,7 @@
 #include "common/chan_taskproxy.h"
 #include "common/chan_taskrunner.h"
 #include "common/edkey.h"
+#include "common/jsonscan.h"
 #include "common/log.h"
 #include "common/memfd.h"
 #include "common/secmem.h"
@@ -547,6 +548,46 @@ write_file(struct task_run *r, const char *name, const void *data,
 }
 
 /*
+ * The taskrunner's merge of the task's additional data (COT_EXTRA): each
+ * part exactly one JSON object, and the extras without the keys the
+ * worker writes, so nothing can be spliced in beside or over them.
+ * Sets x to point into r->cot_extra; -1 with err set.
+ */
+static int
+check_cot_extra(const struct task_run *r, const char **task,
+    size_t *task_len, struct cot_extras *x, char *err, size_t errlen)
+{
+	static const char *const top_keys[] = { COT_TOP_KEYS };
+	static const char *const env_keys[] = { COT_ENV_KEYS };
+	static const char *const what[] = { "definition", "environment",
+	    "top-level members" };
+	const char *part[3];
+	char why[160];
+	size_t off = 0;
+
+	for (size_t i = 0; i < 3; i++) {
+		const struct jsonscan_opts opts = { .max_depth = 128,
+		    .require_object = true, .reject_duplicate_keys = true,
+		    .reject_nul_in_keys = true, .refuse_top_keys = i == 0 ?
+		    NULL : i == 1 ? env_keys : top_keys };
+
+		part[i] = r->cot_extra + off;
+		if (jsonscan_validate(part[i], r->cot_extra_len[i], &opts, why,
+		    sizeof(why)) == -1) {
+			snprintf(err, errlen, "the taskrunner's merged "
+			    "chain-of-trust %s is refused: %s", what[i], why);
+			return -1;
+		}
+		off += r->cot_extra_len[i];
+	}
+	*task = part[0];
+	*task_len = r->cot_extra_len[0];
+	*x = (struct cot_extras){ part[1], r->cot_extra_len[1], part[2],
+	    r->cot_extra_len[2] };
+	return 0;
+}
+
+/*
  * Chain of trust: certified.log, the document over every artifact
  * written and it, the keyholder's signature over those exact bytes
  * (checked against the public key before anything is published), and
@@ -558,9 +599,11 @@ tf_chain_of_trust(struct supervisor *s, struct task_run *r,
 {
 	const struct sw_config *cfg = s->cfg;
 	struct cot_artifact *arts;
+	struct cot_extras x;
 	struct kh_answer ans;
 	char *task, *doc, host[256] = "localhost";
-	size_t task_len, doc_len, narts = 0;
+	const char *def;
+	size_t task_len, def_len, doc_len, narts = 0;
 	uint8_t ann[4 + 4 + KH_TASK_ID_MAX];
 	struct ipc_writer w;
 	int fd, rc = -1;
@@ -573,6 +616,13 @@ tf_chain_of_trust(struct supervisor *s, struct task_run *r,
 	task = xmalloc(task_len + 1);
 	if (memfd_read(r->def_fd, task, task_len) == -1)
 		fatalx("reading the task definition back");
+	def = task;
+	def_len = task_len;
+	if (r->cot_extra != NULL && check_cot_extra(r, &def, &def_len, &x, err,
+	    errlen) == -1) {
+		free(task);
+		return -1;
+	}
 	/* Every artifact written or uploaded: one whose upload failed has
 	 * no hash, and is no artifact of the task's. */
 	arts = xcalloc(r->narts, sizeof(*arts));
@@ -581,14 +631,14 @@ tf_chain_of_trust(struct supervisor *s, struct task_run *r,
 			arts[narts++] = (struct cot_artifact){ r->arts[i].name,
 			    r->arts[i].sha256 };
 	gethostname(host, sizeof(host) - 1);
-	doc = cot_build(arts, narts, task, task_len, &(struct cot_facts){
+	doc = cot_build(arts, narts, def, def_len, &(struct cot_facts){
 	    .task_id = r->task_id, .run_id = r->run_id,
 	    .worker_group = cfg->worker_group,
 	    .worker_id = *cfg->worker_id ? cfg->worker_id : host,
 	    .public_ip = cfg->public_ip, .private_ip = cfg->private_ip,
 	    .instance_id = cfg->instance_id,
 	    .instance_type = cfg->instance_type, .region = cfg->region },
-	    &doc_len);
+	    r->cot_extra != NULL ? &x : NULL, &doc_len);
 	free(task);
 	free(arts);
 	ipc_writer_init(&w, ann, sizeof(ann));

@@ -64,7 +64,7 @@ test_document_matches_generic_worker_layout(void **state)
 	char *doc;
 
 	(void)state;
-	doc = cot_build(arts, 2, task, strlen(task), &facts, &len);
+	doc = cot_build(arts, 2, task, strlen(task), &facts, NULL, &len);
 	assert_int_equal(len, strlen(doc));
 	assert_string_equal(doc, want);
 	free(doc);
@@ -79,7 +79,7 @@ test_public_ip_omitted_when_unset(void **state)
 
 	(void)state;
 	f.public_ip = "";
-	doc = cot_build(NULL, 0, "{}", 2, &f, &len);
+	doc = cot_build(NULL, 0, "{}", 2, &f, NULL, &len);
 	assert_null(strstr(doc, "publicIpAddress"));
 	assert_non_null(strstr(doc, "\"privateIpAddress\": \"10.0.0.5\""));
 	assert_non_null(strstr(doc, "\"artifacts\": {},\n"));
@@ -104,7 +104,7 @@ test_names_escaped(void **state)
 	(void)state;
 	for (size_t i = 0; i < 5; i++)
 		arts[i] = (struct cot_artifact){ names[i], "00" };
-	doc = cot_build(arts, 5, "{}", 2, &facts, &len);
+	doc = cot_build(arts, 5, "{}", 2, &facts, NULL, &len);
 	assert_int_equal(jsonscan_validate(doc, len, &opts, err, sizeof(err)),
 	    0);
 	/* Go's HTML-safe escapes. */
@@ -127,7 +127,7 @@ test_keyholder_accepts_the_document(void **state)
 	char *doc;
 
 	(void)state;
-	doc = cot_build(NULL, 0, "{\n  \"a\":1\n}", 11, &facts, &len);
+	doc = cot_build(NULL, 0, "{\n  \"a\":1\n}", 11, &facts, NULL, &len);
 	assert_null(cot_document_problem(doc, len, facts.task_id, 0));
 	free(doc);
 }
@@ -140,7 +140,7 @@ test_keyholder_refuses(void **state)
 	char *doc, *copy;
 
 	(void)state;
-	doc = cot_build(NULL, 0, "{}", 2, &f, &len);
+	doc = cot_build(NULL, 0, "{}", 2, &f, NULL, &len);
 	/* another task, another run */
 	assert_non_null(cot_document_problem(doc, len, "AAAAAAAAAAAAAAAAAAAAAA",
 	    0));
@@ -170,7 +170,7 @@ test_keyholder_sees_past_a_forged_line(void **state)
 	char *doc;
 
 	(void)state;
-	doc = cot_build(NULL, 0, task, strlen(task), &facts, &len);
+	doc = cot_build(NULL, 0, task, strlen(task), &facts, NULL, &len);
 	assert_null(cot_document_problem(doc, len, facts.task_id, 0));
 	assert_non_null(cot_document_problem(doc, len, "evil", 0));
 	free(doc);
