@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "common/chan_keyholder.h"
+#include "common/chan_taskrunner.h"
+#include "common/jsonscan.h"
 #include "common/log.h"
 #include "common/utf8.h"
 #include "common/strbuf.h"
@@ -147,4 +149,35 @@ cot_build(struct cot_artifact *arts, size_t n, const char *task,
 	strbuf_puts(&b, "\n}");
 	*len = b.len;
 	return b.p;
+}
+
+int
+cot_extras_check(const char *blob, const uint32_t len[3], const char **task,
+    size_t *task_len, struct cot_extras *x, char *err, size_t errlen)
+{
+	static const char *const top_keys[] = { COT_TOP_KEYS };
+	static const char *const env_keys[] = { COT_ENV_KEYS };
+	static const char *const what[] = { "the definition",
+	    "the environment's members", "the top level's members" };
+	const char *part[3];
+	char why[160];
+
+	for (size_t i = 0; i < 3; i++) {
+		const struct jsonscan_opts opts = { .max_depth = 128,
+		    .require_object = true, .reject_duplicate_keys = true,
+		    .reject_nul_in_keys = true, .refuse_top_keys = i == 0 ?
+		    NULL : i == 1 ? env_keys : top_keys };
+
+		part[i] = i == 0 ? blob : part[i - 1] + len[i - 1];
+		if (jsonscan_validate(part[i], len[i], &opts, why,
+		    sizeof(why)) == -1) {
+			snprintf(err, errlen, "the taskrunner's chain-of-trust "
+			    "additional data is refused: %s: %s", what[i], why);
+			return -1;
+		}
+	}
+	*task = part[0];
+	*task_len = len[0];
+	*x = (struct cot_extras){ part[1], len[1], part[2], len[2] };
+	return 0;
 }

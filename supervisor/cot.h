@@ -44,4 +44,15 @@ char	*cot_build(struct cot_artifact *arts, size_t n, const char *task,
 	    size_t task_len, const struct cot_facts *f,
 	    const struct cot_extras *x, size_t *len);
 
+/*
+ * COT_EXTRA's memfd (blob, the three parts' lengths): the merged
+ * definition, then the environment's and top level's extras, each exactly
+ * one JSON object, the extras without the worker's own keys, so nothing
+ * can be spliced in beside or over them.  Points *task and x into blob;
+ * -1 with err set.
+ */
+int	cot_extras_check(const char *blob, const uint32_t len[3],
+	    const char **task, size_t *task_len, struct cot_extras *x,
+	    char *err, size_t errlen);
+
 #endif

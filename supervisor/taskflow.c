@@ -21,7 +21,6 @@
 #include "common/chan_taskproxy.h"
 #include "common/chan_taskrunner.h"
 #include "common/edkey.h"
-#include "common/jsonscan.h"
 #include "common/log.h"
 #include "common/memfd.h"
 #include "common/secmem.h"
@@ -548,46 +547,6 @@ write_file(struct task_run *r, const char *name, const void *data,
 }
 
 /*
- * The taskrunner's merge of the task's additional data (COT_EXTRA): each
- * part exactly one JSON object, and the extras without the keys the
- * worker writes, so nothing can be spliced in beside or over them.
- * Sets x to point into r->cot_extra; -1 with err set.
- */
-static int
-check_cot_extra(const struct task_run *r, const char **task,
-    size_t *task_len, struct cot_extras *x, char *err, size_t errlen)
-{
-	static const char *const top_keys[] = { COT_TOP_KEYS };
-	static const char *const env_keys[] = { COT_ENV_KEYS };
-	static const char *const what[] = { "definition", "environment",
-	    "top-level members" };
-	const char *part[3];
-	char why[160];
-	size_t off = 0;
-
-	for (size_t i = 0; i < 3; i++) {
-		const struct jsonscan_opts opts = { .max_depth = 128,
-		    .require_object = true, .reject_duplicate_keys = true,
-		    .reject_nul_in_keys = true, .refuse_top_keys = i == 0 ?
-		    NULL : i == 1 ? env_keys : top_keys };
-
-		part[i] = r->cot_extra + off;
-		if (jsonscan_validate(part[i], r->cot_extra_len[i], &opts, why,
-		    sizeof(why)) == -1) {
-			snprintf(err, errlen, "the taskrunner's merged "
-			    "chain-of-trust %s is refused: %s", what[i], why);
-			return -1;
-		}
-		off += r->cot_extra_len[i];
-	}
-	*task = part[0];
-	*task_len = r->cot_extra_len[0];
-	*x = (struct cot_extras){ part[1], r->cot_extra_len[1], part[2],
-	    r->cot_extra_len[2] };
-	return 0;
-}
-
-/*
  * Chain of trust: certified.log, the document over every artifact
  * written and it, the keyholder's signature over those exact bytes
  * (checked against the public key before anything is published), and
@@ -618,8 +577,8 @@ tf_chain_of_trust(struct supervisor *s, struct task_run *r,
 		fatalx("reading the task definition back");
 	def = task;
 	def_len = task_len;
-	if (r->cot_extra != NULL && check_cot_extra(r, &def, &def_len, &x, err,
-	    errlen) == -1) {
+	if (r->cot_extra != NULL && cot_extras_check(r->cot_extra,
+	    r->cot_extra_len, &def, &def_len, &x, err, errlen) == -1) {
 		free(task);
 		return -1;
 	}
