@@ -5,7 +5,10 @@
  * definition is the taskrunner's re-encoding, spliced in as it is: the
  * supervisor parses none of it, and checked before (taskrun_on_valid)
  * with a validating scan that it is exactly one JSON object, so nothing
- * can be spliced in beside it.
+ * can be spliced in beside it.  The task's additional data, merged by the
+ * taskrunner, is spliced the same way (cot_extras_check): the merged
+ * definition in place of the definition, the members of two more objects
+ * after the environment's fields and after environment.
  */
 #include <stdio.h>
 #include <stdlib.h>
