@@ -64,6 +64,13 @@ show() {
 	why+=("stderr: $(grep -v ' info: ' "$TMP/$1.stderr" | tail -n 8)")
 }
 
+# verify-cot accepts the document with its additions.
+verify_cot() {
+	local out
+	out=$("$SEPWORKER" verify-cot "$OUT" --public-key "$PUB" 2>&1) ||
+	    { why+=("verify-cot: exit $?: $out"); return 1; }
+}
+
 # The document without additional data: what the worker alone writes.
 WORKER_KEYS='["chainOfTrustVersion","artifacts","task","taskId","runId","workerGroup","workerId","environment"]'
 WORKER_ENV='{"privateIpAddress":"10.1.2.3","instanceId":"i-1","instanceType":"n2","region":"us-east1"}'
@@ -83,9 +90,10 @@ test_gw() {
 		!doc.task.payload.extra || doc.task.payload.extra.deep !== true ? 'payload.extra not added' :
 		JSON.stringify(doc.environment) !== '$WORKER_ENV' ? 'environment ' + JSON.stringify(doc.environment) :
 		doc.taskId !== require('$OUT/result.json').taskId ? 'taskId' : ''" &&
-	    grep -qF "chain-of-trust-additional-data.json merged into the document" "$LOG"
+	    grep -qF "chain-of-trust-additional-data.json merged into the document" "$LOG" &&
+	    verify_cot
 }
-t "TestChainOfTrustAdditionalData: foo and task.foo added (and task.payload.extra, at depth), the worker's schedulerId, provisionerId and maxRunTime win; signature verifies" test_gw
+t "TestChainOfTrustAdditionalData: foo and task.foo added (and task.payload.extra, at depth), the worker's schedulerId, provisionerId and maxRunTime win; signature verifies (Node, verify-cot)" test_gw
 
 # failed_with NAME TEXT: the task failed for its file, said so in its log
 # (TEXT), and the document went out without the additional data.
@@ -140,7 +148,7 @@ test_inject() {
 		JSON.stringify(doc.environment) !== JSON.stringify(Object.assign($WORKER_ENV, {imageHash: 'sha256:abc'})) ? 'environment ' + JSON.stringify(doc.environment) :
 		doc.workerId !== 'cot-worker' || doc.chainOfTrustVersion !== 1 ? 'worker fields overridden' :
 		JSON.stringify(doc.extra) !== '[1,{\"a\":null}]' ? 'extra ' + JSON.stringify(doc.extra) : ''" &&
-	    grep -qF 'its "artifacts" is ignored' "$LOG"
+	    grep -qF 'its "artifacts" is ignored' "$LOG" && verify_cot
 }
 t "TestChainOfTrustAdditionalData: artifacts injection dropped (log says so); environment.region and publicIpAddress not overridden, environment.imageHash added; workerId, version the worker's" test_inject
 
