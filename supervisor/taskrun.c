@@ -90,9 +90,14 @@ taskrun_on_cot_extra(struct task_run *r, struct ipc_msg *m)
 	for (size_t i = 0; i < 3; i++)
 		total += r->cot_extra_len[i];
 	if (memfd_check_sealed(m->fd, COT_EXTRA_MAX, &size, err,
-	    sizeof(err)) == -1 || size != total) {
-		log_errorx("chain-of-trust data from the taskrunner: %s",
-		    size != total ? "its lengths do not add up" : err);
+	    sizeof(err)) == -1) {
+		log_errorx("chain-of-trust data from the taskrunner: %s", err);
+		return -1;
+	}
+	if (size != total) {
+		log_errorx("chain-of-trust data from the taskrunner: %zu "
+		    "bytes, its lengths add up to %llu", size,
+		    (unsigned long long)total);
 		return -1;
 	}
 	r->cot_extra = xmalloc(size ? size : 1);
