@@ -128,11 +128,19 @@ test_dup() {
 }
 t "TestChainOfTrustAdditionalData: a duplicate key: task failed, named with its offset" test_dup
 
-cot_task big "head -c 1048577 /dev/zero | tr '\\0' ' ' > chain-of-trust-additional-data.json"
+cot_task big "head -c 1048577 /dev/zero | tr -c a ' ' > chain-of-trust-additional-data.json"
 test_big() {
 	failed_with big "chain-of-trust-additional-data.json is not used: it is larger than 1048576 bytes"
 }
 t "TestChainOfTrustAdditionalData: more than 1 MiB: task failed, the log says so" test_big
+
+cot_task edge "{ printf '{\"pad\": \"'; head -c 1048565 /dev/zero | tr -c a x; printf '\"}'; } > chain-of-trust-additional-data.json; wc -c < chain-of-trust-additional-data.json"
+test_edge() {
+	show edge
+	expect_task edge completed completed 0 >/dev/null && grep -q '^1048576$' "$LOG" &&
+	    doc_check "$OUT" "doc.pad.length !== 1048565 ? 'pad ' + doc.pad.length : ''"
+}
+t "TestChainOfTrustAdditionalData: exactly 1 MiB is merged" test_edge
 
 cot_task fifo "mkfifo chain-of-trust-additional-data.json"
 test_fifo() {
