@@ -44,6 +44,15 @@
  *	ARTIFACT_ERROR	taskrunner -> supervisor: a declared artifact that
  *			could not be collected: u32 ARTIFACT_ERROR_* flags,
  *			name, reason, message
+ *	COT_EXTRA	taskrunner -> supervisor, chain of trust, when the task
+ *			left a valid chain-of-trust-additional-data.json:
+ *			u32 lengths of the merged definition, the
+ *			environment's extra members and the top level's
+ *			(each one JSON object), fd = sealed memfd holding
+ *			the three back to back; at most once, before
+ *			TASK_RESULT.  The supervisor checks each with
+ *			jsonscan and refuses the worker's own keys
+ *			(COT_TOP_KEYS, COT_ENV_KEYS) in the extras
  *	TASK_ABORT	supervisor -> taskrunner: kill the task now; no
  *			payload: the worker is shutting down (worker-shutdown);
  *			a string: the worker fails the task, and why
@@ -96,6 +105,16 @@ struct task_assign {
  * task ended.
  */
 #define TASK_LOG_WORKER_RESERVE	(1u << 20)
+
+/* The chain-of-trust document's own keys, which a task's additional data
+ * may not set: the top level's, then the environment's. */
+#define COT_TOP_KEYS	"chainOfTrustVersion", "artifacts", "task", "taskId", \
+	"runId", "workerGroup", "workerId", "environment", NULL
+#define COT_ENV_KEYS	"publicIpAddress", "privateIpAddress", "instanceId", \
+	"instanceType", "region", NULL
+/* COT_EXTRA's memfd: the definition (8 MiB at most) with 1 MiB of
+ * additional data merged in, re-encoded with indentation. */
+#define COT_EXTRA_MAX	(24u << 20)
 
 #define TASK_F_ENABLE_COT	0x1u
 #define TASK_F_ENABLE_PROXY	0x2u
@@ -155,6 +174,7 @@ enum {
 	TR_CGROUP_DONE,
 	TR_TASK_SCOPES,
 	TR_PROXY_LISTENER,
+	TR_COT_EXTRA,
 };
 
 static const struct ipc_msgspec taskrunner_msgs[] = {
@@ -189,6 +209,7 @@ static const struct ipc_msgspec taskrunner_msgs[] = {
 	{ TR_TASK_SCOPES, "TASK_SCOPES", IPC_TO_SUPERVISOR, 0, 0, true },
 	{ TR_PROXY_LISTENER, "PROXY_LISTENER", IPC_TO_SUPERVISOR, 0, 0,
 	    true },
+	{ TR_COT_EXTRA, "COT_EXTRA", IPC_TO_SUPERVISOR, 12, 12, true },
 };
 
 static const struct ipc_channel taskrunner_channel __attribute__((unused)) = {

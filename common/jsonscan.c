@@ -352,7 +352,8 @@ scan_escape(struct scan *s, bool is_key, bool decode)
 static int
 scan_string(struct scan *s, bool is_key)
 {
-	bool decode = is_key && s->opts->reject_duplicate_keys;
+	bool decode = is_key && (s->opts->reject_duplicate_keys ||
+	    (s->opts->refuse_top_keys != NULL && s->depth == 1));
 	size_t start = s->pos, run;
 	int seqlen;
 
@@ -593,6 +594,25 @@ scan_value(struct scan *s, enum expect *want)
 	return rc;
 }
 
+/* The top-level key just unescaped to arena[before..]: one refused? */
+static int
+check_refused(struct scan *s, size_t before, size_t start)
+{
+	const unsigned char *k = s->arena + before;
+	size_t len = s->arena_len - before;
+	char quoted[KEY_QUOTE_MAX * 4 + 8];
+
+	for (const char *const *r = s->opts->refuse_top_keys; *r != NULL;
+	    r++) {
+		if (strlen(*r) != len || memcmp(*r, k, len) != 0)
+			continue;
+		quote_key(k, len, quoted, sizeof(quoted));
+		return scan_fail(s, start, "key \"%s\" is not allowed here",
+		    quoted);
+	}
+	return 0;
+}
+
 static int
 scan_key(struct scan *s)
 {
@@ -600,8 +620,13 @@ scan_key(struct scan *s)
 
 	if (scan_string(s, true) == -1)
 		return -1;
-	if (!s->opts->reject_duplicate_keys)
+	if (s->opts->refuse_top_keys != NULL && s->depth == 1 &&
+	    check_refused(s, before, start) == -1)
+		return -1;
+	if (!s->opts->reject_duplicate_keys) {
+		s->arena_len = before;
 		return 0;
+	}
 	if (grow(&s->keys, &s->keys_cap, s->nkeys + 1, sizeof(*s->keys)) == -1)
 		return scan_fail(s, start, "out of memory");
 	s->keys[s->nkeys].off = before;
@@ -692,7 +717,7 @@ jsonscan_validate(const char *buf, size_t len,
 		err[0] = '\0';
 	/* Empty keys append nothing: the arena must exist all the same,
 	 * since keys point into it. */
-	if (opts->reject_duplicate_keys &&
+	if ((opts->reject_duplicate_keys || opts->refuse_top_keys != NULL) &&
 	    grow(&s.arena, &s.arena_cap, 64, 1) == -1)
 		return scan_fail(&s, 0, "out of memory");
 	rc = scan_document(&s);

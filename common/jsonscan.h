@@ -27,6 +27,12 @@ struct jsonscan_opts {
 	 * another key after our duplicate check.
 	 */
 	bool		reject_nul_in_keys;
+	/*
+	 * NULL, or a NULL-terminated list of keys the top-level object may
+	 * not hold, compared after unescaping: what a splice must not let
+	 * anyone add beside the keys the caller writes itself.
+	 */
+	const char *const *refuse_top_keys;
 };
 
 /*

@@ -198,7 +198,7 @@ check_signing(struct supervisor *s, struct verdict *v)
 		return;
 	}
 	edkey_encode(pub.data, b64);
-	doc = cot_build(NULL, 0, "{}", 2, &facts, &len);
+	doc = cot_build(NULL, 0, "{}", 2, &facts, NULL, &len);
 	ipc_writer_init(&w, ann, sizeof(ann));
 	ipc_put_u32(&w, 0);
 	ipc_put_str(&w, "selfcheck", 9);

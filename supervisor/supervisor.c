@@ -106,6 +106,7 @@ TASK_HANDLER(proxy_listener)
 TASK_HANDLER(command_done)
 TASK_HANDLER(artifact)
 TASK_HANDLER(artifact_error)
+TASK_HANDLER(cot_extra)
 
 static int
 on_result(void *arg, struct ipc_msg *m)
@@ -249,6 +250,7 @@ static const struct ipc_handler taskrunner_handlers[] = {
 	{ TR_COMMAND_DONE, CHILD_TASK, on_command_done },
 	{ TR_ARTIFACT, CHILD_TASK, on_artifact },
 	{ TR_ARTIFACT_ERROR, CHILD_TASK, on_artifact_error },
+	{ TR_COT_EXTRA, CHILD_TASK, on_cot_extra },
 	{ TR_TASK_RESULT, CHILD_TASK, on_result },
 };
 

@@ -566,9 +566,11 @@ tf_chain_of_trust(struct supervisor *s, struct task_run *r,
 {
 	const struct sw_config *cfg = s->cfg;
 	struct cot_artifact *arts;
+	struct cot_extras x;
 	struct kh_answer ans;
 	char *task, *doc, host[256] = "localhost";
-	size_t task_len, doc_len, narts = 0;
+	const char *def;
+	size_t task_len, def_len, doc_len, narts = 0;
 	uint8_t ann[4 + 4 + KH_TASK_ID_MAX];
 	struct ipc_writer w;
 	int fd, rc = -1;
@@ -581,6 +583,13 @@ tf_chain_of_trust(struct supervisor *s, struct task_run *r,
 	task = xmalloc(task_len + 1);
 	if (memfd_read(r->def_fd, task, task_len) == -1)
 		fatalx("reading the task definition back");
+	def = task;
+	def_len = task_len;
+	if (r->cot_extra != NULL && cot_extras_check(r->cot_extra,
+	    r->cot_extra_len, &def, &def_len, &x, err, errlen) == -1) {
+		free(task);
+		return -1;
+	}
 	/* Every artifact written or uploaded: one whose upload failed has
 	 * no hash, and is no artifact of the task's. */
 	arts = xcalloc(r->narts, sizeof(*arts));
@@ -589,14 +598,14 @@ tf_chain_of_trust(struct supervisor *s, struct task_run *r,
 			arts[narts++] = (struct cot_artifact){ r->arts[i].name,
 			    r->arts[i].sha256 };
 	gethostname(host, sizeof(host) - 1);
-	doc = cot_build(arts, narts, task, task_len, &(struct cot_facts){
+	doc = cot_build(arts, narts, def, def_len, &(struct cot_facts){
 	    .task_id = r->task_id, .run_id = r->run_id,
 	    .worker_group = cfg->worker_group,
 	    .worker_id = *cfg->worker_id ? cfg->worker_id : host,
 	    .public_ip = cfg->public_ip, .private_ip = cfg->private_ip,
 	    .instance_id = cfg->instance_id,
 	    .instance_type = cfg->instance_type, .region = cfg->region },
-	    &doc_len);
+	    r->cot_extra != NULL ? &x : NULL, &doc_len);
 	free(task);
 	free(arts);
 	ipc_writer_init(&w, ann, sizeof(ann));

@@ -87,6 +87,39 @@ taskrun_on_valid(struct task_run *r, struct ipc_msg *m)
 	return 0;
 }
 
+/* The task's additional chain-of-trust data, merged by the taskrunner:
+ * kept as it came, checked when the document is built (tf_chain_of_trust)
+ * where a bad one can fail the task rather than the taskrunner. */
+int
+taskrun_on_cot_extra(struct task_run *r, struct ipc_msg *m)
+{
+	char err[160];
+	uint64_t total = 0;
+	size_t size;
+
+	if (!r->started || !(r->sum.features & TASK_FEAT_COT) ||
+	    r->cot_extra != NULL || r->result_seen)
+		return -1;
+	memcpy(r->cot_extra_len, m->payload, sizeof(r->cot_extra_len));
+	for (size_t i = 0; i < 3; i++)
+		total += r->cot_extra_len[i];
+	if (memfd_check_sealed(m->fd, COT_EXTRA_MAX, &size, err,
+	    sizeof(err)) == -1) {
+		log_errorx("chain-of-trust data from the taskrunner: %s", err);
+		return -1;
+	}
+	if (size != total) {
+		log_errorx("chain-of-trust data from the taskrunner: %zu "
+		    "bytes, its lengths add up to %llu", size,
+		    (unsigned long long)total);
+		return -1;
+	}
+	r->cot_extra = xmalloc(size ? size : 1);
+	if (memfd_read(m->fd, r->cot_extra, size) == -1)
+		fatalx("reading the chain-of-trust data back");
+	return 0;
+}
+
 /* The task's scopes for its proxy: kept unread, passed on as they are
  * (the supervisor parses nothing a task wrote). */
 int
@@ -815,6 +848,8 @@ taskrun_free(struct task_run *r)
 		close(r->result_fd);
 	r->result_fd = -1;
 	free(r->exit_codes);
+	free(r->cot_extra);
+	r->cot_extra = NULL;
 	if (r->def_fd >= 0)
 		close(r->def_fd);
 	if (r->log_fd >= 0)

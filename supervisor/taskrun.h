@@ -63,6 +63,10 @@ struct task_run {
 	bool			 proxy_died;	/* while the task ran */
 	bool			 proxy_reported;
 	char			 proxy_end[256];
+	/* COT_EXTRA: the merged definition, the environment's and the top
+	 * level's extra members, back to back; NULL if none came. */
+	char			*cot_extra;
+	uint32_t		 cot_extra_len[3];
 	struct task_summary	 sum;
 	/* The task's names for its logs (payload.logs), once valid. */
 	char			 live_log[TASK_LOG_NAME_MAX + 1];
@@ -115,6 +119,7 @@ int	taskrun_on_command_done(struct task_run *r, struct ipc_msg *m);
 int	taskrun_on_artifact(struct task_run *r, struct ipc_msg *m);
 int	taskrun_on_artifact_error(struct task_run *r, struct ipc_msg *m);
 int	taskrun_on_result(struct task_run *r, struct ipc_msg *m);
+int	taskrun_on_cot_extra(struct task_run *r, struct ipc_msg *m);
 
 /* Record an artifact the supervisor wrote itself (certified.log, the
  * chain-of-trust files). */

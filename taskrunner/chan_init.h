@@ -17,6 +17,10 @@
  *	LISTENER	init -> taskrunner, fd: the proxy's listener, made
  *			inside the task's network namespace (isolated
  *			networking, a task that asked for the proxy)
+ *	COT_EXTRA	init -> taskrunner, fd: chain-of-trust-additional-
+ *			data.json, opened as the task user (chain of trust)
+ *	COT_EXTRA_ERROR	init -> taskrunner: string, why it could not be
+ *			opened (it exists, but is no regular file, or a link)
  *	NOTE		init -> taskrunner: a line for the task log
  *	DONE		init -> taskrunner: nothing of the task is left
  */
@@ -44,6 +48,8 @@ enum {
 	INIT_NOTE,
 	INIT_DONE,
 	INIT_LISTENER,
+	INIT_COT_EXTRA,
+	INIT_COT_EXTRA_ERROR,
 };
 
 static const struct ipc_msgspec init_msgs[] = {
@@ -64,6 +70,9 @@ static const struct ipc_msgspec init_msgs[] = {
 	    false },
 	{ INIT_DONE, "INIT_DONE", IPC_TO_SUPERVISOR, 0, 0, false },
 	{ INIT_LISTENER, "INIT_LISTENER", IPC_TO_SUPERVISOR, 0, 0, true },
+	{ INIT_COT_EXTRA, "INIT_COT_EXTRA", IPC_TO_SUPERVISOR, 0, 0, true },
+	{ INIT_COT_EXTRA_ERROR, "INIT_COT_EXTRA_ERROR", IPC_TO_SUPERVISOR, 4,
+	    4 + TASK_STRING_MAX, false },
 };
 
 static const struct ipc_channel init_channel __attribute__((unused)) = {

@@ -23,6 +23,7 @@
 #include "common/rmtree.h"
 #include "common/util.h"
 #include "taskrunner/chan_init.h"
+#include "taskrunner/cotextra.h"
 #include "taskrunner/task.h"
 
 /* Deeper directory trees than this are not walked. */
@@ -277,6 +278,45 @@ collect_artifacts(struct task *t, struct ipc_conn *c)
 		else
 			collect_directory(t, c, a);
 	}
+}
+
+/* chain-of-trust-additional-data.json, by the artifacts' rules: absent
+ * is nothing; there but not a regular file we can open is the task's
+ * error, said in its log. */
+void
+collect_cot_extra(struct task *t, struct ipc_conn *c)
+{
+	uint8_t buf[4 + TASK_STRING_MAX];
+	char msg[TASK_STRING_MAX];
+	struct ipc_writer w;
+	struct stat st = { 0 };
+	int fd = open_beneath(t->taskdir_fd, COT_EXTRA_FILE, O_RDONLY |
+	    O_NONBLOCK), err = errno;
+
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		ipc_send(c, INIT_COT_EXTRA, 0, NULL, 0, fd);
+		close(fd);
+		return;
+	}
+	if (fd >= 0)
+		snprintf(msg, sizeof(msg), "%s is %s, not a regular file",
+		    COT_EXTRA_FILE, kind_of(st.st_mode));
+	else if (err == ENOENT)
+		return;
+	else if (err == ELOOP)
+		snprintf(msg, sizeof(msg), "%s is a symbolic link, which is "
+		    "never followed", COT_EXTRA_FILE);
+	else if (err == EACCES || err == EPERM)
+		snprintf(msg, sizeof(msg), "%s cannot be read by the task "
+		    "user", COT_EXTRA_FILE);
+	else
+		snprintf(msg, sizeof(msg), "%s: %s", COT_EXTRA_FILE,
+		    strerror(err));
+	if (fd >= 0)
+		close(fd);
+	ipc_writer_init(&w, buf, sizeof(buf));
+	put_str(&w, msg);
+	ipc_send(c, INIT_COT_EXTRA_ERROR, 0, w.buf, w.len, -1);
 }
 
 void

@@ -580,6 +580,8 @@ init_main(struct task *t)
 	ipc_send(&init_conn, INIT_READY, 0, ready, sizeof(ready), -1);
 	run_commands(t);
 	collect_artifacts(t, &init_conn);
+	if (t->def.features.chain_of_trust)
+		collect_cot_extra(t, &init_conn);
 	if (t->a.flags & TASK_F_CLEAN_UP)
 		clean_taskdir(t, &init_conn);
 	ipc_send(&init_conn, INIT_DONE, 0, NULL, 0, -1);

@@ -986,17 +986,23 @@ task_def_free(struct task_def *t)
 }
 
 char *
-payload_reencode(const struct task_def *t, size_t *len)
+payload_encode(struct json_object *o, size_t *len)
 {
 	const char *text;
 	char *copy;
 
-	text = json_object_to_json_string_length(t->json, REENCODE_FLAGS, len);
+	text = json_object_to_json_string_length(o, REENCODE_FLAGS, len);
 	if (text == NULL)
 		fatalx("out of memory re-encoding the task definition");
 	copy = xmalloc(*len + 1);
 	memcpy(copy, text, *len + 1);
 	return copy;
+}
+
+char *
+payload_reencode(const struct task_def *t, size_t *len)
+{
+	return payload_encode(t->json, len);
 }
 
 /* Artifact defaults by the extension of the file's path, not the

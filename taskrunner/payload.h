@@ -134,6 +134,8 @@ void	task_def_free(struct task_def *t);
  * indented.  malloc'd, *len set.
  */
 char	*payload_reencode(const struct task_def *t, size_t *len);
+/* Any JSON value, encoded the same way. */
+char	*payload_encode(struct json_object *o, size_t *len);
 
 /* The schema file, embedded: what `sepworker show-payload-schema` prints. */
 extern const char payload_schema_json[];

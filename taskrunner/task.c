@@ -14,10 +14,13 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <json-c/json.h>
 
 #include "common/child.h"
 #include "common/log.h"
@@ -27,6 +30,7 @@
 #include "common/timefmt.h"
 #include "common/util.h"
 #include "taskrunner/chan_init.h"
+#include "taskrunner/cotextra.h"
 #include "taskrunner/task.h"
 #include "taskrunner/tasklog.h"
 
@@ -470,7 +474,105 @@ struct run {
 	int		 init_status;
 	int		 timer;
 	int64_t		 started_ms;
+	bool		 cot_extra_seen;
 };
+
+/* The file's bytes, at most COT_EXTRA_MAX_BYTES + 1 (one more tells it
+ * is too big); NULL with err set. */
+static char *
+read_cot_extra(int fd, size_t *len, char *err, size_t errlen)
+{
+	char *buf = xmalloc(COT_EXTRA_MAX_BYTES + 1);
+	ssize_t n;
+
+	*len = 0;
+	while (*len <= COT_EXTRA_MAX_BYTES) {
+		n = read(fd, buf + *len, COT_EXTRA_MAX_BYTES + 1 - *len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "reading it: %s",
+			    strerror(errno));
+			free(buf);
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		*len += (size_t)n;
+	}
+	if (*len > COT_EXTRA_MAX_BYTES) {
+		snprintf(err, errlen, "it is larger than %u bytes",
+		    COT_EXTRA_MAX_BYTES);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* The three merged parts back to back in a sealed memfd, for COT_EXTRA. */
+static void
+send_cot_extra(struct ipc_conn *sup, const struct cot_extra *x)
+{
+	struct json_object *parts[3] = { x->task, x->env, x->top };
+	uint32_t lens[3];
+	struct strbuf b = { 0 };
+	char *text;
+	size_t len;
+	int fd;
+
+	for (size_t i = 0; i < 3; i++) {
+		text = payload_encode(parts[i], &len);
+		strbuf_put(&b, text, len);
+		lens[i] = (uint32_t)len;
+		free(text);
+	}
+	if (b.len > COT_EXTRA_MAX)
+		fatalx("the merged chain-of-trust data is larger than %u "
+		    "bytes", COT_EXTRA_MAX);
+	if ((fd = memfd_sealed("cot-extra", b.p, b.len)) == -1)
+		fatal("sealing the chain-of-trust additional data");
+	free(b.p);
+	if (ipc_send(sup, TR_COT_EXTRA, 0, lens, sizeof(lens), fd) == -1)
+		fatal("sending COT_EXTRA");
+	close(fd);
+}
+
+/*
+ * The task's chain-of-trust-additional-data.json, opened by the init as
+ * the task user: parsed and merged here, where the task's JSON may be
+ * parsed; false if the task fails for it (its document goes out without
+ * the additional data).
+ */
+static bool
+cot_extra(struct run *r, int fd)
+{
+	struct json_object *extra = NULL;
+	struct cot_extra x;
+	char err[TASK_STRING_MAX];
+	size_t len;
+	char *buf;
+
+	if ((buf = read_cot_extra(fd, &len, err, sizeof(err))) != NULL) {
+		extra = cot_extra_parse(buf, len, err, sizeof(err));
+		free(buf);
+	}
+	if (extra == NULL) {
+		tasklog("Chain of trust: %s is not used: %s", COT_EXTRA_FILE,
+		    err);
+		return false;
+	}
+	cot_extra_merge(extra, r->t->def.json, &x);
+	json_object_put(extra);
+	if (x.dropped_artifacts)
+		tasklog_warn("Chain of trust: %s: its \"artifacts\" is "
+		    "ignored: the document lists only the artifacts the "
+		    "worker hashed", COT_EXTRA_FILE);
+	tasklog("Chain of trust: %s merged into the document",
+	    COT_EXTRA_FILE);
+	send_cot_extra(r->sup, &x);
+	cot_extra_free(&x);
+	return true;
+}
 
 static void
 drain_output(struct run *r)
@@ -742,6 +844,23 @@ on_init_message(struct run *r, struct ipc_msg *m)
 		break;
 	case INIT_DONE:
 		r->done = true;
+		break;
+	case INIT_COT_EXTRA:
+	case INIT_COT_EXTRA_ERROR:
+		if (!r->t->def.features.chain_of_trust || r->cot_extra_seen)
+			fatalx("chain-of-trust data from the init, unasked");
+		r->cot_extra_seen = true;
+		if (m->hdr.type == INIT_COT_EXTRA) {
+			if (!cot_extra(r, m->fd))
+				outcome_set(&r->o, TASK_FAILED, "failed");
+			break;
+		}
+		ipc_reader_init(&rd, m);
+		s = ipc_get_str(&rd, TASK_STRING_MAX, &len);
+		if (s == NULL || !ipc_get_end(&rd))
+			fatalx("malformed INIT_COT_EXTRA_ERROR");
+		tasklog("Chain of trust: %.*s", (int)len, s);
+		outcome_set(&r->o, TASK_FAILED, "failed");
 		break;
 	case INIT_LISTENER:
 		if (r->ready || !(r->t->a.flags & TASK_F_NET_ISOLATED) ||

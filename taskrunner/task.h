@@ -64,6 +64,9 @@ pid_t	exec_command(struct task *t, size_t i, int *err);
  * (or an error) on c; then remove the task directory's contents. */
 void	collect_artifacts(struct task *t, struct ipc_conn *c);
 void	clean_taskdir(struct task *t, struct ipc_conn *c);
+/* collect.c: chain-of-trust-additional-data.json's fd (or why it cannot
+ * be read), if the task left one. */
+void	collect_cot_extra(struct task *t, struct ipc_conn *c);
 
 /* init.c: a line for the task log, sent to the taskrunner. */
 void	init_note(struct ipc_conn *c, const char *fmt, ...)

@@ -23,6 +23,9 @@ test_test_sandbox_policy_SRCS	:= keyholder/policy.c proxyd/policy.c \
 				   taskrunner/policy.c
 test_test_sandbox_policy_PKGS	:= libseccomp libsodium
 test_test_jsonscan_SRCS		:= common/jsonscan.c
+test_test_cotextra_SRCS		:= taskrunner/cotextra.c common/json.c \
+				   common/jsonscan.c
+test_test_cotextra_PKGS		:= json-c
 test_test_json_SRCS		:= common/json.c common/jsonscan.c
 test_test_json_PKGS		:= json-c
 test_test_config_SRCS		:= supervisor/config.c common/json.c \
@@ -72,7 +75,8 @@ $(TEST_DIR)/$(1): $(call obj,$(filter %/$(1).c,$(TEST_SRCS)) $(test_$(1)_SRCS)) 
 endef
 $(foreach t,$(TEST_NAMES),$(eval $(call test_program,$(t))))
 
-helper_drive_child_SRCS		:= supervisor/spawn.c supervisor/cot.c
+helper_drive_child_SRCS		:= supervisor/spawn.c supervisor/cot.c \
+				   common/jsonscan.c
 helper_drive_child_PKGS		:= libsodium
 helper_taskproxy_SRCS		:= supervisor/spawn.c
 helper_proxyd_worker_SRCS	:= supervisor/spawn.c proxyd/creds.c \
@@ -158,7 +162,7 @@ $(BENCH_DIR)/bench_hash: $(call obj,tests/bench/bench_hash.c supervisor/outdir.c
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call libs,libcrypto)
 
-$(BENCH_DIR)/bench_sign: $(call obj,tests/bench/bench_sign.c supervisor/spawn.c supervisor/cot.c) $(COMMON_LIB)
+$(BENCH_DIR)/bench_sign: $(call obj,tests/bench/bench_sign.c supervisor/spawn.c supervisor/cot.c common/jsonscan.c) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(call libs,libsodium)
 

@@ -99,7 +99,7 @@ main(int argc, char **argv)
 		    &(struct cot_facts){ .task_id = "bench", .run_id = i,
 		    .worker_group = "g", .worker_id = "w", .public_ip = "",
 		    .private_ip = "", .instance_id = "", .instance_type = "",
-		    .region = "" }, &len[i]);
+		    .region = "" }, NULL, &len[i]);
 		ipc_writer_init(&w, ann[i], sizeof(ann[i]));
 		ipc_put_u32(&w, i);
 		ipc_put_str(&w, "bench", 5);

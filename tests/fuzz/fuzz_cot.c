@@ -51,7 +51,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0, k = 0; i < n; i++)
 		if (k == 0 || strcmp(names[i], arts[k - 1].name) != 0)
 			arts[k++] = (struct cot_artifact){ names[i], "ab" }, n = k;
-	doc = cot_build(arts, n, "{}", 2, &f, &len);
+	doc = cot_build(arts, n, "{}", 2, &f, NULL, &len);
 	if (jsonscan_validate(doc, len, &opts, err, sizeof(err)) != 0)
 		abort();
 	if (cot_document_problem(doc, len, f.task_id, f.run_id) != NULL)

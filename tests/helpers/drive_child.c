@@ -141,7 +141,7 @@ document(const char *task_id, uint32_t run, const char *task,
 	    .public_ip = "", .private_ip = "10.0.0.5", .instance_id = "i-1",
 	    .instance_type = "t", .region = "r" };
 
-	return cot_build(arts, 2, task, task_len, &f, len);
+	return cot_build(arts, 2, task, task_len, &f, NULL, len);
 }
 
 static char *

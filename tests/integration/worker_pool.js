@@ -45,7 +45,11 @@ function tasks(a) {
       payload: {
         command: sh('mkdir -p out/dir/sub && echo hello > out/hello.txt && ' +
           "printf 'x' > out/dir/a.bin && echo '{}' > out/dir/sub/b.json && " +
-          'printf data > out/data.tar.gz && echo done'),
+          'printf data > out/data.tar.gz && ' +
+          // TestChainOfTrustAdditionalData, schedulerId our addition.
+          "echo '{\"foo\": \"bar1\", \"task\": {\"foo\": \"bar2\", " +
+          "\"schedulerId\": \"fake\"}}' > " +
+          'chain-of-trust-additional-data.json && echo done'),
         artifacts: [
           { type: 'file', path: 'out/hello.txt', name: 'public/hello.txt' },
           { type: 'directory', path: 'out/dir', name: 'public/dir' },
@@ -378,7 +382,8 @@ async function check(a) {
   });
 
   await test('succeeds: the chain of trust verifies with the worker\'s key ' +
-    'and lists the bytes stored (TestChainOfTrustUpload)', async () => {
+    'and lists the bytes stored (TestChainOfTrustUpload), the task\'s ' +
+    'additional data merged (TestChainOfTrustAdditionalData)', async () => {
     const doc = await artifact(queue, ids.succeeds, 0,
       'public/chain-of-trust.json');
     const sig = await artifact(queue, ids.succeeds, 0,
@@ -394,6 +399,12 @@ async function check(a) {
     assert.equal(cot.workerGroup, a['worker-group']);
     assert.equal(cot.workerId, a['worker-id']);
     assert.equal(cot.task.metadata.name, 'succeeds');
+    const def = await queue.task(ids.succeeds);
+    assert.equal(cot.foo, 'bar1');
+    assert.equal(cot.task.foo, 'bar2');
+    assert.equal(cot.task.schedulerId, def.schedulerId);
+    assert.equal(cot.task.provisionerId, def.provisionerId);
+    assert.ok(cot.environment, 'no environment');
     assert.deepEqual(Object.keys(cot.artifacts).sort(), [
       'public/data.tar.gz', 'public/dir/a.bin', 'public/dir/sub/b.json',
       'public/hello.txt', 'public/logs/certified.log']);

@@ -7,6 +7,7 @@
 #include "tests/testutil.h"
 
 #include "common/jsonscan.h"
+#include "common/util.h"
 #include "keyholder/sign.h"
 #include "supervisor/cot.h"
 
@@ -64,7 +65,7 @@ test_document_matches_generic_worker_layout(void **state)
 	char *doc;
 
 	(void)state;
-	doc = cot_build(arts, 2, task, strlen(task), &facts, &len);
+	doc = cot_build(arts, 2, task, strlen(task), &facts, NULL, &len);
 	assert_int_equal(len, strlen(doc));
 	assert_string_equal(doc, want);
 	free(doc);
@@ -79,7 +80,7 @@ test_public_ip_omitted_when_unset(void **state)
 
 	(void)state;
 	f.public_ip = "";
-	doc = cot_build(NULL, 0, "{}", 2, &f, &len);
+	doc = cot_build(NULL, 0, "{}", 2, &f, NULL, &len);
 	assert_null(strstr(doc, "publicIpAddress"));
 	assert_non_null(strstr(doc, "\"privateIpAddress\": \"10.0.0.5\""));
 	assert_non_null(strstr(doc, "\"artifacts\": {},\n"));
@@ -111,7 +112,7 @@ test_names_escaped(void **state)
 	(void)state;
 	for (size_t i = 0; i < 5; i++)
 		arts[i] = (struct cot_artifact){ names[i], "00" };
-	doc = cot_build(arts, 5, "{}", 2, &facts, &len);
+	doc = cot_build(arts, 5, "{}", 2, &facts, NULL, &len);
 	assert_int_equal(jsonscan_validate(doc, len, &opts, err, sizeof(err)),
 	    0);
 	/* Go's HTML-safe escapes. */
@@ -134,7 +135,7 @@ test_keyholder_accepts_the_document(void **state)
 	char *doc;
 
 	(void)state;
-	doc = cot_build(NULL, 0, "{\n  \"a\":1\n}", 11, &facts, &len);
+	doc = cot_build(NULL, 0, "{\n  \"a\":1\n}", 11, &facts, NULL, &len);
 	assert_null(cot_document_problem(doc, len, facts.task_id, 0));
 	free(doc);
 }
@@ -147,7 +148,7 @@ test_keyholder_refuses(void **state)
 	char *doc, *copy;
 
 	(void)state;
-	doc = cot_build(NULL, 0, "{}", 2, &f, &len);
+	doc = cot_build(NULL, 0, "{}", 2, &f, NULL, &len);
 	/* another task, another run */
 	assert_non_null(cot_document_problem(doc, len, "AAAAAAAAAAAAAAAAAAAAAA",
 	    0));
@@ -177,10 +178,109 @@ test_keyholder_sees_past_a_forged_line(void **state)
 	char *doc;
 
 	(void)state;
-	doc = cot_build(NULL, 0, task, strlen(task), &facts, &len);
+	doc = cot_build(NULL, 0, task, strlen(task), &facts, NULL, &len);
 	assert_null(cot_document_problem(doc, len, facts.task_id, 0));
 	assert_non_null(cot_document_problem(doc, len, "evil", 0));
 	free(doc);
+}
+
+/* check then build, as tf_chain_of_trust does with COT_EXTRA's memfd;
+ * the document parsed back by json-c.  NULL if the check refused. */
+static struct json_object *
+build_with(const char *task, const char *env, const char *top, char *err,
+    size_t errlen)
+{
+	uint32_t len[3] = { (uint32_t)strlen(task), (uint32_t)strlen(env),
+	    (uint32_t)strlen(top) };
+	char *blob, *doc;
+	const char *def;
+	size_t def_len, doc_len;
+	struct cot_extras x;
+	struct json_object *o = NULL;
+	enum json_tokener_error jerr;
+
+	blob = xasprintf("%s%s%s", task, env, top);
+	if (cot_extras_check(blob, len, &def, &def_len, &x, err, errlen) == 0) {
+		doc = cot_build(NULL, 0, def, def_len, &facts, &x, &doc_len);
+		o = json_tokener_parse_verbose(doc, &jerr);
+		if (o == NULL)
+			fail_msg("not JSON (%s): %s",
+			    json_tokener_error_desc(jerr), doc);
+		free(doc);
+	}
+	free(blob);
+	return o;
+}
+
+static void
+test_extras_spliced(void **state)
+{
+	char err[256] = "";
+	struct json_object *o, *v;
+
+	(void)state;
+	o = build_with("{\n  \"foo\": \"bar2\",\n  \"payload\": {\n    \"a\": 1\n  }\n}",
+	    "{\n  \"imageHash\": \"h\",\n  \"n\": {\n    \"deep\": [\n      1\n    ]\n  }\n}",
+	    "{\n  \"foo\": \"bar1\"\n}", err, sizeof(err));
+	assert_non_null(o);
+	assert_string_equal(json_object_get_string(json_object_object_get(
+	    json_object_object_get(o, "task"), "foo")), "bar2");
+	v = json_object_object_get(o, "environment");
+	assert_int_equal(json_object_object_length(v), 7);
+	assert_string_equal(json_object_get_string(json_object_object_get(v,
+	    "region")), "us-east1");
+	assert_string_equal(json_object_get_string(json_object_object_get(v,
+	    "imageHash")), "h");
+	assert_string_equal(json_object_get_string(json_object_object_get(o,
+	    "foo")), "bar1");
+	assert_int_equal(json_object_object_length(o), 9);
+	json_object_put(o);
+	/* Empty extras, compact or spaced, add nothing and stay JSON. */
+	o = build_with("{}", " { \t} ", "{}", err, sizeof(err));
+	assert_non_null(o);
+	assert_int_equal(json_object_object_length(o), 8);
+	assert_int_equal(json_object_object_length(json_object_object_get(o,
+	    "environment")), 5);
+	json_object_put(o);
+}
+
+static void
+extras_refused(const char *task, const char *env, const char *top,
+    const char *want)
+{
+	char err[256] = "";
+
+	assert_null(build_with(task, env, top, err, sizeof(err)));
+	assert_string_equal(err, want);
+}
+
+/* A compromised taskrunner cannot add a second member the worker writes,
+ * nor splice anything beside the objects. */
+static void
+test_extras_checked(void **state)
+{
+	(void)state;
+	extras_refused("{}", "{}", "{\"x\": 1, \"artifacts\": {}}",
+	    "the taskrunner's chain-of-trust additional data is refused: "
+	    "the top level's members: byte 9: key \"artifacts\" is not allowed here");
+	extras_refused("{}", "{}", "{\"\\u0065nvironment\": {}}",
+	    "the taskrunner's chain-of-trust additional data is refused: "
+	    "the top level's members: byte 1: key \"environment\" is not allowed here");
+	extras_refused("{}", "{\"region\": \"evil\"}", "{}",
+	    "the taskrunner's chain-of-trust additional data is refused: "
+	    "the environment's members: byte 1: key \"region\" is not allowed here");
+	extras_refused("{}", "{\"publicIpAddress\": \"6.6.6.6\"}", "{}",
+	    "the taskrunner's chain-of-trust additional data is refused: "
+	    "the environment's members: byte 1: key \"publicIpAddress\" is not allowed here");
+	extras_refused("{}}, \"taskId\": \"x\", \"y\": {", "{}", "{}",
+	    "the taskrunner's chain-of-trust additional data is refused: "
+	    "the definition: byte 2: unexpected '}' after the JSON value");
+	extras_refused("{}", "{}", "{\"a\": 1, \"a\": 2}",
+	    "the taskrunner's chain-of-trust additional data is refused: "
+	    "the top level's members: byte 9: duplicate key \"a\"");
+	extras_refused("{}", "[]", "{}",
+	    "the taskrunner's chain-of-trust additional data is refused: "
+	    "the environment's members: byte 0: top-level value must be an object");
 }
 
 int
@@ -193,6 +293,8 @@ main(void)
 		cmocka_unit_test(test_keyholder_accepts_the_document),
 		cmocka_unit_test(test_keyholder_refuses),
 		cmocka_unit_test(test_keyholder_sees_past_a_forged_line),
+		cmocka_unit_test(test_extras_spliced),
+		cmocka_unit_test(test_extras_checked),
 	};
 
 	return cmocka_run_group_tests_name("cot", tests, NULL, NULL);

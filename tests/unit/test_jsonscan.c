@@ -397,6 +397,35 @@ test_small_error_buffer_is_safe(void **state)
 	    NULL, 0), -1);
 }
 
+/* The chain-of-trust splice's guard: a refused key at the top level is
+ * refused however it is spelt; the same key deeper down, or with or
+ * without duplicate detection, is not the scanner's business. */
+static void
+test_refused_top_keys(void **state)
+{
+	static const char *const worker[] = { "artifacts", "environment",
+	    NULL };
+	struct jsonscan_opts o = strict;
+	struct jsonscan_opts nodup = lax;
+
+	(void)state;
+	o.refuse_top_keys = worker;
+	nodup.refuse_top_keys = worker;
+	accepts("{\"imageHash\": \"x\", \"a\": {\"artifacts\": 1}}", &o);
+	accepts("[{\"artifacts\": 1}]", &nodup);
+	accepts("{\"artifact\": 1, \"environments\": 2}", &o);
+	refuses("{\"a\": 1, \"artifacts\": {}}", &o,
+	    "byte 9: key \"artifacts\" is not allowed here");
+	refuses("{\"\\u0061rtifacts\": 1}", &o,
+	    "byte 1: key \"artifacts\" is not allowed here");
+	refuses("{\"env\\u0069ronment\": 1}", &nodup,
+	    "byte 1: key \"environment\" is not allowed here");
+	/* Without duplicate detection the arena does not keep keys: each
+	 * is checked on its own. */
+	refuses("{\"x\": 1, \"y\": 2, \"environment\": 3}", &nodup,
+	    "byte 17: key \"environment\" is not allowed here");
+}
+
 int
 main(void)
 {
@@ -417,6 +446,7 @@ main(void)
 		cmocka_unit_test(test_huge_object_stays_fast),
 		cmocka_unit_test(test_every_truncation_refused),
 		cmocka_unit_test(test_small_error_buffer_is_safe),
+		cmocka_unit_test(test_refused_top_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
