@@ -45,6 +45,9 @@ function tasks(a) {
     TestIntermittentEmptyListCommandFailure: exitWith(1, []),
     TestIntermittentNegativeExitCode: exitWith(1, [-1]),
 
+    TestNonExistentCommandFailsTask: { payload: {
+      command: [['no-such-command-sepworker']], maxRunTime: 30 } },
+
     TestInvalidContentEncoding: task(SAMPLE, { artifacts: [
       file('SampleArtifacts/_/X.txt', 'public/_/X.txt',
         { contentType: 'text/plain; charset=utf-8', contentEncoding: 'jpg' })] }),
@@ -117,6 +120,7 @@ const want = {
   TestIntermittentEmptyListCommandSuccess: 'completed/completed',
   TestIntermittentEmptyListCommandFailure: 'failed/failed',
   TestIntermittentNegativeExitCode: 'exception/malformed-payload',
+  TestNonExistentCommandFailsTask: 'failed/failed',
   TestInvalidContentEncoding: 'exception/malformed-payload',
   TestInvalidContentEncodingBlacklisted: 'exception/malformed-payload',
   TestEmptyContentEncoding: 'exception/malformed-payload',
@@ -172,6 +176,12 @@ async function check(a) {
     'onExitStatus.retry.0 and its bound 1', async () => {
     assert.match(await log('TestIntermittentNegativeExitCode'),
       /payload\.onExitStatus\.retry\[0\]: must be at least 1/);
+  });
+
+  await test('TestNonExistentCommandFailsTask: the log says the command ' +
+    'was not found', async () => {
+    assert.match(await log('TestNonExistentCommandFailsTask'),
+      /no-such-command-sepworker: command not found/);
   });
 
   for (const name of ['TestInvalidContentEncoding',
