@@ -33,7 +33,9 @@ static int
 open_beneath(int dirfd, const char *path, int flags)
 {
 	struct open_how how = {
-		.flags = (uint64_t)(flags | O_CLOEXEC | O_NOCTTY),
+		/* openat2 refuses O_NOCTTY (any flag but a few) with O_PATH */
+		.flags = (uint64_t)(flags | O_CLOEXEC |
+		    (flags & O_PATH ? 0 : O_NOCTTY)),
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
 		    RESOLVE_NO_MAGICLINKS,
 	};
@@ -246,6 +248,30 @@ walk(struct ipc_conn *c, const struct task_artifact *a, int dfd,
 	dir_names_free(names);
 }
 
+/* A directory artifact's path that exists but is a file (or other
+ * non-directory) is invalid-resource-on-worker, as generic-worker says,
+ * not missing: tell the two ENOTDIRs apart by opening it O_PATH, which
+ * reads nothing.  True if it was reported. */
+static bool
+not_a_directory(struct task *t, struct ipc_conn *c,
+    const struct task_artifact *a)
+{
+	struct stat st;
+	int fd = open_beneath(t->taskdir_fd, a->path, O_PATH);
+	bool found;
+
+	if (fd == -1)
+		return false;
+	found = fstat(fd, &st) == 0 && !S_ISDIR(st.st_mode);
+	close(fd);
+	if (found)
+		send_error(c, a->name, "invalid-resource-on-worker",
+		    "%s is %s, not a directory", a->path,
+		    S_ISREG(st.st_mode) ? "a file" : kind_of(st.st_mode));
+	errno = ENOTDIR;
+	return found;
+}
+
 static void
 collect_directory(struct task *t, struct ipc_conn *c,
     const struct task_artifact *a)
@@ -255,7 +281,8 @@ collect_directory(struct task *t, struct ipc_conn *c,
 	bool late = false;
 
 	if (fd == -1) {
-		open_failed(c, a, errno == ENOTDIR ? ENOTDIR : errno);
+		if (errno != ENOTDIR || !not_a_directory(t, c, a))
+			open_failed(c, a, errno);
 		return;
 	}
 	walk(c, a, fd, "", 0, &late);

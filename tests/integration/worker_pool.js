@@ -15,26 +15,11 @@
 'use strict';
 
 const fs = require('node:fs');
-const path = require('node:path');
-const zlib = require('node:zlib');
-const http = require('node:http');
 const crypto = require('node:crypto');
 const assert = require('node:assert/strict');
-const { createRequire } = require('node:module');
+const { sh, queueOf, test, done, artifact, listAll, main } =
+  require('./pool_lib.js');
 
-const FAKE = path.resolve(__dirname, '..', 'tc-fake');
-const tc = createRequire(path.join(FAKE, 'package.json'))('taskcluster-client').default;
-const ROOT = { clientId: 'static/taskcluster/root',
-  accessToken: 'tc-fake-root-access-token' };
-
-function args() {
-  const a = { phase: process.argv[2] };
-  for (let i = 3; i < process.argv.length; i += 2)
-    a[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
-  return a;
-}
-
-const sh = (script) => [['/bin/sh', '-c', script]];
 const MiB = 1024 * 1024;
 
 // name -> [payload, features, scopes, expectation]
@@ -194,84 +179,12 @@ function tasks(a) {
 
 const DEFAULT_LOGS = ['public/logs/live.log', 'public/logs/live_backing.log'];
 
-async function create(a) {
-  const queue = new tc.Queue({ rootUrl: a['root-url'], credentials: ROOT });
-  const [provisionerId, workerType] = a.queue.split('/');
-  const state = { tasks: {} };
-  const now = Date.now();
-  for (const [name, t] of Object.entries(tasks(a))) {
-    const taskId = tc.slugid();
-    await queue.createTask(taskId, {
-      provisionerId, workerType, schedulerId: 'tests',
-      taskGroupId: taskId, dependencies: [], routes: [], priority: 'lowest',
-      retries: 0, created: new Date(now), deadline: new Date(now + 3600e3),
-      expires: new Date(now + 2 * 86400e3), scopes: t.scopes || [],
-      payload: t.payload, tags: {}, extra: {},
-      metadata: { name, description: `worker_pool ${name}`,
-        owner: 'tests@example.com', source: 'https://example.com/tests' },
-    });
-    state.tasks[name] = taskId;
-  }
-  fs.writeFileSync(a.state, JSON.stringify(state));
-}
-
 // --- check ---
-
-let n = 0, failed = 0;
-async function test(name, fn) {
-  n++;
-  try {
-    await fn();
-    console.log(`ok ${n} - ${name}`);
-  } catch (e) {
-    failed++;
-    console.log(`not ok ${n} - ${name}`);
-    for (const l of String(e && e.stack || e).split('\n').slice(0, 8))
-      console.log(`# ${l}`);
-  }
-}
-
-// An artifact as stored: follow the Queue's redirect by hand, and fetch
-// with node:http (fetch would undo a Content-Encoding), so the stored
-// bytes, Content-Type and Content-Encoding are seen as sent.
-function rawGet(url) {
-  return new Promise((resolve, reject) => {
-    http.get(url, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode,
-        headers: res.headers, raw: Buffer.concat(chunks) }));
-      res.on('error', reject);
-    }).on('error', reject);
-  });
-}
-
-async function artifact(queue, taskId, runId, name) {
-  let res = await rawGet(queue.externalBuildSignedUrl(queue.getArtifact,
-    taskId, runId, name));
-  for (let i = 0; i < 5 && (res.status === 303 || res.status === 302); i++)
-    res = await rawGet(res.headers.location);
-  const enc = res.headers['content-encoding'] || null;
-  return { status: res.status, type: res.headers['content-type'], enc,
-    raw: res.raw, body: enc === 'gzip' ? zlib.gunzipSync(res.raw) : res.raw };
-}
 
 const sha256 = (b) => crypto.createHash('sha256').update(b).digest('hex');
 
-async function listAll(queue, taskId, runId) {
-  const out = {};
-  let token;
-  do {
-    const r = await queue.listArtifacts(taskId, runId,
-      token ? { continuationToken: token } : {});
-    for (const x of r.artifacts) out[x.name] = x;
-    token = r.continuationToken;
-  } while (token);
-  return out;
-}
-
 async function check(a) {
-  const queue = new tc.Queue({ rootUrl: a['root-url'], credentials: ROOT });
+  const queue = queueOf(a);
   const state = JSON.parse(fs.readFileSync(a.state));
   const ids = state.tasks;
   const status = {};
@@ -454,12 +367,7 @@ async function check(a) {
     assert.equal(arts['public/logs/live_backing.log'].storageType, 's3');
   });
 
-  console.log(`1..${n}`);
-  process.exit(failed ? 1 : 0);
+  done();
 }
 
-const a = args();
-(a.phase === 'create' ? create(a) : check(a)).catch((e) => {
-  console.error(e.stack || e);
-  process.exit(2);
-});
+main(tasks, check);
