@@ -88,7 +88,7 @@ test_public_ip_omitted_when_unset(void **state)
 	/* generic-worker: Go's String() of a nil net.IP, HTML-escaped as
 	 * Go's encoder escapes it. */
 	f.private_ip = "";
-	doc = cot_build(NULL, 0, "{}", 2, &f, &len);
+	doc = cot_build(NULL, 0, "{}", 2, &f, NULL, &len);
 	assert_non_null(strstr(doc,
 	    "\"privateIpAddress\": \"\\u003cnil\\u003e\""));
 	free(doc);
