@@ -112,9 +112,13 @@ struct task_assign {
 	"runId", "workerGroup", "workerId", "environment", NULL
 #define COT_ENV_KEYS	"publicIpAddress", "privateIpAddress", "instanceId", \
 	"instanceType", "region", NULL
-/* COT_EXTRA's memfd: the definition (8 MiB at most) with 1 MiB of
- * additional data merged in, re-encoded with indentation. */
-#define COT_EXTRA_MAX	(24u << 20)
+/* COT_EXTRA's memfd: the merged parts, at most this much as they will
+ * stand in the document (COT_EXTRA_INDENT more on each line) -- half of
+ * what the keyholder signs (KH_DOCUMENT_MAX), the rest left for the
+ * artifacts' hashes.  A task whose data is more is failed, not the
+ * taskrunner. */
+#define COT_EXTRA_MAX		(8u << 20)
+#define COT_EXTRA_INDENT	2u	/* the most cot.c adds to a line */
 
 #define TASK_F_ENABLE_COT	0x1u
 #define TASK_F_ENABLE_PROXY	0x2u

@@ -509,13 +509,20 @@ read_cot_extra(int fd, size_t *len, char *err, size_t errlen)
 	return buf;
 }
 
-/* The three merged parts back to back in a sealed memfd, for COT_EXTRA. */
-static void
-send_cot_extra(struct ipc_conn *sup, const struct cot_extra *x)
+/*
+ * The three merged parts back to back in a sealed memfd, for COT_EXTRA;
+ * false (err set) if, with the indentation the supervisor adds to each
+ * line, they would take more than COT_EXTRA_MAX in the document: a file
+ * under 1 MiB can be small only until it is indented.
+ */
+static bool
+send_cot_extra(struct ipc_conn *sup, const struct cot_extra *x, char *err,
+    size_t errlen)
 {
 	struct json_object *parts[3] = { x->task, x->env, x->top };
 	uint32_t lens[3];
 	struct strbuf b = { 0 };
+	uint64_t need;
 	char *text;
 	size_t len;
 	int fd;
@@ -526,15 +533,24 @@ send_cot_extra(struct ipc_conn *sup, const struct cot_extra *x)
 		lens[i] = (uint32_t)len;
 		free(text);
 	}
-	if (b.len > COT_EXTRA_MAX)
-		fatalx("the merged chain-of-trust data is larger than %u "
-		    "bytes", COT_EXTRA_MAX);
+	need = b.len;
+	for (size_t i = 0; i < b.len; i++)
+		if (b.p[i] == '\n')
+			need += COT_EXTRA_INDENT;
+	if (need > COT_EXTRA_MAX) {
+		snprintf(err, errlen, "merged into the document it would take "
+		    "%llu bytes, more than %u", (unsigned long long)need,
+		    COT_EXTRA_MAX);
+		free(b.p);
+		return false;
+	}
 	if ((fd = memfd_sealed("cot-extra", b.p, b.len)) == -1)
 		fatal("sealing the chain-of-trust additional data");
 	free(b.p);
 	if (ipc_send(sup, TR_COT_EXTRA, 0, lens, sizeof(lens), fd) == -1)
 		fatal("sending COT_EXTRA");
 	close(fd);
+	return true;
 }
 
 /*
@@ -548,6 +564,7 @@ cot_extra(struct run *r, int fd)
 {
 	struct json_object *extra = NULL;
 	struct cot_extra x;
+	bool sent = false;
 	char err[TASK_STRING_MAX];
 	size_t len;
 	char *buf;
@@ -556,21 +573,23 @@ cot_extra(struct run *r, int fd)
 		extra = cot_extra_parse(buf, len, err, sizeof(err));
 		free(buf);
 	}
-	if (extra == NULL) {
+	if (extra != NULL) {
+		cot_extra_merge(extra, r->t->def.json, &x);
+		json_object_put(extra);
+		sent = send_cot_extra(r->sup, &x, err, sizeof(err));
+		if (sent && x.dropped_artifacts)
+			tasklog_warn("Chain of trust: %s: its \"artifacts\" "
+			    "is ignored: the document lists only the "
+			    "artifacts the worker hashed", COT_EXTRA_FILE);
+		cot_extra_free(&x);
+	}
+	if (!sent) {
 		tasklog("Chain of trust: %s is not used: %s", COT_EXTRA_FILE,
 		    err);
 		return false;
 	}
-	cot_extra_merge(extra, r->t->def.json, &x);
-	json_object_put(extra);
-	if (x.dropped_artifacts)
-		tasklog_warn("Chain of trust: %s: its \"artifacts\" is "
-		    "ignored: the document lists only the artifacts the "
-		    "worker hashed", COT_EXTRA_FILE);
 	tasklog("Chain of trust: %s merged into the document",
 	    COT_EXTRA_FILE);
-	send_cot_extra(r->sup, &x);
-	cot_extra_free(&x);
 	return true;
 }
 

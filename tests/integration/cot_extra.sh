@@ -142,6 +142,14 @@ test_edge() {
 }
 t "TestChainOfTrustAdditionalData: exactly 1 MiB is merged" test_edge
 
+# Under 1 MiB, but 500,000 numbers 60 arrays deep: indented once merged,
+# more than the document may hold.  The task fails; the worker is fine.
+cot_task deep "{ printf '{\\042a\\042: '; printf '[%.0s' \$(seq 60); yes 1, | head -n 500000 | tr -d '\\n'; printf 1; printf ']%.0s' \$(seq 60); printf '}'; } > chain-of-trust-additional-data.json; wc -c < chain-of-trust-additional-data.json"
+test_deep() {
+	failed_with deep "chain-of-trust-additional-data.json is not used: merged into the document it would take"
+}
+t "TestChainOfTrustAdditionalData: small but deep, too big once indented: task failed, the log says so" test_deep
+
 cot_task fifo "mkfifo chain-of-trust-additional-data.json"
 test_fifo() {
 	failed_with fifo "chain-of-trust-additional-data.json is a FIFO, not a regular file"
