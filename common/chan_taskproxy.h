@@ -52,6 +52,21 @@
  *	FAILED		task proxy -> supervisor: u32 class (TPF_*), then a
  *			message saying what failed.
  *
+ * With --agent and --taken-until (the claim's takenUntil, ms), the task
+ * proxy reclaims the task itself, on a thread of its own, from the
+ * moment it has its credentials until RESOLVE is made (reference
+ * worker-mode.md §3).  Its two unsolicited messages have id 0:
+ *	RECLAIMED	task proxy -> supervisor: i64 the new takenUntil,
+ *			then the new clientId.  The new credentials are
+ *			in use already, for forwarding and the agent.
+ *	RECLAIM_FAILED	task proxy -> supervisor: u32 class (TPF_REFUSED:
+ *			the Queue said no, a 409 of a run cancelled,
+ *			resolved elsewhere or past its deadline;
+ *			TPF_UNAVAILABLE: no answer in time), then the run's
+ *			state as the Queue reports it ("exception/canceled",
+ *			"" if unknown), then the message.  No more reclaims
+ *			follow: the claim is lost.
+ *
  * fd 6, proxyd <-> task proxy (the credentials channel; the supervisor
  * makes the socketpair and never reads it):
  *	CREDENTIALS	proxyd -> task proxy: {"clientId", "accessToken",
@@ -93,6 +108,8 @@ enum {
 	TP_OK,
 	TP_UPLOADED,
 	TP_FAILED,
+	TP_RECLAIMED,
+	TP_RECLAIM_FAILED,
 };
 
 /* UPLOAD's fixed part. */
@@ -134,6 +151,10 @@ static const struct ipc_msgspec taskproxy_msgs[] = {
 	    sizeof(struct tp_uploaded), sizeof(struct tp_uploaded), false },
 	{ TP_FAILED, "FAILED", IPC_TO_SUPERVISOR, 4 + 4, 4 + TP_STR(1),
 	    false },
+	{ TP_RECLAIMED, "RECLAIMED", IPC_TO_SUPERVISOR, 8 + 4, 8 + TP_STR(1),
+	    false },
+	{ TP_RECLAIM_FAILED, "RECLAIM_FAILED", IPC_TO_SUPERVISOR, 4 + 4 + 4,
+	    4 + TP_STR(2), false },
 };
 
 static const struct ipc_channel taskproxy_channel __attribute__((unused)) = {

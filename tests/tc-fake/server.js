@@ -318,8 +318,10 @@
 //          "status"? (400..599, default 500), "count"? (default 1)} -> {"id"}:
 //          the next <count> matching requests are answered <status> at once
 //          (S3's XML InternalError under /s3/, else a JSON InternalServerError
-//          body), before anything else happens.  GET lists them, DELETE
-//          clears them.
+//          body), before anything else happens.  With "delayMs" (1..600000)
+//          instead of "status", the next <count> matching requests are held
+//          that long, their bodies unread, then served as usual (a slow
+//          upload).  GET lists them, DELETE clears them.
 //   GET|PUT /_fake/worker-manager  {"terminateAfterCalls", "calls"}; PUT
 //          {"terminateAfterCalls": N} sets it and restarts the count.
 //   GET    /_fake/artifacts/<taskId>  {"taskId", "runs": [{"runId",
@@ -2369,13 +2371,17 @@ const ADMIN = [
     }
     const status = body.status === undefined ? 500 : body.status;
     const n = body.count === undefined ? 1 : body.count;
+    const delayMs = body.delayMs;
     if (typeof body.path !== 'string' || !path || !Number.isInteger(status) || status < 400 || status > 599 ||
-        !Number.isInteger(n) || n < 1 || (body.method !== undefined && typeof body.method !== 'string')) {
+        !Number.isInteger(n) || n < 1 || (body.method !== undefined && typeof body.method !== 'string') ||
+        (delayMs !== undefined && (!Number.isInteger(delayMs) || delayMs < 1 || delayMs > 600000 ||
+          body.status !== undefined))) {
       return sendJson(ctx.res, 400, { code: 'InputError',
         message: 'tc-fake: a fault is {"path": "<regexp>", "method"?: "PUT", ' +
-          '"status"?: 400..599 (500), "count"?: n >= 1 (1)}' });
+          '"status"?: 400..599 (500) or "delayMs"?: 1..600000, "count"?: n >= 1 (1)}' });
     }
-    const fault = { id: ++faultSeq, method: body.method ? body.method.toUpperCase() : null, path, status, count: n };
+    const fault = { id: ++faultSeq, method: body.method ? body.method.toUpperCase() : null, path, status, count: n,
+      ...(delayMs !== undefined ? { delayMs } : {}) };
     faults.push(fault);
     return sendJson(ctx.res, 200, { id: fault.id });
   }],
@@ -2526,7 +2532,9 @@ const handle = async (req, res) => {
     res.on('close', () => recordCall(ctx, time, injected));
     tick();
     const fault = takeFault(req.method, path);
-    if (fault) {
+    if (fault && fault.delayMs) {
+      await new Promise(resolve => setTimeout(resolve, fault.delayMs));
+    } else if (fault) {
       injected = true;
       req.resume();
       const message = `tc-fake: injected fault ${fault.id} (${fault.count} more to come)`;
