@@ -263,20 +263,25 @@ reclaimer(void *arg)
 	struct taskproxy *tp = arg;
 	int64_t until = tp->taken_until_ms, at, now;
 	char a[TIMEFMT_LEN], b[TIMEFMT_LEN];
-	bool is_short;
+	bool is_short, warned = false;
 
 	for (;;) {
 		now = time_now_ms();
 		at = reclaim_time(now, until, &is_short);
 		time_format_ms(until, a);
 		time_format_ms(at, b);
-		if (is_short)
+		/* Said once as a warning: the Queue's claimTimeout stays. */
+		if (is_short && !warned)
 			log_warnx("the claim's timeout is too short to reclaim "
 			    "%lld s before takenUntil %s with %lld s to spare: "
 			    "reclaiming at %s, half-way", RECLAIM_MARGIN_MS /
 			    1000, a, RECLAIM_MIN_LEAD_MS / 1000, b);
+		else if (is_short)
+			log_info("taken until %s: reclaiming at %s, half-way",
+			    a, b);
 		else
 			log_info("taken until %s: reclaiming at %s", a, b);
+		warned |= is_short;
 		if (!wait_until(at) || reclaim_once(tp, &until) == -1)
 			return NULL;
 	}

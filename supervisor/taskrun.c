@@ -769,7 +769,7 @@ taskrun_claim_lost(struct task_run *r, const char *state, size_t state_len,
 	else
 		snprintf(r->claim_lost_why, sizeof(r->claim_lost_why), "the "
 		    "task could not be reclaimed: %.*s", (int)why_len, why);
-	log_errorx("task %s: %s", r->task_id, r->claim_lost_why);
+	/* Said where it is acted on: the abort, the task left unresolved. */
 }
 
 void
