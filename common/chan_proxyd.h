@@ -6,7 +6,8 @@
  * worker mode (--worker --root-url U --provisioner-id P --worker-type T
  * --worker-group G --worker-id I: proxyd holds the worker's
  * credentials, makes the worker's own Queue calls and keeps each
- * claim's task credentials until it feeds them to that task's proxy).
+ * claim's task credentials -- the latest, as the task's proxy renews
+ * them with each reclaim -- until FORGET_TASK).
  * WORKER_CREDS, CLAIM_WORK and FORGET_TASK are worker mode's; TASK_CREDS
  * and TASK_GRANT run-task's; anything else either's.
  *
@@ -27,9 +28,14 @@
  *	FEED_TASKPROXY	supervisor -> proxyd, fd = proxyd's end of a
  *			socketpair whose other end is a task proxy's fd 6
  *			(common/chan_taskproxy.h, the credentials channel).
- *			proxyd sends the task's credentials there, then
- *			wipes its own copy of them: a task's credentials
- *			live in that task's proxy and nowhere else.
+ *			proxyd sends the task's credentials there.  In
+ *			run-task mode it then wipes its own copy: a task's
+ *			credentials live in that task's proxy and nowhere
+ *			else.  In worker mode it keeps them, and keeps the
+ *			channel open to take each reclaim's new ones (RENEWED)
+ *			until FORGET_TASK: a task proxy that dies mid-task is
+ *			replaced, and FEED_TASKPROXY again gives the new one
+ *			the task's latest credentials.
  *			Permanent credentials never go there: proxyd sends
  *			temporary ones it issues from them (proxyd/issue.h)
  *			under the last TASK_GRANT, and refuses to feed
@@ -57,9 +63,9 @@
  *			u32-length strings (slugids).  No credential ever:
  *			the claim's are kept as the next task's, fed to its
  *			proxy by FEED_TASKPROXY.
- *	FORGET_TASK	supervisor -> proxyd, no payload: wipe the next
- *			task's credentials if proxyd still holds them (a
- *			claim the supervisor could not start).  DONE.
+ *	FORGET_TASK	supervisor -> proxyd, no payload: the task is over
+ *			(or could not be started): wipe its credentials and
+ *			close its proxy's channel.  DONE.
  *	DONE		proxyd -> supervisor: the request was carried out
  *	FAILED		proxyd -> supervisor: why not (u32-length string)
  *

@@ -77,6 +77,12 @@
  *			(a reclaim's new ones).
  *	ACCEPTED	task proxy -> proxyd: in use from now on
  *	REJECTED	task proxy -> proxyd: why not (u32-length string)
+ *	RENEWED		task proxy -> proxyd, unanswered: a reclaim's new
+ *			credentials, now in use, as clientId, accessToken,
+ *			certificate (u32-length strings, chan_proxyd.h's
+ *			limits).  proxyd (worker mode) keeps the task's
+ *			latest credentials until FORGET_TASK, so that a task
+ *			proxy that dies can be replaced and fed again.
  */
 #ifndef SEPWORKER_CHAN_TASKPROXY_H
 #define SEPWORKER_CHAN_TASKPROXY_H
@@ -91,6 +97,9 @@
 #define TASKPROXY_SPOOL_FD	7
 #define TPC_MAX_MSG		32768u
 #define TPC_REASON_MAX		256u
+/* RENEWED's three strings, at most (PX_CLIENT_ID_MAX + PX_TOKEN_MAX +
+ * PX_CERTIFICATE_MAX). */
+#define TPC_RENEWED_MAX		(256u + 256u + 16384u)
 
 #define TP_STRING_MAX		4096u	/* as TASK_STRING_MAX */
 #define TP_MAX_UPLOADS		10u	/* at once, as generic-worker */
@@ -166,6 +175,7 @@ enum {
 	TPC_CREDENTIALS = CHAN_FIRST_OWN_TYPE,
 	TPC_ACCEPTED,
 	TPC_REJECTED,
+	TPC_RENEWED,
 };
 
 static const struct ipc_msgspec taskcreds_msgs[] = {
@@ -174,6 +184,8 @@ static const struct ipc_msgspec taskcreds_msgs[] = {
 	{ TPC_ACCEPTED, "ACCEPTED", IPC_TO_SUPERVISOR, 0, 0, false },
 	{ TPC_REJECTED, "REJECTED", IPC_TO_SUPERVISOR, 4, 4 + TPC_REASON_MAX,
 	    false },
+	{ TPC_RENEWED, "RENEWED", IPC_TO_SUPERVISOR, 3 * 4 + 2,
+	    3 * 4 + TPC_RENEWED_MAX, false },
 };
 
 static const struct ipc_channel taskcreds_channel __attribute__((unused)) = {

@@ -202,6 +202,27 @@ told_refused(struct taskproxy *tp, uint32_t class, const char *msg)
 	tell(tp, TP_RECLAIM_FAILED, buf, w.len);
 }
 
+/*
+ * The new credentials back to proxyd, which keeps the task's latest
+ * until the task is over: a task proxy that dies is replaced and fed
+ * again.  A channel proxyd has closed is no reason to stop reclaiming.
+ */
+static void
+renewed(struct taskproxy *tp, const struct tc_creds *c)
+{
+	size_t cap = 3 * 4 + TPC_RENEWED_MAX;
+	uint8_t *buf = secmem_alloc(cap);
+	struct ipc_writer w;
+
+	ipc_writer_init(&w, buf, cap);
+	ipc_put_str(&w, c->client_id, strlen(c->client_id));
+	ipc_put_str(&w, c->access_token, strlen(c->access_token));
+	ipc_put_str(&w, c->certificate, strlen(c->certificate));
+	if (ipc_send(tp->creds_conn, TPC_RENEWED, 0, w.buf, w.len, -1) == -1)
+		log_warn("proxyd is not told of the new credentials");
+	secmem_free(buf);
+}
+
 /* One reclaim: 0 with the new takenUntil in *until, or -1 told. */
 static int
 reclaim_once(struct taskproxy *tp, int64_t *until)
@@ -242,6 +263,7 @@ reclaim_once(struct taskproxy *tp, int64_t *until)
 	ipc_writer_init(&w, buf, sizeof(buf));
 	ipc_put_u64(&w, (uint64_t)next);
 	ipc_put_str(&w, fresh.client_id, strlen(fresh.client_id));
+	renewed(tp, &fresh);
 	taskproxy_install_creds(tp, &fresh);
 	*until = next;
 	tell(tp, TP_RECLAIMED, buf, w.len);

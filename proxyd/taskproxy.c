@@ -609,6 +609,7 @@ taskproxy_main(int argc, char **argv)
 	tp->ctl = &ctl;
 	ipc_conn_init(&cc, TASKPROXY_CREDS_FD, &taskcreds_channel,
 	    IPC_TO_CHILD);
+	tp->creds_conn = &cc;
 	if (taskproxy_answer(tp, MSG_READY, 0, NULL, 0) == -1)
 		fatal("sending READY");
 	for (;;) {
@@ -625,10 +626,10 @@ taskproxy_main(int argc, char **argv)
 		}
 		if (pfd[0].revents)
 			read_control(&ctl, serving);
-		if (pfd[1].revents && !read_creds(&cc)) {
+		/* Not polled any more, but left open: the reclaim thread
+		 * writes to it, and its number must not be reused. */
+		if (pfd[1].revents && !read_creds(&cc))
 			creds_open = false;
-			close(TASKPROXY_CREDS_FD);
-		}
 		if (!serving && tp->have_creds && (tp->no_listener ||
 		    tp->scopes != NULL)) {
 			start_serving(tp);

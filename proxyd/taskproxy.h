@@ -74,6 +74,10 @@ struct taskproxy {
 	char		 cert_error[320];
 	char		*temp_scopes_json; /* the certificate's; NULL: perm. */
 
+	/* The credentials channel (fd 6): the main thread reads it, the
+	 * reclaim thread sends each reclaim's credentials back on it. */
+	struct ipc_conn	*creds_conn;
+
 	/* The supervisor's channel: answers come from several threads. */
 	pthread_mutex_t	 ctl_lock;
 	struct ipc_conn	*ctl;

@@ -67,6 +67,15 @@ function tasks(a) {
     last: {
       payload: { command: sh('echo the last one'), maxRunTime: 60 },
     },
+    // reclaim.sh kills its task proxy once it has reclaimed twice (the
+    // claim's own credentials have expired by then).
+    proxyDies: {
+      payload: { command: sh('echo started; sleep 60'), maxRunTime: 120,
+        features: { taskclusterProxy: true } },
+    },
+    afterDeath: {
+      payload: { command: sh('echo after the proxy died'), maxRunTime: 60 },
+    },
   };
 }
 
@@ -248,6 +257,30 @@ async function check(a) {
     });
   await test('the worker survives it: the last task completes', async () => {
     assert.equal((await resolution('last')).state, 'completed');
+  });
+
+  await test('a task whose proxy is killed is exception/internal-error',
+    async () => {
+      const run = await resolution('proxyDies');
+      assert.equal(run.state, 'exception');
+      assert.equal(run.reasonResolved, 'internal-error');
+      assert.match(await logOf('proxyDies'),
+        /Task aborted: the task's taskcluster proxy died: was killed by signal 9/);
+    });
+  await test('its replacement agent reports it with a reclaim\'s credentials',
+    async () => {
+      const { claim } = claims(calls, ids.proxyDies);
+      const report = workerCalls(calls, ids.proxyDies)
+        .find((c) => c.api === 'queue.reportException');
+      assert.ok(report, 'reportException');
+      assert.equal(report.status, 200);
+      assert.ok(Date.parse(report.time) > Date.parse(claim.time) + timeoutMs,
+        'after the claim\'s own credentials expired');
+      assert.ok(Number(report.clientId.split('/until/')[1]) * 1000 >
+        Date.parse(claim.time) + timeoutMs + 500, report.clientId);
+    });
+  await test('the task after it completes', async () => {
+    assert.equal((await resolution('afterDeath')).state, 'completed');
   });
   done();
 }

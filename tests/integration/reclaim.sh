@@ -83,12 +83,38 @@ node "$JS" watch --root-url "$FAKE_URL" --state "$STATE" \
     --out "$TMP/watched.json" 2>"$TMP/watch.err" &
 WATCH_PID=$!
 
+# The task proxy of task proxyDies, killed once it has reclaimed twice.
+descendants() {
+	local p
+	for p in $(ps -o pid= --ppid "$1"); do
+		echo "$p"
+		descendants "$p"
+	done
+}
+kill_task_proxy() {
+	local id p i
+	id=$(node -e 'console.log(require(process.argv[1]).tasks.proxyDies)' "$STATE")
+	for i in $(seq 1200); do
+		[ "$(grep -c "task $id: reclaimed" "$TMP/worker.err")" -ge 2 ] && break
+		sleep 0.1
+	done
+	for p in $(descendants "$WORKER_PID"); do
+		if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = taskproxy ]; then
+			kill -KILL "$p"
+			echo "killed $p" >"$TMP/killed"
+		fi
+	done
+}
+
 started=$(now_ms)
 timeout --foreground 240 "$SEPWORKER" run --config "$CONFIG" \
     >"$TMP/worker.out" 2>"$TMP/worker.err" &
 WORKER_PID=$!
+kill_task_proxy &
+KILL_PID=$!
 wait "$WORKER_PID"
 rc=$?
+wait "$KILL_PID"
 WORKER_PID=
 took=$(( $(now_ms) - started ))
 wait "$WATCH_PID"
@@ -106,6 +132,11 @@ check "each reclaim is in the worker's log" \
     grep -q "reclaimed, taken until .* (client task-client/" "$TMP/worker.err"
 check "two tasks are left unresolved, and the worker says so" \
     [ "$(grep -c 'NOT RESOLVED: the worker no longer holds it' "$TMP/worker.err")" -eq 2 ]
+check "the test killed a task proxy mid-task" [ -s "$TMP/killed" ]
+PD=$(node -e 'console.log(require(process.argv[1]).tasks.proxyDies)' "$STATE")
+check "proxyd kept the task's renewed credentials and fed them to a replacement" \
+    grep -q "holding the task's renewed credentials (client task-client/$PD/" "$TMP/worker.err" &&
+    [ "$(grep -c "handed the credentials of client task-client/$PD/.*proxyd keeps the task's latest until it is over" "$TMP/worker.err")" -eq 2 ]
 check "nothing is left in the worker's work directory" \
     [ -d "$CFGDIR/work/runs" ] && [ -z "$(ls -A "$CFGDIR/work/runs")" ]
 
