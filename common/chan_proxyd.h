@@ -52,7 +52,8 @@
  *			task with the worker's credentials.  Answered with
  *			NO_TASK or CLAIMED, or FAILED without a call when
  *			proxyd has no worker credentials or still holds an
- *			earlier claim's unfed task credentials.
+ *			earlier claim's task credentials (fed or not: until
+ *			FORGET_TASK).
  *	NO_TASK		proxyd -> supervisor: u32-length string, "" when the
  *			Queue had no task for us, else why the call failed
  *			or why its answer was refused (the supervisor logs

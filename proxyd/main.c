@@ -584,8 +584,7 @@ on_claim_work(void *ctx, struct ipc_msg *m)
 		    "credentials");
 	if (task_creds.client_id != NULL)
 		return answer_failed(m->hdr.id, "proxyd still holds the last "
-		    "claim's task credentials: feed them to its task proxy "
-		    "or forget them first");
+		    "claim's task credentials: forget them first");
 	if (call_claim_work(&r) == -1) {
 		answer_no_task(m->hdr.id, r.err);
 		qc_result_free(&r);

@@ -190,11 +190,13 @@ told_refused(struct taskproxy *tp, uint32_t class, const char *msg)
 	struct ipc_writer w;
 	char state[96];
 
+	/* Refused because the resolution was reported meanwhile: as it
+	 * should be. */
+	if (stopped())
+		return;
 	run_state(tp, state, sizeof(state));
 	log_errorx("reclaim refused (the run is %s): %s", state[0] != '\0' ?
 	    state : "in a state the Queue did not say", msg);
-	if (stopped())
-		return;
 	ipc_writer_init(&w, buf, sizeof(buf));
 	ipc_put_u32(&w, class);
 	ipc_put_str(&w, state, strlen(state));

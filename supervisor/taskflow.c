@@ -499,6 +499,12 @@ tf_run(struct supervisor *s, struct task_run *r, int def_fd,
 		tf_abort_task(s, r, msg);
 		tf_serve_until(s, r, resolved);
 	}
+	/* A claim lost before the task starts: it never does. */
+	if (r->claim_lost && r->valid && !r->resolved && !s->stopping) {
+		r->claim_lost_acted = true;
+		tf_abort_task(s, r, r->claim_lost_why);
+		tf_serve_until(s, r, resolved);
+	}
 	if (r->valid && !r->resolved && !s->stopping) {
 		r->started = true;
 		r->started_ms = time_now_ms();
