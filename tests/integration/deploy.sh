@@ -36,6 +36,7 @@ fi
 # Root's, not below /tmp: the supervisor refuses child binaries anyone
 # but root could have replaced, and keys below a world-writable path.
 ROOT=$(mktemp -d /var/lib/sepworker-test-deploy.XXXXXX)
+chmod 711 "$ROOT"	# as / is: task users reach tasksDir below it
 UNITS=$ROOT/usr/local/lib/systemd/system
 SW=$ROOT/usr/local/bin/sepworker
 
@@ -186,16 +187,16 @@ check "README: the config is installed with mode 0600" \
 node -e '
     const fs = require("fs");
     const [file, url, client, token, pool, group, id, key, tasks, work,
-	helpers] = process.argv.slice(1);
+	] = process.argv.slice(1);
     const c = JSON.parse(fs.readFileSync(file));
     Object.assign(c, { rootURL: url, clientId: client, accessToken: token,
 	workerPoolId: pool, workerGroup: group, workerId: id,
 	ed25519SigningKeyLocation: key, tasksDir: tasks });
-    c.sepworker = { workDir: work, taskReadOnlyPaths: [helpers],
+    c.sepworker = { workDir: work,
 	taskUidFirst: 72300, taskUidCount: 2, proxyRetrySeconds: 1 };
     fs.writeFileSync(file, JSON.stringify(c, null, 2));' \
     "$CONFIG" "$FAKE_URL" "$CLIENT" "$TOKEN" "$PROV/$WTYPE" "$GROUP" "$WID" \
-    "$KEY" "$TASKS/tasks" "$ROOT/var/lib/sepworker" "$HELPERS_ABS"
+    "$KEY" "$ROOT/var/lib/sepworker-tasks" "$ROOT/var/lib/sepworker"
 run_cmd "${CMDS[1]}" >"$TMP/check.out" 2>&1
 check "README: check-config --worker accepts the filled-in example" [ $? -eq 0 ]
 run_cmd "${CMDS[2]}" >/dev/null 2>&1
@@ -277,6 +278,51 @@ WORKER_PID=
 check "systemctl stop (SIGTERM) of the upgraded unit while idle: exit 72 (got $rc)" \
     [ "$rc" -eq 72 ]
 
+# --- the unit's file-system hardening, applied as systemd applies it ---
+
+# ProtectSystem=strict (everything read-only but /dev, /proc, /sys and
+# ReadWritePaths), PrivateTmp, ProtectHome, in a mount namespace of the
+# worker's own: the worker and its task sandbox must work inside it.  (The
+# unit's seccomp-based options are systemd's to apply; verify checked
+# them.)
+# RuntimeDirectory= is /run/<name>, as systemd makes it: the test's
+# config keeps the default runDir, /run/sepworker, so that one is the
+# host's, not $ROOT's.
+rw_paths=$(sed -n 's/^ReadWritePaths=//p' "$UNITS/sepworker.service")
+run_dir=/run/$(sed -n 's/^RuntimeDirectory=//p' "$UNITS/sepworker.service")
+mkdir -p -m 0700 "$run_dir"
+hardened=
+for p in $rw_paths; do
+	mkdir -p "$ROOT$p"
+	# A bind mount keeps its source's read-only flag: remount it rw.
+	hardened+="mount --bind $ROOT$p $ROOT$p && "
+	hardened+="mount -o remount,bind,rw $ROOT$p && "
+done
+hardened+="mount --bind $run_dir $run_dir && "
+hardened+="mount -o remount,bind,rw $run_dir && "
+exec_line=$(sed -n 's/^ExecStart=//p' "$UNITS/sepworker.service")
+exec_line=${exec_line//\/usr\/local\//$ROOT/usr/local/}
+exec_line=${exec_line//\/etc\/sepworker/$ROOT/etc/sepworker}
+unshare -m --propagation private bash -c "
+    mount -o remount,bind,ro / &&
+    $hardened
+    mount -t tmpfs -o mode=1777 tmpfs /tmp &&
+    mount -t tmpfs -o mode=1777 tmpfs /var/tmp &&
+    mount -t tmpfs -o mode=0755 tmpfs /home &&
+    mount -t tmpfs -o mode=0700 tmpfs /root &&
+    touch /usr/.sepworker-rw-probe 2>/dev/null && exit 99
+    exec $exec_line" >"$TMP/hardened.out" 2>"$TMP/hardened.err" &
+WORKER_PID=$!
+T3=$(create_task 0 hardened)
+wait_for "task $T3 resolved: completed/completed" "$TMP/hardened.err" 60
+checked "under ProtectSystem=strict, PrivateTmp, ProtectHome, ReadWritePaths ($rw_paths) and RuntimeDirectory ($run_dir) a task completes" \
+    $? "$(tail -n 40 "$TMP/hardened.err")"
+kill -TERM "$WORKER_PID"
+wait "$WORKER_PID"
+rc=$?
+WORKER_PID=
+check "and SIGTERM stops it: exit 72 (got $rc)" [ "$rc" -eq 72 ]
+
 # --- worker-runner ---
 
 mapfile -t CMDS < <(block 3)
@@ -315,7 +361,7 @@ node -e '
     c.sepworker.workDir = work;
     fs.writeFileSync(out, JSON.stringify(c, null, 2), { mode: 0o600 });' \
     "$FAKE_DIR" "$ROOT/etc/sepworker/runner.yml" "$CONFIG" \
-    "$FAKE_URL" "$CLIENT" "$TOKEN" "$KEY" "$TASKS/tasks" "$ROOT/var/lib/sepworker" \
+    "$FAKE_URL" "$CLIENT" "$TOKEN" "$KEY" "$ROOT/var/lib/sepworker-tasks" "$ROOT/var/lib/sepworker" \
     2>"$TMP/runner.err"
 "$SW" check-config --config "$CONFIG" --worker >"$TMP/runner-check.out" 2>&1
 check "the config worker-runner writes from runner.yml passes check-config --worker" \
