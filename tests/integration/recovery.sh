@@ -1,0 +1,151 @@
+# Recovery from faults in worker mode (`sepworker run`): each standing
+# child (keyholder, proxyd, taskrunner) killed with SIGKILL mid-task, and
+# one breaking protocol: the task is ended exception/internal-error with
+# the reason in its log (a keyholder-death task with no chain of trust),
+# nothing of it is left running, the child is restarted and the next task
+# completes with a chain of trust that verifies.  Then the supervisor
+# itself killed with SIGKILL mid-task and started again: everything of
+# the abandoned task is gone, its run ends claim-expired as the Queue
+# decides, never resolved by the new worker, and the next task completes.
+# Everything is checked through the Queue's API.
+. "$(dirname "$0")/lib.sh"
+
+UID_FIRST=72200
+UID_COUNT=4
+CFGDIR=$(mktemp -d /var/lib/sepworker-test-recovery.XXXXXX)
+WORKER_PID=
+recovery_cleanup() {
+	[ -n "$WORKER_PID" ] && kill -KILL "$WORKER_PID" 2>/dev/null
+	stop_tc_fake
+	rm -rf "$CFGDIR"
+}
+trap 'recovery_cleanup; cleanup_all' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if ! is_root; then
+	skip "recovery" "root (the worker maps task uids)"
+	exit 0
+fi
+if ! have_tc_fake; then
+	skip "recovery" "node and tests/tc-fake/node_modules (scripts/install-deps)"
+	exit 0
+fi
+
+PROV=test-provisioner
+WTYPE=recovery
+GROUP=test-worker-group
+WID=recovery-worker
+TOKEN=$(head -c 33 /dev/urandom | base64 | tr '+/' '-_')
+CLIENT=worker-pool/$PROV/$WTYPE
+cat >"$TMP/clients.json" <<JSON
+{"$CLIENT": {"accessToken": "$TOKEN",
+  "scopes": ["queue:claim-work:$PROV/$WTYPE",
+    "queue:worker-id:$GROUP/$WID"]}}
+JSON
+# A short claim: the run a SIGKILLed supervisor abandons expires soon.
+CLAIM_S=10
+if ! start_tc_fake "$TMP/clients.json" --claim-wait-ms 1000 \
+    --claim-timeout-s $CLAIM_S; then
+	not_ok "tc-fake starts"
+	exit 1
+fi
+
+KEY=$CFGDIR/worker.key
+"$SEPWORKER" new-ed25519-keypair --file "$KEY" >/dev/null 2>&1
+PUB=$("$SEPWORKER" show-public-key --file "$KEY")
+CONFIG=$CFGDIR/worker.json
+PORT=$(free_port)
+mkconfig "$CONFIG" "rootURL=\"$FAKE_URL\"" "clientId=\"$CLIENT\"" \
+    "accessToken=\"$TOKEN\"" "provisionerId=\"$PROV\"" \
+    "workerType=\"$WTYPE\"" "workerGroup=\"$GROUP\"" "workerId=\"$WID\"" \
+    "ed25519SigningKeyLocation=\"$KEY\"" "taskclusterProxyPort=$PORT" \
+    "sepworker.workDir=\"$CFGDIR/work\"" \
+    "sepworker.taskUidFirst=$UID_FIRST" "sepworker.taskUidCount=$UID_COUNT" \
+    'sepworker.proxyRetrySeconds=1'
+chmod 600 "$CONFIG"
+
+Q() { node "$(dirname "$0")/recovery.js" "$1" --root-url "$FAKE_URL" "${@:2}"; }
+newtask() { Q create --queue "$PROV/$WTYPE" --name "$1" --script "$2"; }
+# The processes running as a uid of this suite's task range.
+task_procs() {
+	ps -e -o uid=,pid=,comm= | awk -v f=$UID_FIRST -v n=$UID_COUNT \
+	    '$1 >= f && $1 < f + n'
+}
+# Until the task's sleep runs (the task is under way), up to 30 s.
+wait_task_running() {
+	local i
+	for i in $(seq 300); do
+		task_procs | grep -q ' sleep$' && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# The worker's child named $1.
+worker_child() {
+	local c
+	for c in $(children_of "$WORKER_PID"); do
+		[ "$(cat /proc/"$c"/comm 2>/dev/null)" = "$1" ] && echo "$c"
+	done
+}
+start_worker() {
+	"$SEPWORKER" run --config "$CONFIG" >/dev/null 2>>"$TMP/worker.err" &
+	WORKER_PID=$!
+}
+
+start_worker
+
+# fault VICTIM HOW: a task runs; VICTIM is killed (HOW kill) or made to
+# break protocol (HOW inject); then the checks.
+fault() {
+	local victim=$1 how=$2 id id2 pid state names log
+	id=$(newtask "$victim-$how" 'echo under way; sleep 60')
+	if ! wait_task_running; then
+		not_ok "$victim ($how): the task runs" \
+		    "$(tail -n 20 "$TMP/worker.err")"
+		return
+	fi
+	pid=$(worker_child "$victim")
+	if [ "$how" = kill ]; then
+		kill -KILL "$pid"
+		log="The worker's $victim (pid $pid) was killed by signal 9"
+	else
+		"$HELPERS/inject" "$pid"
+		log="The worker's $victim (pid $pid) broke protocol"
+	fi
+	state=$(Q wait --task "$id" --timeout 40)
+	check "$victim ($how) mid-task: the task is exception/internal-error (got $state)" \
+	    [ "$state" = exception/internal-error ]
+	[ "$state" = exception/internal-error ] ||
+	    tail -n 30 "$TMP/worker.err" | sed 's/^/# worker: /'
+	Q log --task "$id" >"$TMP/$victim-$how.log" 2>&1
+	check "... its log says which child and how it ended" \
+	    grep -qF "$log" "$TMP/$victim-$how.log"
+	grep -qF "$log" "$TMP/$victim-$how.log" ||
+	    sed 's/^/# log: /' "$TMP/$victim-$how.log"
+	names=$(Q names --task "$id")
+	if [ "$victim" = keyholder ]; then
+		check "... no chain of trust for a task the keyholder died in ($names)" \
+		    eval '! echo "$names" | grep -q "chain-of-trust\|certified"'
+	fi
+	check "... no process of the task's uid range is left" \
+	    [ -z "$(task_procs)" ]
+	check "... the worker keeps running" alive "$WORKER_PID"
+	id2=$(newtask "after-$victim-$how" 'echo fine')
+	state=$(Q wait --task "$id2" --timeout 60)
+	check "after the $victim ($how) the next task completes (got $state)" \
+	    [ "$state" = completed/completed ]
+	check "... with a chain of trust that verifies" \
+	    Q cot --task "$id2" --public-key "$PUB"
+}
+
+fault keyholder kill
+fault proxyd kill
+fault taskrunner kill
+fault proxyd inject
+check "lost children are restarted after 1 s" \
+    grep -q 'restarting the keyholder in 1000 ms' "$TMP/worker.err"
+check "... the wait doubling when the same child is lost again soon (proxyd twice)" \
+    grep -q 'restarting the proxyd in 2000 ms' "$TMP/worker.err"
+check "... and restarted: keyholder" grep -q 'keyholder restarted' "$TMP/worker.err"
+check "... and restarted: proxyd" grep -q 'proxyd restarted' "$TMP/worker.err"
