@@ -404,8 +404,11 @@ end_lost_task(struct worker *w, struct task_run *r)
 	if (s->lost[ROLE_TASKRUNNER])
 		kill_task_processes(w, r);
 	if (r->state != TASK_EXCEPTION ||
-	    strcmp(r->reason, "worker-shutdown") != 0)
+	    (strcmp(r->reason, "worker-shutdown") != 0 &&
+	    strcmp(r->reason, "internal-error") != 0))
 		taskrun_override(r, "internal-error");
+	else if (!s->lost[ROLE_TASKRUNNER])
+		return;		/* the taskrunner logged it when told */
 	taskrun_log(r, "Resolution: exception/%s", r->reason);
 }
 

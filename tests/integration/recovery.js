@@ -1,4 +1,5 @@
-// recovery.sh's view of the Queue: create one task, wait for a run's
+// recovery.sh's view of the Queue: create one task (--proxy 1: with
+// the taskcluster proxy), wait for a run's
 // resolution, list a run's artifacts, check its chain of trust.  (CommonJS.)
 'use strict';
 
@@ -22,7 +23,7 @@ async function create(a) {
     created: new Date(now), deadline: new Date(now + 3600e3),
     expires: new Date(now + 86400e3), scopes: [],
     payload: { command: sh(a.script), maxRunTime: 120,
-      features: { chainOfTrust: true } },
+      features: { chainOfTrust: true, taskclusterProxy: a.proxy === '1' } },
     tags: {}, extra: {},
     metadata: { name: a.name, description: 'recovery.sh', owner:
       'tests@example.com', source: 'https://example.com/tests' },

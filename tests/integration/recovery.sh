@@ -67,10 +67,12 @@ chmod 600 "$CONFIG"
 
 Q() { node "$(dirname "$0")/recovery.js" "$1" --root-url "$FAKE_URL" "${@:2}"; }
 newtask() { Q create --queue "$PROV/$WTYPE" --name "$1" --script "$2"; }
-# The processes running as a uid of this suite's task range.
+# The live processes running as a uid of this suite's task range (a
+# zombie is dead: it waits for whoever inherited it, pid 1 here, which
+# may never reap it).
 task_procs() {
-	ps -e -o uid=,pid=,comm= | awk -v f=$UID_FIRST -v n=$UID_COUNT \
-	    '$1 >= f && $1 < f + n'
+	ps -e -o uid=,pid=,stat=,comm= | awk -v f=$UID_FIRST -v n=$UID_COUNT \
+	    '$1 >= f && $1 < f + n && $3 !~ /^Z/'
 }
 # Until the task's sleep runs (the task is under way), up to 30 s.
 wait_task_running() {
@@ -149,3 +151,66 @@ check "... the wait doubling when the same child is lost again soon (proxyd twic
     grep -q 'restarting the proxyd in 2000 ms' "$TMP/worker.err"
 check "... and restarted: keyholder" grep -q 'keyholder restarted' "$TMP/worker.err"
 check "... and restarted: proxyd" grep -q 'proxyd restarted' "$TMP/worker.err"
+
+# --- the supervisor killed with SIGKILL mid-task, then started again ---
+
+# Its task has the proxy (host networking: a port on the host's loopback).
+id=$(Q create --queue "$PROV/$WTYPE" --name sigkill --proxy 1 \
+    --script 'echo under way; sleep 60')
+if ! wait_task_running; then
+	not_ok "SIGKILL: the task runs" "$(tail -n 20 "$TMP/worker.err")"
+	exit 1
+fi
+old=("$WORKER_PID" $(children_of "$WORKER_PID") $(task_procs | awk '{ print $2 }'))
+check "SIGKILL: the task's proxy listens on taskclusterProxyPort" \
+    bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT" 2>/dev/null
+kill -KILL "$WORKER_PID"
+wait "$WORKER_PID" 2>/dev/null
+WORKER_PID=
+left=
+for p in "${old[@]}"; do
+	wait_gone "$p" 5 || left="$left $p($(cat /proc/"$p"/comm 2>/dev/null))"
+done
+check "... its children, the task's proxy and the task's processes die with it ($left)" \
+    [ -z "$left" ]
+check "... the proxy's port is free" \
+    eval '! bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT" 2>/dev/null'
+taskdir=$TASKS/tasks/task_${id}_0
+check "... it leaves its task directory and its work directory behind" \
+    [ -d "$taskdir" ] && [ -d "$CFGDIR/work/runs/$id-0" ]
+cgroups() { find /sys/fs/cgroup -maxdepth 4 -type d -name "*task-$((UID_FIRST))*" \
+    -o -maxdepth 4 -type d -name "*task-$((UID_FIRST + 1))*" \
+    -o -maxdepth 4 -type d -name "*task-$((UID_FIRST + 2))*" \
+    -o -maxdepth 4 -type d -name "*task-$((UID_FIRST + 3))*" 2>/dev/null; }
+before=$(cgroups)
+
+: >"$TMP/worker.err"
+start_worker
+id2=$(Q create --queue "$PROV/$WTYPE" --name after-sigkill --proxy 1 \
+    --script 'echo fine')
+state=$(Q wait --task "$id2" --timeout 60)
+check "started again: the next task (with the proxy, on the same port) completes (got $state)" \
+    [ "$state" = completed/completed ]
+[ "$state" = completed/completed ] ||
+    tail -n 30 "$TMP/worker.err" | sed 's/^/# worker: /'
+check "... with a chain of trust that verifies" \
+    Q cot --task "$id2" --public-key "$PUB"
+cleanup_line=$(grep -n 'start-up cleanup: killed' "$TMP/worker.err" | cut -d: -f1)
+claim_line=$(grep -n 'claimed task' "$TMP/worker.err" | head -n 1 | cut -d: -f1)
+check "... the start-up cleanup ran before the first claim" \
+    [ -n "$cleanup_line" ] && [ -n "$claim_line" ] &&
+    [ "$cleanup_line" -lt "$claim_line" ]
+check "... the abandoned task's directory is removed" [ ! -e "$taskdir" ]
+check "... and the abandoned run's work directory" [ ! -e "$CFGDIR/work/runs/$id-0" ]
+check "... and its cgroups (there were: $(echo $before))" [ -z "$(cgroups)" ]
+state=$(Q wait --task "$id" --timeout $((CLAIM_S + 20)))
+check "the abandoned run ends as the Queue decides: exception/claim-expired (got $state)" \
+    [ "$state" = exception/claim-expired ]
+reports=$(curl -s "$FAKE_URL/_fake/calls" | node -e '
+    const id = process.argv[1];
+    const c = JSON.parse(require("fs").readFileSync(0)).calls;
+    console.log(c.filter(x => x.target.includes(`/task/${id}/runs/0/`) &&
+	/\/(completed|failed|exception)$/.test(x.target)).length)' "$id")
+check "... never resolved by a worker (no report call: $reports)" [ "$reports" = 0 ]
+check "... and the worker keeps running" alive "$WORKER_PID"
+check "nothing of the task uid range is left running" [ -z "$(task_procs)" ]
