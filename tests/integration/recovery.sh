@@ -152,6 +152,26 @@ check "... the wait doubling when the same child is lost again soon (proxyd twic
 check "... and restarted: keyholder" grep -q 'keyholder restarted' "$TMP/worker.err"
 check "... and restarted: proxyd" grep -q 'proxyd restarted' "$TMP/worker.err"
 
+# The credentials read again for the restarted proxyd are wiped from the
+# supervisor as they were at start: proxyd alone holds the token.
+hex() { printf %s "$1" | od -An -v -tx1 | tr -d ' \n'; }
+holders=
+for p in "$WORKER_PID" $(children_of "$WORKER_PID"); do
+	[ "$("$HELPERS/memscan" "$p" "$(hex "$TOKEN")" 2>/dev/null)" -gt 0 ] &&
+	    holders="$holders$(cat /proc/"$p"/comm) "
+done
+check "after proxyd's restarts, the worker's accessToken is in proxyd's memory alone ($holders)" \
+    [ "$holders" = "proxyd " ]
+
+# proxyd lost between tasks, in the middle of its claimWork long poll.
+restarts=$(grep -c 'proxyd restarted' "$TMP/worker.err")
+kill -KILL "$(worker_child proxyd)"
+id=$(newtask idle-proxyd 'echo fine')
+state=$(Q wait --task "$id" --timeout 60)
+check "proxyd killed while the worker waits for work: restarted, the next task completes (got $state)" \
+    [ "$state" = completed/completed ] &&
+    [ "$(grep -c 'proxyd restarted' "$TMP/worker.err")" -gt "$restarts" ]
+
 # --- the supervisor killed with SIGKILL mid-task, then started again ---
 
 # Its task has the proxy (host networking: a port on the host's loopback).
@@ -214,3 +234,17 @@ reports=$(curl -s "$FAKE_URL/_fake/calls" | node -e '
 check "... never resolved by a worker (no report call: $reports)" [ "$reports" = 0 ]
 check "... and the worker keeps running" alive "$WORKER_PID"
 check "nothing of the task uid range is left running" [ -z "$(task_procs)" ]
+
+# A keyholder restarted that cannot load its key: exit 82, as at start.
+mv "$KEY" "$KEY.away"
+kill -KILL "$(worker_child keyholder)"
+for i in $(seq 300); do
+	alive "$WORKER_PID" || break
+	sleep 0.1
+done
+wait "$WORKER_PID"
+rc=$?
+WORKER_PID=
+check "a restarted keyholder that cannot load its key: the worker exits 82 (got $rc)" \
+    [ "$rc" -eq 82 ]
+[ "$rc" -eq 82 ] || tail -n 10 "$TMP/worker.err" | sed 's/^/# worker: /'
