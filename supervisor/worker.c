@@ -790,6 +790,9 @@ claim_and_work(struct worker *w, uint64_t *last_idle_log)
 			close(a.fd);
 		return 0;
 	}
+	/* A child lost while the claim was made comes back before the
+	 * task runs: the task had nothing to do with it. */
+	(void)recover_children(w);
 	work_task(w, &c, a.fd);
 	close(a.fd);
 	return 1;

@@ -172,6 +172,16 @@ check "proxyd killed while the worker waits for work: restarted, the next task c
     [ "$state" = completed/completed ] &&
     [ "$(grep -c 'proxyd restarted' "$TMP/worker.err")" -gt "$restarts" ]
 
+# The keyholder lost between tasks: back before the next task runs, which
+# gets its chain of trust.
+kill -KILL "$(worker_child keyholder)"
+id=$(newtask idle-keyholder 'echo fine')
+state=$(Q wait --task "$id" --timeout 60)
+check "keyholder killed while the worker waits for work: the next task completes (got $state)" \
+    [ "$state" = completed/completed ]
+check "... with a chain of trust that verifies" \
+    Q cot --task "$id" --public-key "$PUB"
+
 # --- the supervisor killed with SIGKILL mid-task, then started again ---
 
 # Its task has the proxy (host networking: a port on the host's loopback).
