@@ -1,6 +1,7 @@
 # Recovery from faults in worker mode (`sepworker run`): each standing
 # child (keyholder, proxyd, taskrunner) killed with SIGKILL mid-task, and
-# one breaking protocol: the task is ended exception/internal-error with
+# proxyd and the taskrunner made to break protocol (tests/helpers/inject
+# sends a message from the child's own socket): the task is ended exception/internal-error with
 # the reason in its log (a keyholder-death task with no chain of trust),
 # nothing of it is left running, the child is restarted and the next task
 # completes with a chain of trust that verifies.  Then the supervisor
@@ -145,6 +146,7 @@ fault keyholder kill
 fault proxyd kill
 fault taskrunner kill
 fault proxyd inject
+fault taskrunner inject
 check "lost children are restarted after 1 s" \
     grep -q 'restarting the keyholder in 1000 ms' "$TMP/worker.err"
 check "... the wait doubling when the same child is lost again soon (proxyd twice)" \
