@@ -1,14 +1,15 @@
 # Recovery from faults in worker mode (`sepworker run`): each standing
 # child (keyholder, proxyd, taskrunner) killed with SIGKILL mid-task, and
 # proxyd and the taskrunner made to break protocol (tests/helpers/inject
-# sends a message from the child's own socket): the task is ended exception/internal-error with
-# the reason in its log (a keyholder-death task with no chain of trust),
-# nothing of it is left running, the child is restarted and the next task
-# completes with a chain of trust that verifies.  Then the supervisor
-# itself killed with SIGKILL mid-task and started again: everything of
-# the abandoned task is gone, its run ends claim-expired as the Queue
-# decides, never resolved by the new worker, and the next task completes.
-# Everything is checked through the Queue's API.
+# sends a message from the child's own socket): the task is ended
+# exception/internal-error with the reason in its log (a keyholder-death
+# task with no chain of trust), nothing of it is left running, the child
+# is restarted and the next task completes with a chain of trust that
+# verifies.  Then the supervisor itself killed with SIGKILL mid-task and
+# started again: everything of the abandoned task is gone, its run ends
+# claim-expired as the Queue decides, never resolved by the new worker,
+# and the next task completes.  Everything is checked through the
+# Queue's API.
 . "$(dirname "$0")/lib.sh"
 
 UID_FIRST=72200
