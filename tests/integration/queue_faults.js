@@ -1,8 +1,10 @@
 // queue_faults.sh's tasks and checks.  (CommonJS.)
-//   create --case C [--retries N]  a task writing the case's artifacts
-//       (public/C/a.txt .. f.bin); prints its taskId
-//   check --case C --task ID [--run R]  TAP-free: prints one line per
-//       problem found, nothing when the run is right
+//   create --case C [--retries N] [--fail 1] [--malformed 1]  a task
+//       writing the case's artifacts (public/C/a.txt .. f.bin), then
+//       failing if asked; or one with a malformed payload; prints its taskId
+//   check --case C --task ID [--run R] [--state S]  prints one line per
+//       problem found, nothing when the run is right (S, completed by
+//       default, with every artifact)
 'use strict';
 
 const http = require('node:http');
@@ -28,16 +30,18 @@ async function create(a) {
   const taskId = tc.slugid();
   const now = Date.now();
   const script = Object.entries(files).map(([f, body]) =>
-    `printf '${body.replace(/\n/g, '\\n')}' > ${f}`).join('; ');
+    `printf '${body.replace(/\n/g, '\\n')}' > ${f}`).join('; ') +
+    (a.fail === '1' ? '; exit 1' : '');
   await queueOf(a).createTask(taskId, {
     provisionerId, workerType, schedulerId: 'tests', taskGroupId: taskId,
     dependencies: [], routes: [], priority: 'lowest',
     retries: Number(a.retries || 0),
     created: new Date(now), deadline: new Date(now + 3600e3),
     expires: new Date(now + 86400e3), scopes: [],
-    payload: { command: sh(script), maxRunTime: 60,
-      artifacts: Object.keys(files).map(f => ({ type: 'file', path: f,
-        name: `public/${a.case}/${f}` })) },
+    payload: a.malformed === '1' ? { command: 'not a list', maxRunTime: 60 } :
+      { command: sh(script), maxRunTime: 60,
+        artifacts: Object.keys(files).map(f => ({ type: 'file', path: f,
+          name: `public/${a.case}/${f}` })) },
     tags: {}, extra: {},
     metadata: { name: a.case, description: 'queue_faults.sh', owner:
       'tests@example.com', source: 'https://example.com/tests' },
@@ -60,7 +64,7 @@ async function check(a) {
   const problems = [];
   const { status } = await queue.status(a.task);
   const run = status.runs[runId];
-  if (!run || run.state !== 'completed')
+  if (!run || run.state !== (a.state || 'completed'))
     problems.push(`run ${runId} is ${run && run.state}/${run && run.reasonResolved}`);
   // Every artifact there once, present, with the task's bytes.
   const stored = (await getJson(`${root}/_fake/artifacts/${a.task}`)).runs

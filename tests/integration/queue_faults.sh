@@ -139,6 +139,31 @@ check "reportCompleted dropped after taking effect, retried: 200 (calls: $seen)"
 check "... and the worker logs no failure to report" \
     eval '! grep -q "WAS NOT REPORTED" "$TMP/s3-after.err"'
 
+# The same for reportFailed and reportException, answered then dropped.
+c=report-failed
+id=$(J create --case "$c" --fail 1)
+fault "$(spec after "^/api/queue/v1/task/$id/runs/0/failed\$" POST)"
+work "$c"
+problems=$(J check --case "$c" --task "$id" --state failed)
+check "reportFailed dropped after taking effect: retried, the task failed with every artifact there" \
+    [ -z "$problems" ] && [ -z "$(unhit)" ]
+[ -z "$problems" ] || echo "$problems" | sed 's/^/# /'
+c=report-exception
+id=$(J create --case "$c" --malformed 1)
+fault "$(spec after "^/api/queue/v1/task/$id/runs/0/exception\$" POST)"
+work "$c"
+state=$(node "$FAKE_DIR/call.js" --root-url "$FAKE_URL" Queue status "$id" |
+    node -e 'const r = JSON.parse(require("fs").readFileSync(0)).status.runs[0];
+	console.log(r.state + "/" + r.reasonResolved)')
+seen=$(curl -s "$FAKE_URL/_fake/calls" | node -e '
+    const c = JSON.parse(require("fs").readFileSync(0)).calls;
+    console.log(c.filter(x => x.api === "queue.reportException" &&
+	x.target.includes(process.argv[1])).map(x =>
+	(x.dropped || "") + x.status).join(" "))' "/task/$id/")
+check "reportException dropped after taking effect: retried, 200 (calls: $seen; $state)" \
+    [ "$seen" = "after200 200" ] && [ "$state" = exception/malformed-payload ] &&
+    ! grep -q "WAS NOT REPORTED" "$TMP/$c.err"
+
 # claimWork: a 500 or a connection dropped before it is processed is
 # retried and claims the task; one dropped after claimed it for a worker
 # that never heard of it: that run ends claim-expired, as the Queue
