@@ -584,6 +584,16 @@ cot_files(struct worker *w, struct task_run *r, struct agentq *q,
 {
 	char err[512];
 
+	/* Never papered over: a keyholder lost during the task signs
+	 * nothing for it, even once it is back. */
+	if (w->s.lost[ROLE_KEYHOLDER]) {
+		log_errorx("task %s: no chain of trust: the keyholder was lost "
+		    "during the task", r->task_id);
+		taskrun_log(r, "Chain of trust: cannot be provided: the "
+		    "worker's keyholder was lost during the task");
+		taskrun_override(r, "internal-error");
+		return;
+	}
 	if (!w->have_key || tf_chain_of_trust(&w->s, r, w->pk, err,
 	    sizeof(err)) == -1) {
 		log_errorx("task %s: no chain of trust: %s", r->task_id,
@@ -621,8 +631,7 @@ finish_task(struct worker *w, struct task_run *r, struct agentq *q,
 		    r->errs[i].message, expires);
 	(void)agentq_drain(q, AGENT_TIMEOUT_MS);
 	judge_uploads(r, q);
-	if (r->valid && r->started && (r->sum.features & TASK_FEAT_COT) &&
-	    !w->s.lost[ROLE_KEYHOLDER]) {
+	if (r->valid && r->started && (r->sum.features & TASK_FEAT_COT)) {
 		cot_files(w, r, q, expires);
 		(void)agentq_drain(q, AGENT_TIMEOUT_MS);
 		judge_uploads(r, q);
