@@ -80,7 +80,7 @@ work() {
 	    "workerGroup=\"$GROUP\"" "workerId=\"$WID\"" \
 	    "ed25519SigningKeyLocation=\"$KEY\"" "numberOfTasksToRun=1" \
 	    "sepworker.workDir=\"$CFGDIR/work-$c\"" \
-	    'sepworker.taskUidFirst=72204' 'sepworker.taskUidCount=2' \
+	    'sepworker.taskUidFirst=72202' 'sepworker.taskUidCount=2' \
 	    'sepworker.proxyRetrySeconds=20' "$@"
 	chmod 600 "$CFGDIR/$c.json"
 	timeout 90 "$SEPWORKER" run --config "$CFGDIR/$c.json" >/dev/null \

@@ -13,7 +13,7 @@
 . "$(dirname "$0")/lib.sh"
 
 UID_FIRST=72200
-UID_COUNT=4
+UID_COUNT=2
 CFGDIR=$(mktemp -d /var/lib/sepworker-test-recovery.XXXXXX)
 WORKER_PID=
 recovery_cleanup() {
@@ -211,10 +211,13 @@ check "... the proxy's port is free" \
 taskdir=$TASKS/tasks/task_${id}_0
 check "... it leaves its task directory and its work directory behind" \
     [ -d "$taskdir" ] && [ -d "$CFGDIR/work/runs/$id-0" ]
-cgroups() { find /sys/fs/cgroup -maxdepth 4 -type d -name "*task-$((UID_FIRST))*" \
-    -o -maxdepth 4 -type d -name "*task-$((UID_FIRST + 1))*" \
-    -o -maxdepth 4 -type d -name "*task-$((UID_FIRST + 2))*" \
-    -o -maxdepth 4 -type d -name "*task-$((UID_FIRST + 3))*" 2>/dev/null; }
+# The task cgroups of this suite's uids (task-<uid>, sepworker-task-<uid>).
+cgroups() {
+	local u
+	for u in $(seq $UID_FIRST $((UID_FIRST + UID_COUNT - 1))); do
+		find /sys/fs/cgroup -maxdepth 4 -type d -name "*task-$u" 2>/dev/null
+	done
+}
 before=$(cgroups)
 
 : >"$TMP/worker.err"
@@ -235,7 +238,11 @@ check "... the start-up cleanup ran before the first claim" \
     [ "$cleanup_line" -lt "$claim_line" ]
 check "... the abandoned task's directory is removed" [ ! -e "$taskdir" ]
 check "... and the abandoned run's work directory" [ ! -e "$CFGDIR/work/runs/$id-0" ]
-check "... and its cgroups (there were: $(echo $before))" [ -z "$(cgroups)" ]
+if [ -n "$before" ]; then
+	check "... and its cgroups (there were: $(echo $before))" [ -z "$(cgroups)" ]
+else
+	skip "... and its cgroups" "task cgroups on this host"
+fi
 state=$(Q wait --task "$id" --timeout $((CLAIM_S + 20)))
 check "the abandoned run ends as the Queue decides: exception/claim-expired (got $state)" \
     [ "$state" = exception/claim-expired ]
