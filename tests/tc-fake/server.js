@@ -1233,8 +1233,10 @@ const findRun = (ctx, taskMessage) => {
 
 const NOT_RUNNING = 'Run {{runId}} on task `{{taskId}}` is resolved or not running.';
 
-// reportCompleted / reportFailed (the Queue's resolveTask): idempotent when
-// the run already has the target state.
+// reportCompleted / reportFailed (the Queue's resolveTask, services/queue/
+// src/api.js): idempotent when the run already has the target state, so a
+// worker whose report took effect but whose answer was lost gets 200 when
+// it retries.
 const resolveTask = target => async ctx => {
   const { task, run, runId } = findRun(ctx, 'Task `{{taskId}}` not found. Are you sure it was created?');
   if (!task) {
