@@ -146,7 +146,8 @@ fault "$(spec after "^/api/queue/v1/task/$id/runs/0/failed\$" POST)"
 work "$c"
 problems=$(J check --case "$c" --task "$id" --state failed)
 check "reportFailed dropped after taking effect: retried, the task failed with every artifact there" \
-    [ -z "$problems" ] && [ -z "$(unhit)" ]
+    [ -z "$problems" ]
+check "... the fault was hit" [ -z "$(unhit)" ]
 [ -z "$problems" ] || echo "$problems" | sed 's/^/# /'
 c=report-exception
 id=$(J create --case "$c" --malformed 1)
@@ -160,9 +161,12 @@ seen=$(curl -s "$FAKE_URL/_fake/calls" | node -e '
     console.log(c.filter(x => x.api === "queue.reportException" &&
 	x.target.includes(process.argv[1])).map(x =>
 	(x.dropped || "") + x.status).join(" "))' "/task/$id/")
-check "reportException dropped after taking effect: retried, 200 (calls: $seen; $state)" \
-    [ "$seen" = "after200 200" ] && [ "$state" = exception/malformed-payload ] &&
-    ! grep -q "WAS NOT REPORTED" "$TMP/$c.err"
+check "reportException dropped after taking effect: retried, 200 (calls: $seen)" \
+    [ "$seen" = "after200 200" ]
+check "... the task is exception/malformed-payload (got $state)" \
+    [ "$state" = exception/malformed-payload ]
+check "... and the worker logs no failure to report" \
+    eval '! grep -q "WAS NOT REPORTED" "$TMP/$c.err"'
 
 # claimWork: a 500 or a connection dropped before it is processed is
 # retried and claims the task; one dropped after claimed it for a worker

@@ -171,8 +171,9 @@ restarts=$(grep -c 'proxyd restarted' "$TMP/worker.err")
 kill -KILL "$(worker_child proxyd)"
 id=$(newtask idle-proxyd 'echo fine')
 state=$(Q wait --task "$id" --timeout 60)
-check "proxyd killed while the worker waits for work: restarted, the next task completes (got $state)" \
-    [ "$state" = completed/completed ] &&
+check "proxyd killed while the worker waits for work: the next task completes (got $state)" \
+    [ "$state" = completed/completed ]
+check "... after proxyd was restarted" \
     [ "$(grep -c 'proxyd restarted' "$TMP/worker.err")" -gt "$restarts" ]
 
 # The keyholder lost between tasks: back before the next task runs, which
@@ -209,8 +210,8 @@ check "... its children, the task's proxy and the task's processes die with it (
 check "... the proxy's port is free" \
     eval '! bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT" 2>/dev/null'
 taskdir=$TASKS/tasks/task_${id}_0
-check "... it leaves its task directory and its work directory behind" \
-    [ -d "$taskdir" ] && [ -d "$CFGDIR/work/runs/$id-0" ]
+check "... it leaves its task directory behind" [ -d "$taskdir" ]
+check "... and its work directory" [ -d "$CFGDIR/work/runs/$id-0" ]
 # The task cgroups of this suite's uids (task-<uid>, sepworker-task-<uid>).
 cgroups() {
 	local u
@@ -233,9 +234,9 @@ check "... with a chain of trust that verifies" \
     Q cot --task "$id2" --public-key "$PUB"
 cleanup_line=$(grep -n 'start-up cleanup: killed' "$TMP/worker.err" | cut -d: -f1)
 claim_line=$(grep -n 'claimed task' "$TMP/worker.err" | head -n 1 | cut -d: -f1)
-check "... the start-up cleanup ran before the first claim" \
-    [ -n "$cleanup_line" ] && [ -n "$claim_line" ] &&
-    [ "$cleanup_line" -lt "$claim_line" ]
+check "... the start-up cleanup killed what was left" [ -n "$cleanup_line" ]
+check "... before the first claim (log lines $cleanup_line and $claim_line)" \
+    [ "${cleanup_line:-999999}" -lt "${claim_line:-0}" ]
 check "... the abandoned task's directory is removed" [ ! -e "$taskdir" ]
 check "... and the abandoned run's work directory" [ ! -e "$CFGDIR/work/runs/$id-0" ]
 if [ -n "$before" ]; then
