@@ -81,6 +81,10 @@ struct sw_config {
 	uint32_t	 artifact_collection_secs;
 	char		*task_read_only_paths;	/* '\n'-separated */
 	bool		 allow_task_ptrace_ns;	/* weakens the task sandbox */
+
+	/* The file it was loaded from (NULL: none): a restarted proxyd's
+	 * credentials are read from it again. */
+	const char	*config_path;
 };
 
 /* Fill cfg with every default. */

@@ -212,6 +212,7 @@ load_config(const struct options *o, struct sw_config *cfg)
 	config_defaults(cfg);
 	if (o->config == NULL)
 		return EXIT_OK;
+	cfg->config_path = o->config;
 	rc = config_load_file(o->config, cfg, err, sizeof(err));
 	/* Credentials in a file a task could read, or anyone but root:
 	 * generic-worker's "cannot secure config". */

@@ -493,9 +493,40 @@ kill_child(struct child *k)
 	k->state = CHILD_STOPPING;
 }
 
+/* Worker mode: a standing child that dies or breaks protocol is lost;
+ * the task it served is ended with how, and the worker restarts it. */
+static bool
+recoverable(const struct supervisor *s, const struct child *k)
+{
+	return s->recover_children && !s->stopping && k->role < NSTANDING;
+}
+
+static void
+child_lost(struct supervisor *s, struct child *k, const char *how)
+{
+	log_errorx("%s (pid %ld) %s; the worker carries on and will restart "
+	    "it", k->name, (long)k->pid, how);
+	s->lost[k->role] = true;
+	s->lost_ms[k->role] = now_ms();
+	snprintf(s->lost_why[k->role], sizeof(s->lost_why[k->role]),
+	    "%s (pid %ld) %s", k->name, (long)k->pid, how);
+	if (s->task_fault[0] == '\0')
+		snprintf(s->task_fault, sizeof(s->task_fault), "the worker's "
+		    "%s", s->lost_why[k->role]);
+}
+
 static void
 child_violation(struct supervisor *s, struct child *k, const char *why)
 {
+	char how[300];
+
+	if (recoverable(s, k)) {
+		snprintf(how, sizeof(how), "broke protocol (%s) and was "
+		    "killed", why);
+		child_lost(s, k, how);
+		kill_child(k);
+		return;
+	}
 	log_errorx("%s (pid %ld) broke protocol: %s; treating it as "
 	    "compromised", k->name, (long)k->pid, why);
 	kill_child(k);
@@ -605,7 +636,11 @@ reap_child(struct supervisor *s, struct child *k, bool block)
 			snprintf(s->run->proxy_end, sizeof(s->run->proxy_end),
 			    "%s", how);
 		}
-	} else if (k->state != CHILD_STOPPING && !s->stopping) {
+	} else if (k->state != CHILD_STOPPING && recoverable(s, k) &&
+	    !(k->role == ROLE_KEYHOLDER && k->exit_signal == 0 &&
+	    k->exit_code == KEYHOLDER_EXIT_KEY))
+		child_lost(s, k, how);
+	else if (k->state != CHILD_STOPPING && !s->stopping) {
 		log_errorx("%s (pid %ld) %s; stopping sepworker", k->name,
 		    (long)k->pid, how);
 		begin_stop(s, k->role == ROLE_KEYHOLDER &&

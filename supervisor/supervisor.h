@@ -92,6 +92,15 @@ struct supervisor {
 	bool			 hold_taskrunner;
 	bool			 worker_mode;	/* `run`, not run-task */
 	int			 agent_spool_fd; /* worker: the task's, or -1 */
+	/* Worker mode, once started: a standing child that dies or breaks
+	 * protocol is lost, not a reason to stop; the worker ends the task
+	 * it was running (task_fault says why) and restarts the child
+	 * before the next claim (worker.c). */
+	bool			 recover_children;
+	bool			 lost[NSTANDING];
+	char			 lost_why[NSTANDING][320];
+	uint64_t		 lost_ms[NSTANDING];
+	char			 task_fault[400];
 	bool			 stopping;	/* shutting everything down */
 	int			 stop_signal;	/* signal that asked for it */
 	int			 exit_code;	/* 0, or why we are stopping */

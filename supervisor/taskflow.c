@@ -140,17 +140,45 @@ send_assign(struct supervisor *s, struct task_run *run, int def_fd,
 	    k->conn.next_id++, w.buf, w.len, def_fd);
 }
 
+/*
+ * Worker mode: a child the task depended on was lost (s->task_fault says
+ * how).  The task is aborted with that reason, which the taskrunner
+ * writes in its log, and given a while to report; a taskrunner that is
+ * gone or does not report leaves the worker to end it.  True once the
+ * task is resolved.
+ */
+static bool
+end_for_fault(struct supervisor *s, struct task_run *run, uint64_t *deadline)
+{
+	struct child *k = &s->kids[ROLE_TASKRUNNER];
+
+	if (!run->abort_sent && k->state == CHILD_TASK)
+		tf_abort_task(s, run, s->task_fault);
+	if (*deadline == 0)
+		*deadline = now_ms() + ABORT_GRACE_MS;
+	if (!run->resolved && (k->state != CHILD_TASK ||
+	    now_ms() > *deadline)) {
+		log_errorx("task %s: ended by the worker: %s", run->task_id,
+		    s->task_fault);
+		taskrun_fail(run, "internal-error");
+	}
+	return run->resolved;
+}
+
 /* Serve events until done() or the supervisor stops; on a signal, ask the
  * taskrunner to abort the task and give it a while to report. */
 void
 tf_serve_until(struct supervisor *s, struct task_run *run,
     bool (*done)(const struct task_run *))
 {
-	uint64_t abort_deadline = 0;
+	uint64_t abort_deadline = 0, fault_deadline = 0;
 
 	while (!done(run)) {
 		struct child *k = &s->kids[ROLE_TASKRUNNER];
 
+		if (s->task_fault[0] != '\0' && !s->stopping &&
+		    end_for_fault(s, run, &fault_deadline))
+			break;
 		if (s->stopping && s->stop_signal != 0 && !run->abort_sent &&
 		    k->state == CHILD_TASK) {
 			run->abort_sent = true;
@@ -162,7 +190,8 @@ tf_serve_until(struct supervisor *s, struct task_run *run,
 		if (s->stopping && (s->stop_signal == 0 || !run->abort_sent ||
 		    now_ms() > abort_deadline || k->state == CHILD_NONE))
 			break;
-		supervisor_poll(s, s->stopping ? 100 : -1);
+		supervisor_poll(s, s->stopping || s->task_fault[0] != '\0' ?
+		    100 : -1);
 	}
 }
 
