@@ -603,8 +603,9 @@ should_terminate(const struct wcall *wc)
 	pthread_mutex_lock(&wcall_lock);
 	if (o == NULL || !json_object_object_get_ex(o, "terminate", &t) ||
 	    !json_object_is_type(t, json_type_boolean))
-		answer_failed(wc->id, rc == -1 ? r.err : "shouldWorkerTerminate "
-		    "answered something other than {\"terminate\": bool}");
+		answer_failed(wc->id, rc == -1 ? r.err :
+		    "shouldWorkerTerminate answered something other than "
+		    "{\"terminate\": bool}");
 	else if (!json_object_get_boolean(t))
 		answer_done(wc->id);
 	else

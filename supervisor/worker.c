@@ -602,8 +602,8 @@ wm_says_terminate(struct worker *w)
 	    WM_TIMEOUT_MS, &a) == -1)
 		return false;
 	if (a.type == PX_FAILED)
-		log_warnx("worker-manager's shouldWorkerTerminate failed (taken "
-		    "as no): %s", a.reason);
+		log_warnx("worker-manager's shouldWorkerTerminate failed "
+		    "(taken as no): %s", a.reason);
 	if (a.type != PX_TERMINATE)
 		return false;
 	log_info("worker-manager says this worker should terminate%s%s",
@@ -624,7 +624,8 @@ idle_exit(struct worker *w, uint64_t *last_active)
 	}
 	if (wm_says_terminate(w)) {
 		log_info("idle for more than %u s (idleTimeoutSecs) and "
-		    "worker-manager agrees: exiting", w->cfg->idle_timeout_secs);
+		    "worker-manager agrees: exiting",
+		    w->cfg->idle_timeout_secs);
 		return true;
 	}
 	log_info("idle for more than %u s (idleTimeoutSecs), but "
@@ -642,9 +643,11 @@ claim_loop(struct worker *w)
 	uint64_t last_active = now_ms(), last_claim = 0, last_idle_log = 0;
 	int rc;
 
-	/* generic-worker's order (reference §2 steps 1-3, 9). */
+	/* generic-worker's order (reference §2 steps 1-3, 9), but a
+	 * termination asked for comes first: a task aborted for it is
+	 * counted, and the worker still says why it stopped. */
 	for (;;) {
-		if (s->stopping)
+		if (s->stopping || s->term_requested)
 			break;
 		if (cfg->number_of_tasks_to_run > 0 &&
 		    w->resolved >= cfg->number_of_tasks_to_run) {
@@ -656,8 +659,6 @@ claim_loop(struct worker *w)
 		}
 		if (wm_says_terminate(w))
 			return EXIT_WM_SHUTDOWN;
-		if (s->term_requested)
-			break;
 		if (cfg->idle_timeout_secs > 0 && now_ms() - last_active >
 		    (uint64_t)cfg->idle_timeout_secs * 1000 &&
 		    idle_exit(w, &last_active))

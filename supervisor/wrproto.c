@@ -57,9 +57,9 @@ static struct {
 	unsigned		 caps;		/* both sides' */
 	int			 in;		/* the runner's lines */
 	int			 out;		/* ours */
-	char			*buf;		/* WR_LINE_MAX, secmem */
+	char			*buf;		/* WR_LINE_MAX bytes */
 	size_t			 len;
-	bool			 overlong;	/* skipping to the next '\n' */
+	bool			 overlong;	/* skipping to a '\n' */
 	bool			 reported;	/* error-report sent */
 	struct supervisor	*s;		/* attached */
 	char			 last_error[WR_LAST_ERROR];
@@ -130,7 +130,8 @@ json_escape(char *out, const char *in, size_t len)
 			o += 6;
 			i++;
 		} else if (cp == 0x2028 || cp == 0x2029) {
-			memcpy(out + o, cp == 0x2028 ? "\\u2028" : "\\u2029", 6);
+			memcpy(out + o, cp == 0x2028 ? "\\u2028" : "\\u2029",
+			    6);
 			o += 6;
 			i += n;
 		} else {
@@ -233,10 +234,12 @@ wrproto_error_report(int exit_code)
 	    json_object_new_string(SEPWORKER_VERSION));
 	json_object_object_add(o, "description", json_object_new_string(desc));
 	json_object_object_add(o, "extra", extra);
-	json_object_object_add(o, "kind", json_object_new_string("worker-error"));
+	json_object_object_add(o, "kind",
+	    json_object_new_string("worker-error"));
 	json_object_object_add(o, "title",
 	    json_object_new_string("sepworker error"));
-	json_object_object_add(o, "type", json_object_new_string("error-report"));
+	json_object_object_add(o, "type",
+	    json_object_new_string("error-report"));
 	/* json-c escapes control characters and '/' is left alone: one
 	 * line, whatever the description holds. */
 	text = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
@@ -285,7 +288,8 @@ skip_value(const char *p, size_t i, size_t len)
 			depth--;
 		else if (depth == 0) {
 			/* a number or a literal */
-			while (i < len && strchr(",}] \t\r\n", p[i]) == NULL)
+			while (i < len && p[i] != '\0' &&
+			    strchr(",}] \t\r\n", p[i]) == NULL)
 				i++;
 			return i;
 		}
@@ -412,6 +416,12 @@ on_new_credentials(const char *json, size_t len)
 		    "and wiped here");
 }
 
+static bool
+is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
 /* One line from the runner, without its '\n'. */
 static void
 take_line(char *line, size_t len)
@@ -420,9 +430,9 @@ take_line(char *line, size_t len)
 	char type[64], err[128];
 	const char *p = line;
 
-	while (len > 0 && strchr(" \t\r", p[len - 1]) != NULL)
+	while (len > 0 && is_blank(p[len - 1]))
 		len--;
-	while (len > 0 && strchr(" \t\r", *p) != NULL) {
+	while (len > 0 && is_blank(*p)) {
 		p++;
 		len--;
 	}
@@ -440,8 +450,8 @@ take_line(char *line, size_t len)
 	}
 	if (strcmp(type, "welcome") != 0 &&
 	    strcmp(type, "graceful-termination") != 0) {
-		log_info("worker-runner sent a %s message, which sepworker does "
-		    "not take; ignored", type);
+		log_info("worker-runner sent a %s message, which sepworker "
+		    "does not take; ignored", type);
 		return;
 	}
 	if ((o = json_parse_strict(p + 1, len - 1, WR_LINE_MAX, 8, err,
@@ -584,8 +594,8 @@ wrproto_start(unsigned timeout_ms, char *err, size_t errlen)
 		if (poll(&pfd, 1, (int)(deadline - now)) <= 0)
 			continue;
 		if ((rc = read_some()) == 0) {
-			snprintf(err, errlen, "worker-runner closed stdin before "
-			    "its welcome");
+			snprintf(err, errlen, "worker-runner closed stdin "
+			    "before its welcome");
 			return -1;
 		}
 		take_lines();

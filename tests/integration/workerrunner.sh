@@ -267,6 +267,20 @@ check "no part of a line that is not a message reaches a log" \
     none_holds SECRET "$TMP/stdio.rec" "$TMP/stdio.err"
 check "with the log capability, nothing is logged to stderr" \
     [ ! -s "$TMP/stdio.err" ]
+# A string from outside (a client-id with a quote and a backslash) in a
+# log line: still one valid log message, the text intact.
+say '~{"type":"new-credentials","client-id":"we\"ird\\id","access-token":"SECRET-FOUR"}'
+wait_for "$TMP/stdio.rec" "holding the worker's new credentials"
+node -e '
+    const recs = require("fs").readFileSync(process.argv[1], "utf8").trim()
+	.split("\n").map(l => JSON.parse(l));
+    process.exit(recs.some(r => r.valid && r.msg.type === "log" &&
+	r.msg.body.textPayload.includes("client we\"ird\\\\id")) ? 0 : 1);' \
+    "$TMP/stdio.rec"
+check "a log line holding a quote and a backslash is one valid log message (the backslash escaped by the logger)" \
+    [ $? -eq 0 ]
+check "the access-token of new credentials reaches no log" \
+    none_holds SECRET-FOUR "$TMP/stdio.rec" "$TMP/stdio.err"
 STOP_AT=$(now_ms)
 end_runner
 check "worker-runner closing stdin: exit 72 ($TOOK ms)" [ "$RC" -eq 72 ] &&
