@@ -57,6 +57,8 @@ struct sw_config {
 	bool		 enable_chain_of_trust;
 	bool		 enable_taskcluster_proxy;
 	bool		 enable_live_log;
+	bool		 shutdown_machine_on_idle;
+	bool		 shutdown_machine_on_internal_error;
 
 	/* sepworker's own, under "sepworker" */
 	uint32_t	 keyholder_uid;

@@ -165,8 +165,19 @@ end_for_fault(struct supervisor *s, struct task_run *run, uint64_t *deadline)
 	return run->resolved;
 }
 
-/* Serve events until done() or the supervisor stops; on a signal, ask the
- * taskrunner to abort the task and give it a while to report. */
+
+/* The task is to be aborted as worker-shutdown: run-task stopped by a
+ * signal, or the worker terminating without finishing its task. */
+static bool
+shutdown_abort(const struct supervisor *s)
+{
+	return (s->stopping && s->stop_signal != 0) || s->term_abort;
+}
+
+/* Serve events until done() or the supervisor stops; on a signal (or the
+ * worker's termination without finishing), ask the taskrunner to abort
+ * the task and give it a while to report.  A terminating worker keeps
+ * its children: only the wait is bounded. */
 void
 tf_serve_until(struct supervisor *s, struct task_run *run,
     bool (*done)(const struct task_run *))
@@ -179,7 +190,7 @@ tf_serve_until(struct supervisor *s, struct task_run *run,
 		if (s->task_fault[0] != '\0' && !s->stopping &&
 		    end_for_fault(s, run, &fault_deadline))
 			break;
-		if (s->stopping && s->stop_signal != 0 && !run->abort_sent &&
+		if (shutdown_abort(s) && !run->abort_sent &&
 		    k->state == CHILD_TASK) {
 			run->abort_sent = true;
 			abort_deadline = now_ms() + ABORT_GRACE_MS;
@@ -187,11 +198,16 @@ tf_serve_until(struct supervisor *s, struct task_run *run,
 			    NULL, 0, -1) == -1)
 				break;
 		}
+		if (s->term_abort && run->abort_sent && abort_deadline == 0)
+			abort_deadline = now_ms() + ABORT_GRACE_MS;
 		if (s->stopping && (s->stop_signal == 0 || !run->abort_sent ||
 		    now_ms() > abort_deadline || k->state == CHILD_NONE))
 			break;
-		supervisor_poll(s, s->stopping || s->task_fault[0] != '\0' ?
-		    100 : -1);
+		if (!s->stopping && abort_deadline != 0 &&
+		    (now_ms() > abort_deadline || k->state == CHILD_NONE))
+			break;
+		supervisor_poll(s, s->stopping || abort_deadline != 0 ||
+		    s->task_fault[0] != '\0' ? 100 : -1);
 	}
 }
 
@@ -514,7 +530,7 @@ tf_run(struct supervisor *s, struct task_run *r, int def_fd,
 		tf_abort_task(s, r, msg);
 		tf_serve_until(s, r, resolved);
 	}
-	if (r->valid && !r->resolved && !s->stopping) {
+	if (r->valid && !r->resolved && !s->stopping && !s->term_abort) {
 		r->started = true;
 		r->started_ms = time_now_ms();
 		if (ipc_send(&k->conn, TR_TASK_START, k->conn.next_id++, NULL,
@@ -523,7 +539,10 @@ tf_run(struct supervisor *s, struct task_run *r, int def_fd,
 		log_info("task %s started: uid %u, directory %s", r->task_id,
 		    r->uid, taskdir);
 		serve_task(s, r);
-	}
+	} else if (!r->resolved && !s->stopping)
+		/* The worker terminates: the task is aborted before it
+		 * starts. */
+		tf_serve_until(s, r, resolved);
 	/* The proxy ends with its task: its port closes, its credentials go
 	 * with it.  In worker mode it acts for the task still (worker.c). */
 	if (!s->worker_mode)

@@ -37,11 +37,14 @@
 #include "supervisor/taskflow.h"
 #include "supervisor/taskuid.h"
 #include "supervisor/worker.h"
+#include "supervisor/wrproto.h"
 
 /* Consecutive claimWork calls start at least this far apart (§2.6). */
 #define CLAIM_INTERVAL_MS	5000
 /* proxyd's claimWork: the Queue's 20 s long poll, retries, slack. */
 #define CLAIM_TIMEOUT_MS	180000
+/* proxyd's shouldWorkerTerminate: its retries, slack. */
+#define WM_TIMEOUT_MS		90000
 /* "No task claimed" at most this often. */
 #define IDLE_LOG_MS		60000
 /* How long the agent has for everything it uploads for one task. */
@@ -75,6 +78,7 @@ struct worker {
 		unsigned	 count;		/* restarts in a row */
 		uint64_t	 started_ms;
 	}			 restarts[NSTANDING];
+	bool			 with_runner;	/* --with-worker-runner */
 };
 
 /* What proxyd said of a claim: the summary, never the credentials. */
@@ -193,11 +197,11 @@ start_children(struct worker *w, char *err, size_t errlen)
 
 /* --- recovery from a lost child --- */
 
-/* Wait, serving events, until ms from now or a stop. */
+/* Wait, serving events, until ms from now, a stop or a termination. */
 static void
 pause_ms(struct supervisor *s, uint64_t until)
 {
-	while (!s->stopping && now_ms() < until)
+	while (!s->stopping && !s->term_requested && now_ms() < until)
 		supervisor_poll(s, (int)(until - now_ms()));
 }
 
@@ -705,8 +709,8 @@ work_task(struct worker *w, const struct claim *c, int def_fd)
 	if (!tf_run(s, &r, def_fd, ""))
 		taskrun_fail(&r, "internal-error");
 	if (!r.resolved)
-		taskrun_fail(&r, s->stop_signal ? "worker-shutdown" :
-		    "internal-error");
+		taskrun_fail(&r, s->stop_signal || s->term_abort ?
+		    "worker-shutdown" : "internal-error");
 	tf_await_taskrunner(s);
 	end_lost_task(w, &r);
 	taskrun_close_collection(&r);
@@ -768,6 +772,22 @@ take_claim(const struct px_answer *a, struct claim *c)
 	return slugid_valid(c->task_id) ? 0 : -1;
 }
 
+/*
+ * A claim in flight when termination was asked for came back with a
+ * task: it is aborted at once (exception/worker-shutdown, so the Queue
+ * hands it to another worker now), never left to expire.  The worker
+ * exits after it, as it would have.
+ */
+static void
+claimed_while_terminating(struct supervisor *s, const struct claim *c)
+{
+	if (!s->term_requested || s->term_abort)
+		return;
+	log_info("task %s was claimed after termination was asked for: it is "
+	    "aborted at once (exception/worker-shutdown)", c->task_id);
+	s->term_abort = true;
+}
+
 /* One claimWork through proxyd: 1 and the task worked, 0 no task, -1
  * proxyd is gone. */
 static int
@@ -802,6 +822,7 @@ claim_and_work(struct worker *w, uint64_t *last_idle_log)
 	/* A child lost while the claim was made comes back before the
 	 * task runs: the task had nothing to do with it. */
 	(void)recover_children(w);
+	claimed_while_terminating(&w->s, &c);
 	work_task(w, &c, a.fd);
 	close(a.fd);
 	return 1;
@@ -818,6 +839,55 @@ count_task(struct worker *w)
 		log_errorx("%s", err);
 }
 
+/*
+ * With worker-runner, worker-manager's shouldWorkerTerminate, through
+ * proxyd (reference §2 step 2); a call that fails counts as "no", as in
+ * generic-worker.  Without worker-runner, never asked.
+ */
+static bool
+wm_says_terminate(struct worker *w)
+{
+	struct px_answer a;
+
+	if (!w->with_runner || w->s.stopping)
+		return false;
+	if (supervisor_proxyd_request(&w->s, PX_SHOULD_TERMINATE, NULL, 0, -1,
+	    WM_TIMEOUT_MS, &a) == -1)
+		return false;
+	if (a.type == PX_FAILED)
+		log_warnx("worker-manager's shouldWorkerTerminate failed "
+		    "(taken as no): %s", a.reason);
+	if (a.type != PX_TERMINATE)
+		return false;
+	log_info("worker-manager says this worker should terminate%s%s",
+	    a.reason[0] != '\0' ? ": " : "", a.reason);
+	return true;
+}
+
+/* The idle timeout passed: true to exit 68.  Under worker-runner only
+ * if worker-manager says so; otherwise the idle clock starts again
+ * (TestIdleTimeoutChecksWorkerManager). */
+static bool
+idle_exit(struct worker *w, uint64_t *last_active)
+{
+	if (!w->with_runner) {
+		log_info("idle for more than %u s (idleTimeoutSecs): exiting",
+		    w->cfg->idle_timeout_secs);
+		return true;
+	}
+	if (wm_says_terminate(w)) {
+		log_info("idle for more than %u s (idleTimeoutSecs) and "
+		    "worker-manager agrees: exiting",
+		    w->cfg->idle_timeout_secs);
+		return true;
+	}
+	log_info("idle for more than %u s (idleTimeoutSecs), but "
+	    "worker-manager does not say terminate: carrying on",
+	    w->cfg->idle_timeout_secs);
+	*last_active = now_ms();
+	return false;
+}
+
 static int
 claim_loop(struct worker *w)
 {
@@ -826,26 +896,29 @@ claim_loop(struct worker *w)
 	uint64_t last_active = now_ms(), last_claim = 0, last_idle_log = 0;
 	int rc;
 
+	/* generic-worker's order (reference §2 steps 1-3, 9), but a
+	 * termination asked for comes first: a task aborted for it is
+	 * counted, and the worker still says why it stopped. */
 	for (;;) {
-		/* A stop asked for comes first: a task aborted for it is
-		 * counted, but the worker still says why it stopped. */
-		if (s->stopping)
+		if (s->stopping || s->term_requested)
 			break;
 		if (cfg->number_of_tasks_to_run > 0 &&
 		    w->resolved >= cfg->number_of_tasks_to_run) {
 			log_info("%llu tasks resolved, numberOfTasksToRun is "
 			    "%u: exiting", (unsigned long long)w->resolved,
 			    cfg->number_of_tasks_to_run);
-			return EXIT_OK;
+			return wm_says_terminate(w) ? EXIT_WM_SHUTDOWN :
+			    EXIT_OK;
 		}
+		if (wm_says_terminate(w))
+			return EXIT_WM_SHUTDOWN;
 		if (cfg->idle_timeout_secs > 0 && now_ms() - last_active >
-		    (uint64_t)cfg->idle_timeout_secs * 1000) {
-			log_info("idle for more than %u s (idleTimeoutSecs): "
-			    "exiting", cfg->idle_timeout_secs);
+		    (uint64_t)cfg->idle_timeout_secs * 1000 &&
+		    idle_exit(w, &last_active))
 			return EXIT_IDLE_TIMEOUT;
-		}
 		pause_ms(s, last_claim + CLAIM_INTERVAL_MS);
-		if (s->stopping || recover_children(w) == -1)
+		if (s->stopping || s->term_requested ||
+		    recover_children(w) == -1)
 			break;
 		last_claim = now_ms();
 		if ((rc = claim_and_work(w, &last_idle_log)) == -1 &&
@@ -863,11 +936,31 @@ claim_loop(struct worker *w)
 			last_active = now_ms();
 		}
 	}
-	if (s->stop_signal == SIGINT)
-		return EXIT_WORKER_STOPPED;
-	if (s->stop_signal != 0)
-		return EXIT_WORKER_SHUTDOWN;
+	if (!s->stopping)
+		return s->term_exit;
 	return s->exit_code != EXIT_OK ? s->exit_code : EXIT_INTERNAL_ERROR;
+}
+
+/*
+ * Where generic-worker calls shutdownWorker (reference §1.5): exit 70
+ * always, 68 and 69 when configured.  worker-runner is asked (shutdown);
+ * without it sepworker says what generic-worker would do, and does not
+ * power the machine off.
+ */
+static void
+shutdown_worker(const struct sw_config *cfg, int rc)
+{
+	if (rc != EXIT_WM_SHUTDOWN && !(rc == EXIT_IDLE_TIMEOUT &&
+	    cfg->shutdown_machine_on_idle) && !(rc == EXIT_INTERNAL_ERROR &&
+	    cfg->shutdown_machine_on_internal_error))
+		return;
+	if (wrproto_shutdown())
+		log_info("exit %d: asked worker-runner to shut this worker "
+		    "down", rc);
+	else
+		log_info("exit %d: generic-worker would shut the machine down "
+		    "now; sepworker does not (it has no worker-runner with the "
+		    "shutdown capability to ask)", rc);
 }
 
 int
@@ -900,13 +993,21 @@ worker_main(struct sw_config *cfg)
 	log_info("worker %s/%s of %s/%s: %llu tasks resolved so far",
 	    cfg->worker_group, cfg->worker_id, cfg->provisioner_id,
 	    cfg->worker_type, (unsigned long long)w.resolved);
+	w.with_runner = wrproto_active();
 	if ((rc = start_children(&w, err, sizeof(err))) != EXIT_OK)
 		log_errorx("%s", err);
-	else
+	else {
+		/* New credentials from worker-runner replace the ones just
+		 * handed over: only now. */
+		wrproto_attach(&w.s);
 		rc = claim_loop(&w);
+	}
+	wrproto_detach(&w.s);
 	supervisor_shutdown(&w.s);
 out:
 	if (w.tasks_fd >= 0)
 		close(w.tasks_fd);
+	wrproto_error_report(rc);
+	shutdown_worker(cfg, rc);
 	return rc;
 }
