@@ -8,7 +8,8 @@
  * credentials, makes the worker's own Queue calls and keeps each
  * claim's task credentials -- the latest, as the task's proxy renews
  * them with each reclaim -- until FORGET_TASK).
- * WORKER_CREDS, CLAIM_WORK and FORGET_TASK are worker mode's; TASK_CREDS
+ * WORKER_CREDS, CLAIM_WORK, FORGET_TASK, NEW_CREDENTIALS and
+ * SHOULD_TERMINATE are worker mode's; TASK_CREDS
  * and TASK_GRANT run-task's; anything else either's.
  *
  *	TASK_CREDS	supervisor -> proxyd: clientId, accessToken,
@@ -51,9 +52,12 @@
  *	CLAIM_WORK	supervisor -> proxyd, no payload: claimWork for one
  *			task with the worker's credentials.  Answered with
  *			NO_TASK or CLAIMED, or FAILED without a call when
- *			proxyd has no worker credentials or still holds an
+ *			proxyd has no worker credentials, still holds an
  *			earlier claim's task credentials (fed or not: until
- *			FORGET_TASK).
+ *			FORGET_TASK) or is making another call for the
+ *			worker.  The call runs on a thread of its own:
+ *			proxyd answers PING, NEW_CREDENTIALS and the rest
+ *			meanwhile.
  *	NO_TASK		proxyd -> supervisor: u32-length string, "" when the
  *			Queue had no task for us, else why the call failed
  *			or why its answer was refused (the supervisor logs
@@ -67,6 +71,22 @@
  *	FORGET_TASK	supervisor -> proxyd, no payload: the task is over
  *			(or could not be started): wipe its credentials and
  *			close its proxy's channel.  DONE.
+ *	NEW_CREDENTIALS	supervisor -> proxyd: worker-runner's new-credentials
+ *			message as it came, the JSON object after the '~'
+ *			({"type":"new-credentials","client-id","access-token"
+ *			[,"certificate"]}), passed on unread: proxyd parses
+ *			and checks it and replaces the worker's credentials
+ *			(the next claimWork uses them; one in flight keeps
+ *			its copy).  The supervisor wipes its copy once sent.
+ *			DONE, or FAILED.  Answered even while a claimWork is
+ *			in flight.
+ *	SHOULD_TERMINATE supervisor -> proxyd, no payload: worker-manager's
+ *			shouldWorkerTerminate for this worker, with the
+ *			worker's credentials.  DONE (keep working),
+ *			TERMINATE, or FAILED (the call failed: the caller
+ *			takes it as "keep working").
+ *	TERMINATE	proxyd -> supervisor: u32-length string, the reason
+ *			worker-manager gave for terminating the worker.
  *	DONE		proxyd -> supervisor: the request was carried out
  *	FAILED		proxyd -> supervisor: why not (u32-length string)
  *
@@ -86,6 +106,7 @@
 #define PX_CERTIFICATE_MAX	16384u
 #define PX_REASON_MAX		256u
 #define PX_SLUGID_LEN		22u
+#define PX_NEW_CREDS_MAX	32768u
 
 /* CLAIMED's fixed part, in host byte order. */
 struct px_claim {
@@ -106,6 +127,9 @@ enum {
 	PX_NO_TASK,
 	PX_CLAIMED,
 	PX_FORGET_TASK,
+	PX_NEW_CREDENTIALS,
+	PX_SHOULD_TERMINATE,
+	PX_TERMINATE,
 };
 
 static const struct ipc_msgspec proxyd_msgs[] = {
@@ -128,6 +152,12 @@ static const struct ipc_msgspec proxyd_msgs[] = {
 	    sizeof(struct px_claim) + 2 * (4 + PX_SLUGID_LEN),
 	    sizeof(struct px_claim) + 2 * (4 + PX_SLUGID_LEN), true },
 	{ PX_FORGET_TASK, "FORGET_TASK", IPC_TO_CHILD, 0, 0, false },
+	{ PX_NEW_CREDENTIALS, "NEW_CREDENTIALS", IPC_TO_CHILD, 2,
+	    PX_NEW_CREDS_MAX, false },
+	{ PX_SHOULD_TERMINATE, "SHOULD_TERMINATE", IPC_TO_CHILD, 0, 0,
+	    false },
+	{ PX_TERMINATE, "TERMINATE", IPC_TO_SUPERVISOR, 4, 4 + PX_REASON_MAX,
+	    false },
 };
 
 static const struct ipc_channel proxyd_channel __attribute__((unused)) = {

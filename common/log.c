@@ -19,6 +19,7 @@ static enum log_format	 log_fmt = LOG_FORMAT_TEXT;
 static const char	*log_name = "sepworker";
 static int		 log_fd = 2;
 static int		 log_verbose;
+static log_sink_fn	 log_sink;
 
 void
 log_init_child(int fd, int verbose)
@@ -36,6 +37,12 @@ log_init_supervisor(const char *name, enum log_format fmt, int verbose)
 	log_fmt = fmt;
 	log_fd = 2;
 	log_verbose = verbose;
+}
+
+void
+log_set_sink(log_sink_fn fn)
+{
+	log_sink = fn;
 }
 
 int
@@ -187,6 +194,8 @@ log_emit(const char *name, pid_t pid, enum log_level level, const char *msg,
 		return;
 	if ((size_t)n >= sizeof(line))
 		n = sizeof(line) - 1;
+	if (log_sink != NULL && log_sink(level, line, (size_t)n))
+		return;
 	write_fully(2, line, (size_t)n);
 }
 

@@ -11,6 +11,7 @@
 #define SEPWORKER_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -47,6 +48,15 @@ void	fatal(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 void	fatalx(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
+
+/*
+ * Supervisor: a sink that sees every formatted line (its '\n' included)
+ * before it goes to stderr, and takes it instead when it returns true
+ * (worker-runner's log messages).  It must not log.  NULL: none.
+ */
+typedef bool (*log_sink_fn)(enum log_level level, const char *line,
+	    size_t len);
+void	log_set_sink(log_sink_fn fn);
 
 /*
  * Supervisor: write one line from process name/pid at level.  msg is

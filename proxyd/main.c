@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include "common/chan_proxyd.h"
 #include "common/chan_taskproxy.h"
 #include "common/child.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/memfd.h"
 #include "common/secmem.h"
@@ -51,6 +53,10 @@
  */
 #define CLAIM_ATTEMPT_S	60
 #define CLAIM_BUDGET_S	120
+/* shouldWorkerTerminate: asked before every claim; an answer that does
+ * not come soon counts as "keep working". */
+#define WM_ATTEMPT_S	30
+#define WM_BUDGET_S	60
 #define DNS_PORT	53
 
 static struct ipc_conn	conn;
@@ -77,6 +83,24 @@ static struct {
 	char	*access_token;
 	char	*certificate;	/* "" for permanent credentials */
 } task_creds;
+
+/*
+ * The worker's own call in flight (claimWork, shouldWorkerTerminate), at
+ * most one, on a thread of its own so that the control loop answers
+ * PING and NEW_CREDENTIALS meanwhile.  The thread acts with a copy of
+ * the worker's credentials taken when the call starts; lock guards
+ * task_creds (a claim's thread installs them) and busy.
+ */
+enum wcall_kind { WCALL_CLAIM, WCALL_SHOULD_TERMINATE };
+
+struct wcall {
+	enum wcall_kind	 kind;
+	uint32_t	 id;		/* the request's, for the answer */
+	struct tc_creds	 creds;		/* secmem copies */
+};
+
+static pthread_mutex_t	wcall_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool		wcall_busy;
 
 /* What the next task may do with credentials proxyd issues, and until
  * when (TASK_GRANT); scopes NULL when none was given. */
@@ -341,6 +365,7 @@ on_renewal(void *ctx)
 		unwatch_feed();
 		return;
 	}
+	pthread_mutex_lock(&wcall_lock);
 	secmem_free(task_creds.client_id);
 	secmem_free(task_creds.access_token);
 	secmem_free(task_creds.certificate);
@@ -349,6 +374,7 @@ on_renewal(void *ctx)
 	task_creds.certificate = c.certificate;
 	log_info("holding the task's renewed credentials (client %s) until "
 	    "it is over", task_creds.client_id);
+	pthread_mutex_unlock(&wcall_lock);
 }
 
 static void
@@ -427,11 +453,10 @@ out:
 }
 
 static int
-on_feed(void *ctx, struct ipc_msg *m)
+feed_task_proxy(struct ipc_msg *m)
 {
 	char why[PX_REASON_MAX];
 
-	(void)ctx;
 	if (task_creds.client_id == NULL)
 		return answer_failed(m->hdr.id, "proxyd holds no task "
 		    "credentials");
@@ -465,6 +490,19 @@ on_feed(void *ctx, struct ipc_msg *m)
 	forget_task_creds();
 	answer_done(m->hdr.id);
 	return 0;
+}
+
+/* A claim's thread may be installing the task's credentials. */
+static int
+on_feed(void *ctx, struct ipc_msg *m)
+{
+	int rc;
+
+	(void)ctx;
+	pthread_mutex_lock(&wcall_lock);
+	rc = feed_task_proxy(m);
+	pthread_mutex_unlock(&wcall_lock);
+	return rc;
 }
 
 /* --- worker mode --- */
@@ -531,9 +569,10 @@ answer_claimed(uint32_t id, struct claim *c)
 }
 
 /* POST claim-work/<provisionerId%2FworkerType> with the worker's
- * credentials; the body as Go's encoding/json writes the request. */
+ * credentials (the call's copy); the body as Go's encoding/json writes
+ * the request. */
 static int
-call_claim_work(struct qc_result *r)
+call_claim_work(const struct tc_creds *creds, struct qc_result *r)
 {
 	char *queue = xasprintf("%s/%s", worker.provisioner_id,
 	    worker.worker_type), *esc = qc_escape(queue);
@@ -552,7 +591,7 @@ call_claim_work(struct qc_result *r)
 	    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	rc = qc_do(&(struct qc_call){ .root_url = worker.root_url,
 	    .service = "queue", .method = "POST", .path = path, .body = text,
-	    .body_len = len, .creds = &worker.creds, .ca_pem = worker.ca_pem,
+	    .body_len = len, .creds = creds, .ca_pem = worker.ca_pem,
 	    .ca_len = worker.ca_len, .max_elapsed_s = CLAIM_BUDGET_S,
 	    .attempt_timeout_s = CLAIM_ATTEMPT_S,
 	    .max_response = CLAIM_RESPONSE_MAX }, r);
@@ -568,27 +607,23 @@ call_claim_work(struct qc_result *r)
  * field: nothing in it can be trusted, its taskId included, so proxyd
  * cannot resolve the run; the Queue lets the claim lapse at takenUntil
  * and resolves the run exception/claim-expired (and retries the task
- * if it has retries left).
+ * if it has retries left).  Runs on the call's thread; answers under
+ * the lock, where it installs the claim's task credentials.
  */
-static int
-on_claim_work(void *ctx, struct ipc_msg *m)
+static void
+claim_work(const struct wcall *wc)
 {
 	char why[PX_REASON_MAX];
 	struct qc_result r;
 	struct claim c;
 	int rc;
 
-	(void)ctx;
-	if (worker.creds.client_id == NULL)
-		return answer_failed(m->hdr.id, "proxyd holds no worker "
-		    "credentials");
-	if (task_creds.client_id != NULL)
-		return answer_failed(m->hdr.id, "proxyd still holds the last "
-		    "claim's task credentials: forget them first");
-	if (call_claim_work(&r) == -1) {
-		answer_no_task(m->hdr.id, r.err);
+	log_debug("claimWork as client %s", wc->creds.client_id);
+	if (call_claim_work(&wc->creds, &r) == -1) {
+		pthread_mutex_lock(&wcall_lock);
+		answer_no_task(wc->id, r.err);
 		qc_result_free(&r);
-		return 0;
+		return;
 	}
 	if (r.status != 200) {
 		snprintf(why, sizeof(why), "claimWork answered HTTP %ld, not "
@@ -597,26 +632,224 @@ on_claim_work(void *ctx, struct ipc_msg *m)
 	} else
 		rc = claim_parse(r.body, r.body_len, &c, why, sizeof(why));
 	qc_result_free(&r);
+	pthread_mutex_lock(&wcall_lock);
 	if (rc == 1) {
-		answer_claimed(m->hdr.id, &c);
+		answer_claimed(wc->id, &c);
 		claim_free(&c);
-		return 0;
+		return;
 	}
 	if (rc == -1)
 		log_warnx("the Queue's claimWork answer is refused: %s", why);
-	answer_no_task(m->hdr.id, rc == 0 ? "" : why);
+	answer_no_task(wc->id, rc == 0 ? "" : why);
+}
+
+static void
+answer_terminate(uint32_t id, const char *why)
+{
+	uint8_t buf[4 + PX_REASON_MAX];
+	struct ipc_writer w;
+
+	ipc_writer_init(&w, buf, sizeof(buf));
+	ipc_put_str(&w, why, strnlen(why, PX_REASON_MAX));
+	if (ipc_send(&conn, PX_TERMINATE, id, w.buf, w.len, -1) == -1)
+		fatal("sending TERMINATE");
+}
+
+/* GET worker-manager's workers/<pool>/<group>/<id>/should-terminate:
+ * {"terminate": bool, "reason": string}.  On the call's thread. */
+static void
+should_terminate(const struct wcall *wc)
+{
+	char *pool = xasprintf("%s/%s", worker.provisioner_id,
+	    worker.worker_type), *e_pool = qc_escape(pool);
+	char *e_group = qc_escape(worker.worker_group);
+	char *e_id = qc_escape(worker.worker_id);
+	char *path = xasprintf("workers/%s/%s/%s/should-terminate", e_pool,
+	    e_group, e_id);
+	struct json_object *o = NULL, *t, *why;
+	struct qc_result r;
+	char err[160];
+	int rc;
+
+	rc = qc_do(&(struct qc_call){ .root_url = worker.root_url,
+	    .service = "worker-manager", .method = "GET", .path = path,
+	    .creds = &wc->creds, .ca_pem = worker.ca_pem,
+	    .ca_len = worker.ca_len, .max_elapsed_s = WM_BUDGET_S,
+	    .attempt_timeout_s = WM_ATTEMPT_S, .max_response = 65536 }, &r);
+	free(path);
+	free(e_id);
+	free(e_group);
+	free(e_pool);
+	free(pool);
+	if (rc == 0 && r.status == 200)
+		o = json_parse_strict(r.body, r.body_len, 65536, 4, err,
+		    sizeof(err));
+	pthread_mutex_lock(&wcall_lock);
+	if (o == NULL || !json_object_object_get_ex(o, "terminate", &t) ||
+	    !json_object_is_type(t, json_type_boolean))
+		answer_failed(wc->id, rc == -1 ? r.err :
+		    "shouldWorkerTerminate answered something other than "
+		    "{\"terminate\": bool}");
+	else if (!json_object_get_boolean(t))
+		answer_done(wc->id);
+	else
+		answer_terminate(wc->id, json_object_object_get_ex(o, "reason",
+		    &why) && json_object_is_type(why, json_type_string) ?
+		    json_object_get_string(why) : "");
+	if (o != NULL)
+		json_object_put(o);
+	qc_result_free(&r);
+}
+
+static void *
+wcall_thread(void *arg)
+{
+	struct wcall *wc = arg;
+
+	if (wc->kind == WCALL_CLAIM)
+		claim_work(wc);
+	else
+		should_terminate(wc);
+	/* Both answered with the lock held. */
+	wcall_busy = false;
+	pthread_mutex_unlock(&wcall_lock);
+	creds_free(&wc->creds);
+	free(wc);
+	return NULL;
+}
+
+/* Start the worker's call kind on its thread, with a copy of the
+ * worker's credentials as they are now. */
+static int
+start_wcall(enum wcall_kind kind, uint32_t id)
+{
+	struct wcall *wc;
+	pthread_attr_t attr;
+	pthread_t t;
+	int rc;
+
+	pthread_mutex_lock(&wcall_lock);
+	if (worker.creds.client_id == NULL || wcall_busy ||
+	    (kind == WCALL_CLAIM && task_creds.client_id != NULL)) {
+		rc = answer_failed(id, worker.creds.client_id == NULL ?
+		    "proxyd holds no worker credentials" : wcall_busy ?
+		    "proxyd is making another call for the worker" :
+		    "proxyd still holds the last claim's task credentials: "
+		    "forget them first");
+		pthread_mutex_unlock(&wcall_lock);
+		return rc;
+	}
+	wc = xcalloc(1, sizeof(*wc));
+	wc->kind = kind;
+	wc->id = id;
+	wc->creds.client_id = secmem_strndup(worker.creds.client_id,
+	    strlen(worker.creds.client_id));
+	wc->creds.access_token = secmem_strndup(worker.creds.access_token,
+	    strlen(worker.creds.access_token));
+	wc->creds.certificate = secmem_strndup(worker.creds.certificate,
+	    strlen(worker.creds.certificate));
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if ((rc = pthread_create(&t, &attr, wcall_thread, wc)) != 0) {
+		errno = rc;
+		fatal("starting the worker's call");
+	}
+	pthread_attr_destroy(&attr);
+	wcall_busy = true;
+	pthread_mutex_unlock(&wcall_lock);
 	return 0;
+}
+
+static int
+on_claim_work(void *ctx, struct ipc_msg *m)
+{
+	(void)ctx;
+	return start_wcall(WCALL_CLAIM, m->hdr.id);
+}
+
+static int
+on_should_terminate(void *ctx, struct ipc_msg *m)
+{
+	(void)ctx;
+	return start_wcall(WCALL_SHOULD_TERMINATE, m->hdr.id);
 }
 
 static int
 on_forget_task(void *ctx, struct ipc_msg *m)
 {
 	(void)ctx;
+	pthread_mutex_lock(&wcall_lock);
 	if (task_creds.client_id != NULL)
 		log_info("forgetting the credentials of client %s",
 		    task_creds.client_id);
 	unwatch_feed();
 	forget_task_creds();
+	answer_done(m->hdr.id);
+	pthread_mutex_unlock(&wcall_lock);
+	return 0;
+}
+
+/* A printable string member of o, at most max bytes; NULL if o has none
+ * (or it is no such string). */
+static const char *
+creds_member(struct json_object *o, const char *key, size_t max,
+    size_t *len)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	*len = (size_t)json_object_get_string_len(v);
+	if (*len > max || !printable(json_object_get_string(v), *len))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/*
+ * worker-runner's new-credentials, passed on unread by the supervisor:
+ * {"type":"new-credentials","client-id","access-token"[,"certificate"]}.
+ * They replace the worker's from the next call on (a call in flight has
+ * its own copy).  The message, and json-c's strings, are wiped.
+ */
+static int
+on_new_credentials(void *ctx, struct ipc_msg *m)
+{
+	struct json_object *o;
+	const char *id, *token, *cert = "";
+	size_t idlen, toklen, certlen = 0;
+	char err[160];
+	bool ok;
+
+	(void)ctx;
+	o = json_parse_strict((const char *)m->payload, m->payload_len,
+	    PX_NEW_CREDS_MAX, 4, err, sizeof(err));
+	sodium_memzero(conn.buf, conn.chan->max_msg);
+	if (o == NULL)
+		return answer_failed(m->hdr.id, "new-credentials: not a JSON "
+		    "object");
+	id = creds_member(o, "client-id", PX_CLIENT_ID_MAX, &idlen);
+	token = creds_member(o, "access-token", PX_TOKEN_MAX, &toklen);
+	if (json_object_object_get_ex(o, "certificate", NULL))
+		cert = creds_member(o, "certificate", PX_CERTIFICATE_MAX,
+		    &certlen);
+	ok = json_object_is_type(o, json_type_object) && id != NULL &&
+	    idlen > 0 && token != NULL && toklen > 0 && cert != NULL;
+	if (ok) {
+		creds_free(&worker.creds);
+		worker.creds.client_id = secmem_strndup(id, idlen);
+		worker.creds.access_token = secmem_strndup(token, toklen);
+		worker.creds.certificate = secmem_strndup(cert, certlen);
+		log_info("holding the worker's new credentials: client %s%s",
+		    worker.creds.client_id, certlen > 0 ? " (temporary)" : "");
+	}
+	json_wipe_strings(o);
+	json_object_put(o);
+	if (!ok)
+		return answer_failed(m->hdr.id, "new-credentials: client-id "
+		    "and access-token must be non-empty printable strings, "
+		    "certificate (if any) a printable string, within proxyd's "
+		    "limits; the worker keeps its credentials");
 	answer_done(m->hdr.id);
 	return 0;
 }
@@ -634,6 +867,8 @@ static const struct ipc_handler worker_handlers[] = {
 	{ PX_CLAIM_WORK, CHILD_ST_SERVING, on_claim_work },
 	{ PX_FEED_TASKPROXY, CHILD_ST_SERVING, on_feed },
 	{ PX_FORGET_TASK, CHILD_ST_SERVING, on_forget_task },
+	{ PX_NEW_CREDENTIALS, CHILD_ST_SERVING, on_new_credentials },
+	{ PX_SHOULD_TERMINATE, CHILD_ST_SERVING, on_should_terminate },
 };
 
 static int

@@ -228,10 +228,16 @@ static const struct key_spec config_keys[] = {
 	  "created." },
 	{ "sentryProject", STR("generic-worker"), IGNORED,
 	  .doc = "generic-worker: Sentry project for crash reports." },
-	{ "shutdownMachineOnIdle", BOOL(false), IGNORED,
-	  .doc = "generic-worker: power off after the idle timeout." },
-	{ "shutdownMachineOnInternalError", BOOL(false), IGNORED,
-	  .doc = "generic-worker: power off after an internal error." },
+	{ "shutdownMachineOnIdle", BOOL(false),
+	  STORED(shutdown_machine_on_idle),
+	  .doc = "After the idle timeout (exit 68), ask worker-runner to "
+	  "shut the worker down (its shutdown message; without "
+	  "worker-runner sepworker only logs it: it never powers the "
+	  "machine off itself)." },
+	{ "shutdownMachineOnInternalError", BOOL(false),
+	  STORED(shutdown_machine_on_internal_error),
+	  .doc = "After an internal error (exit 69), ask worker-runner to "
+	  "shut the worker down, as shutdownMachineOnIdle." },
 	{ "taskclusterProxyExecutable", STR("taskcluster-proxy"), IGNORED,
 	  .doc = "generic-worker: path of the taskcluster-proxy program "
 	  "(sepworker's proxy is proxyd)." },

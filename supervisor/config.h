@@ -57,6 +57,8 @@ struct sw_config {
 	bool		 enable_chain_of_trust;
 	bool		 enable_taskcluster_proxy;
 	bool		 enable_live_log;
+	bool		 shutdown_machine_on_idle;
+	bool		 shutdown_machine_on_internal_error;
 
 	/* sepworker's own, under "sepworker" */
 	uint32_t	 keyholder_uid;
@@ -81,6 +83,10 @@ struct sw_config {
 	uint32_t	 artifact_collection_secs;
 	char		*task_read_only_paths;	/* '\n'-separated */
 	bool		 allow_task_ptrace_ns;	/* weakens the task sandbox */
+
+	/* The file it was loaded from (NULL: none): a restarted proxyd's
+	 * credentials are read from it again. */
+	const char	*config_path;
 };
 
 /* Fill cfg with every default. */

@@ -12,8 +12,10 @@
 					   wrong type, bad IP address */
 #define EXIT_IDLE_TIMEOUT	68	/* run: idleTimeoutSecs passed */
 #define EXIT_INTERNAL_ERROR	69	/* a child died or misbehaved */
+#define EXIT_WM_SHUTDOWN	70	/* run: worker-manager said terminate */
 #define EXIT_WORKER_STOPPED	71	/* run: SIGINT */
-#define EXIT_WORKER_SHUTDOWN	72	/* run: SIGTERM */
+#define EXIT_WORKER_SHUTDOWN	72	/* run: SIGTERM, worker-runner's
+					   graceful-termination */
 #define EXIT_INVALID_CONFIG	73	/* a setting missing, out of range,
 					   inconsistent; tasksDir unusable */
 #define EXIT_CANNOT_CREATE_KEY	75

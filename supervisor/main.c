@@ -21,6 +21,7 @@
 #include "supervisor/selfcheck.h"
 #include "supervisor/verify.h"
 #include "supervisor/worker.h"
+#include "supervisor/wrproto.h"
 #include "taskrunner/payload.h"
 
 
@@ -31,11 +32,17 @@ usage(FILE *out)
 "usage: sepworker COMMAND [OPTIONS]\n"
 "\n"
 "commands:\n"
-"  run --config FILE\n"
+"  run --config FILE [--with-worker-runner]\n"
 "        work the Queue as worker workerId of pool provisionerId/workerType:\n"
 "        claim tasks, run each in the sandbox, upload its artifacts, its\n"
 "        chain of trust and its log, resolve it; until numberOfTasksToRun\n"
-"        (exit 0), idleTimeoutSecs (68), SIGINT (71) or SIGTERM (72)\n"
+"        (exit 0), idleTimeoutSecs (68), SIGINT (71: the running task\n"
+"        finishes first) or SIGTERM (72: it is aborted, worker-shutdown).\n"
+"        With --with-worker-runner, speak worker-runner's protocol on\n"
+"        stdin/stdout (nothing else is written to stdout): its\n"
+"        graceful-termination (exit 72), new-credentials, log,\n"
+"        error-report and shutdown; worker-manager's should-terminate is\n"
+"        asked before each claim (exit 70)\n"
 "  run-task TASK.json --out DIR [--config FILE] [--task-id ID] [--run-id N]\n"
 "        run one task (a task definition, or a bare generic-worker payload)\n"
 "        in the sandbox and write its artifacts, its log and result.json to\n"
@@ -69,7 +76,9 @@ usage(FILE *out)
 "  --verbose                debug messages too\n"
 "\n"
 "exit status: 0 ok, 1 a selfcheck check failed (run-task: the task\n"
-"failed), 2 run-task: the task ended in an exception, 64 bad usage or a\n"
+"failed), 2 run-task: the task ended in an exception, 68 run: idle, 70\n"
+"run: worker-manager said terminate, 71 run: SIGINT, 72 run: SIGTERM or\n"
+"graceful termination, 64 bad usage or a\n"
 "config file that cannot be loaded (unreadable, not JSON, an unknown key,\n"
 "a value of the wrong type), 69 internal error (a child died), 73 invalid\n"
 "config (a setting missing, out of range or inconsistent, an unusable\n"
@@ -81,6 +90,7 @@ struct options {
 	const char	*config;
 	bool		 hold;
 	bool		 worker;	/* check-config --worker */
+	bool		 with_runner;	/* run --with-worker-runner */
 	bool		 verbose;
 	enum log_format	 log_format;
 	const char	*positional;	/* run-task's TASK.json */
@@ -97,6 +107,7 @@ struct options {
 #define OPT_FILE	0x4
 #define OPT_VERIFY	0x8
 #define OPT_WORKER	0x10
+#define OPT_RUNNER	0x20
 
 static int
 parse_options(int argc, char **argv, int allowed, struct options *o)
@@ -105,6 +116,7 @@ parse_options(int argc, char **argv, int allowed, struct options *o)
 		{ "config", required_argument, NULL, 'c' },
 		{ "hold", no_argument, NULL, 'H' },
 		{ "worker", no_argument, NULL, 'W' },
+		{ "with-worker-runner", no_argument, NULL, 'R' },
 		{ "out", required_argument, NULL, 'o' },
 		{ "task-id", required_argument, NULL, 't' },
 		{ "run-id", required_argument, NULL, 'r' },
@@ -134,6 +146,11 @@ parse_options(int argc, char **argv, int allowed, struct options *o)
 			if (!(allowed & OPT_WORKER))
 				goto bad;
 			o->worker = true;
+			break;
+		case 'R':
+			if (!(allowed & OPT_RUNNER))
+				goto bad;
+			o->with_runner = true;
 			break;
 		case 'o':
 			if (!(allowed & OPT_RUNTASK))
@@ -212,6 +229,7 @@ load_config(const struct options *o, struct sw_config *cfg)
 	config_defaults(cfg);
 	if (o->config == NULL)
 		return EXIT_OK;
+	cfg->config_path = o->config;
 	rc = config_load_file(o->config, cfg, err, sizeof(err));
 	/* Credentials in a file a task could read, or anyone but root:
 	 * generic-worker's "cannot secure config". */
@@ -248,6 +266,34 @@ validate_config(const struct sw_config *cfg, bool worker)
 		return EXIT_INVALID_CONFIG;
 	}
 	return EXIT_OK;
+}
+
+/* Time for worker-runner's welcome, which it sends as it starts us. */
+#define WELCOME_TIMEOUT_MS	60000
+
+/* `run`: with worker-runner, the handshake comes first, so that even a
+ * config that cannot be loaded is reported to it (error-report). */
+static int
+run_worker(const struct options *o)
+{
+	struct sw_config cfg;
+	char err[256];
+	int rc;
+
+	if (o->with_runner && wrproto_start(WELCOME_TIMEOUT_MS, err,
+	    sizeof(err)) == -1) {
+		log_errorx("--with-worker-runner: %s", err);
+		return EXIT_INTERNAL_ERROR;
+	}
+	if ((rc = load_config(o, &cfg)) != EXIT_OK) {
+		wrproto_error_report(rc);
+		return rc;
+	}
+	if ((rc = validate_config(&cfg, true)) == EXIT_OK)
+		rc = worker_main(&cfg);
+	config_free(&cfg);
+	wrproto_error_report(rc);
+	return rc;
 }
 
 int
@@ -298,18 +344,13 @@ main(int argc, char **argv)
 		return rc;
 	}
 	if (strcmp(cmd, "run") == 0) {
-		if (parse_options(argc, argv, 0, &o) == -1)
+		if (parse_options(argc, argv, OPT_RUNNER, &o) == -1)
 			return EXIT_USAGE;
 		if (o.config == NULL) {
 			fprintf(stderr, "sepworker: run needs --config FILE\n");
 			return EXIT_USAGE;
 		}
-		if ((rc = load_config(&o, &cfg)) != EXIT_OK)
-			return rc;
-		if ((rc = validate_config(&cfg, true)) == EXIT_OK)
-			rc = worker_main(&cfg);
-		config_free(&cfg);
-		return rc;
+		return run_worker(&o);
 	}
 	if (strcmp(cmd, "selfcheck") == 0) {
 		if (parse_options(argc, argv, OPT_HOLD, &o) == -1)

@@ -159,13 +159,38 @@ on_kh_answer(void *arg, struct ipc_msg *m)
 	return 0;
 }
 
-/* proxyd's answers: only to the request being waited for. */
+/* The answer to a request sent with supervisor_proxyd_post: logged.
+ * 1 if m was one, 0 if not, -1 if it makes no sense. */
+static int
+take_post_answer(struct supervisor *s, struct ipc_msg *m)
+{
+	char why[PX_REASON_MAX + 1];
+
+	for (size_t i = 0; i < nitems(s->post_ids); i++) {
+		if (s->post_ids[i] == 0 || s->post_ids[i] != m->hdr.id)
+			continue;
+		s->post_ids[i] = 0;
+		if (m->hdr.type == PX_DONE)
+			return 1;
+		if (m->hdr.type != PX_FAILED ||
+		    take_reason(m, why, sizeof(why)) == -1)
+			return -1;
+		log_errorx("proxyd refused a request: %s", why);
+		return 1;
+	}
+	return 0;
+}
+
+/* proxyd's answers: only to the request being waited for (or posted). */
 static int
 on_px_answer(void *arg, struct ipc_msg *m)
 {
 	struct dispatch_ctx *d = arg;
 	struct px_answer *a = &d->s->px;
+	int rc;
 
+	if ((rc = take_post_answer(d->s, m)) != 0)
+		return rc == 1 ? 0 : -1;
 	if (a->id == 0 || m->hdr.id != a->id || a->done)
 		return -1;
 	a->type = m->hdr.type;
@@ -176,6 +201,7 @@ on_px_answer(void *arg, struct ipc_msg *m)
 		a->failed = true;
 		break;
 	case PX_NO_TASK:
+	case PX_TERMINATE:
 		if (take_reason(m, a->reason, sizeof(a->reason)) == -1)
 			return -1;
 		break;
@@ -258,6 +284,7 @@ static const struct ipc_handler proxyd_handlers[] = {
 	{ PX_FAILED, CHILD_READY, on_px_answer },
 	{ PX_CLAIMED, CHILD_READY, on_px_answer },
 	{ PX_NO_TASK, CHILD_READY, on_px_answer },
+	{ PX_TERMINATE, CHILD_READY, on_px_answer },
 };
 static const struct ipc_handler taskproxy_handlers[] = {
 	COMMON_HANDLERS,
@@ -332,6 +359,7 @@ supervisor_init(struct supervisor *s, const struct sw_config *cfg, char *err,
 	s->cfg = cfg;
 	s->task.cfg = cfg;
 	s->agent_spool_fd = -1;
+	s->input_fd = -1;
 	for (int i = 0; i < NROLES; i++) {
 		s->kids[i].role = (enum role)i;
 		s->kids[i].name = role_names[i];
@@ -523,9 +551,40 @@ kill_child(struct child *k)
 	k->state = CHILD_STOPPING;
 }
 
+/* Worker mode: a standing child that dies or breaks protocol is lost;
+ * the task it served is ended with how, and the worker restarts it. */
+static bool
+recoverable(const struct supervisor *s, const struct child *k)
+{
+	return s->recover_children && !s->stopping && k->role < NSTANDING;
+}
+
+static void
+child_lost(struct supervisor *s, struct child *k, const char *how)
+{
+	log_errorx("%s (pid %ld) %s; the worker carries on and will restart "
+	    "it", k->name, (long)k->pid, how);
+	s->lost[k->role] = true;
+	s->lost_ms[k->role] = now_ms();
+	snprintf(s->lost_why[k->role], sizeof(s->lost_why[k->role]),
+	    "%s (pid %ld) %s", k->name, (long)k->pid, how);
+	if (s->task_fault[0] == '\0')
+		snprintf(s->task_fault, sizeof(s->task_fault), "the worker's "
+		    "%s", s->lost_why[k->role]);
+}
+
 static void
 child_violation(struct supervisor *s, struct child *k, const char *why)
 {
+	char how[300];
+
+	if (recoverable(s, k)) {
+		snprintf(how, sizeof(how), "broke protocol (%s) and was "
+		    "killed", why);
+		child_lost(s, k, how);
+		kill_child(k);
+		return;
+	}
 	log_errorx("%s (pid %ld) broke protocol: %s; treating it as "
 	    "compromised", k->name, (long)k->pid, why);
 	kill_child(k);
@@ -635,7 +694,11 @@ reap_child(struct supervisor *s, struct child *k, bool block)
 			snprintf(s->run->proxy_end, sizeof(s->run->proxy_end),
 			    "%s", how);
 		}
-	} else if (k->state != CHILD_STOPPING && !s->stopping) {
+	} else if (k->state != CHILD_STOPPING && recoverable(s, k) &&
+	    !(k->role == ROLE_KEYHOLDER && k->exit_signal == 0 &&
+	    k->exit_code == KEYHOLDER_EXIT_KEY))
+		child_lost(s, k, how);
+	else if (k->state != CHILD_STOPPING && !s->stopping) {
 		log_errorx("%s (pid %ld) %s; stopping sepworker", k->name,
 		    (long)k->pid, how);
 		begin_stop(s, k->role == ROLE_KEYHOLDER &&
@@ -646,6 +709,38 @@ reap_child(struct supervisor *s, struct child *k, bool block)
 	k->state = CHILD_NONE;
 }
 
+void
+supervisor_terminate(struct supervisor *s, bool abort, int exit_code,
+    const char *why)
+{
+	if (s->term_requested && (s->term_abort || !abort)) {
+		log_info("%s: termination is under way already", why);
+		return;
+	}
+	if (abort)
+		log_info("%s: no more claims; the running task, if any, is "
+		    "aborted (exception/worker-shutdown), then sepworker exits "
+		    "%d", why, exit_code);
+	else
+		log_info("%s: no more claims; the running task, if any, runs "
+		    "to its end, then sepworker exits %d", why, exit_code);
+	s->term_requested = true;
+	s->term_abort = abort;
+	s->term_exit = exit_code;
+}
+
+/* Worker mode (reference §6.2): SIGINT lets the running task finish
+ * (exit 71); SIGTERM, and SIGHUP with it, aborts it (exit 72). */
+static void
+worker_signal(struct supervisor *s, int signo)
+{
+	char why[64];
+
+	snprintf(why, sizeof(why), "received SIG%s", sigabbrev_np(signo));
+	supervisor_terminate(s, signo != SIGINT, signo == SIGINT ?
+	    EXIT_WORKER_STOPPED : EXIT_WORKER_SHUTDOWN, why);
+}
+
 static void
 read_signals(struct supervisor *s)
 {
@@ -654,6 +749,10 @@ read_signals(struct supervisor *s)
 	while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (s->stopping)
 			continue;
+		if (s->worker_mode) {
+			worker_signal(s, (int)si.ssi_signo);
+			continue;
+		}
 		log_info("received SIG%s, stopping",
 		    sigabbrev_np((int)si.ssi_signo));
 		s->stop_signal = (int)si.ssi_signo;
@@ -664,12 +763,18 @@ read_signals(struct supervisor *s)
 void
 supervisor_poll(struct supervisor *s, int timeout_ms)
 {
-	struct pollfd pfd[1 + 3 * NROLES];
+	struct pollfd pfd[2 + 3 * NROLES];
 	struct { struct child *k; int what; } who[nitems(pfd)];
 	nfds_t n = 0;
 
 	pfd[n] = (struct pollfd){ .fd = s->sigfd, .events = POLLIN };
-	who[n++].k = NULL;
+	who[n].k = NULL;
+	who[n++].what = 0;
+	if (s->input_fd >= 0) {
+		pfd[n] = (struct pollfd){ .fd = s->input_fd, .events = POLLIN };
+		who[n].k = NULL;
+		who[n++].what = 1;
+	}
 	for (int i = 0; i < NROLES; i++) {
 		struct child *k = &s->kids[i];
 		int fds[3] = { k->conn.sock, k->logfd, k->pidfd };
@@ -699,8 +804,12 @@ supervisor_poll(struct supervisor *s, int timeout_ms)
 
 		if (pfd[i].revents == 0)
 			continue;
-		if (k == NULL)
+		if (k == NULL && who[i].what == 0)
 			read_signals(s);
+		else if (k == NULL && s->input_fd >= 0)
+			s->on_input(s);
+		else if (k == NULL)
+			continue;
 		else if (who[i].what == 0 && k->conn.sock >= 0)
 			read_child_messages(s, k);
 		else if (who[i].what == 1 && k->logfd >= 0)
@@ -843,6 +952,32 @@ supervisor_proxyd_request(struct supervisor *s, uint32_t type,
 	*out = *a;
 	a->fd = -1;
 	return out->done ? 0 : -1;
+}
+
+int
+supervisor_proxyd_post(struct supervisor *s, uint32_t type,
+    const void *payload, size_t len, const char *what)
+{
+	struct child *k = &s->kids[ROLE_PROXYD];
+	size_t i;
+
+	for (i = 0; i < nitems(s->post_ids); i++)
+		if (s->post_ids[i] == 0)
+			break;
+	if (k->state != CHILD_READY || i == nitems(s->post_ids)) {
+		log_errorx("%s cannot be passed to proxyd now: %s", what,
+		    k->state != CHILD_READY ? "it is not serving" :
+		    "it has not answered the last ones");
+		return -1;
+	}
+	s->post_ids[i] = k->conn.next_id++;
+	if (ipc_send(&k->conn, type, s->post_ids[i], payload, len, -1) ==
+	    -1) {
+		s->post_ids[i] = 0;
+		child_violation(s, k, "not reading its socket");
+		return -1;
+	}
+	return 0;
 }
 
 int

@@ -92,6 +92,32 @@ struct supervisor {
 	bool			 hold_taskrunner;
 	bool			 worker_mode;	/* `run`, not run-task */
 	int			 agent_spool_fd; /* worker: the task's, or -1 */
+	/* Worker mode, once started: a standing child that dies or breaks
+	 * protocol is lost, not a reason to stop; the worker ends the task
+	 * it was running (task_fault says why) and restarts the child
+	 * before the next claim (worker.c). */
+	bool			 recover_children;
+	bool			 lost[NSTANDING];
+	char			 lost_why[NSTANDING][320];
+	uint64_t		 lost_ms[NSTANDING];
+	char			 task_fault[400];
+	/*
+	 * Worker mode: a graceful termination asked for (SIGINT, SIGTERM,
+	 * worker-runner's graceful-termination or its end of stdin
+	 * closing): no more claims.  With term_abort the running task is
+	 * aborted (worker-shutdown); without, it runs to its end.  The
+	 * children keep serving either way: the task's agent must still
+	 * upload and resolve.  term_exit: 71 or 72.
+	 */
+	bool			 term_requested;
+	bool			 term_abort;
+	int			 term_exit;
+	/* Worker mode: another input to poll (worker-runner's stdin), -1
+	 * when none; on_input is called when it is readable. */
+	int			 input_fd;
+	void			(*on_input)(struct supervisor *s);
+	/* Requests sent with supervisor_proxyd_post, answers not in. */
+	uint32_t		 post_ids[4];
 	bool			 stopping;	/* shutting everything down */
 	int			 stop_signal;	/* signal that asked for it */
 	int			 exit_code;	/* 0, or why we are stopping */
@@ -141,6 +167,21 @@ int	supervisor_proxyd_call(struct supervisor *s, uint32_t type,
 int	supervisor_proxyd_request(struct supervisor *s, uint32_t type,
 	    const void *payload, size_t len, int fd, unsigned timeout_ms,
 	    struct px_answer *a);
+/*
+ * Send proxyd a request whose answer (DONE or FAILED) is only logged,
+ * naming what; it does not wait, so it may be sent while another
+ * request waits for its answer.  0, or -1 if it could not be sent.
+ */
+int	supervisor_proxyd_post(struct supervisor *s, uint32_t type,
+	    const void *payload, size_t len, const char *what);
+/*
+ * Worker mode: graceful termination, asked for by why.  abort: the
+ * running task is aborted as worker-shutdown; else it finishes.  A later
+ * request may turn a finishing termination into an abort (exit_code
+ * then replaces the first's), never the other way.
+ */
+void	supervisor_terminate(struct supervisor *s, bool abort, int exit_code,
+	    const char *why);
 /* Serve events until a stop is requested (signal or a child's death). */
 void	supervisor_run(struct supervisor *s);
 /* Stop every child: SHUTDOWN, then SIGKILL after a grace period; reap all.

@@ -140,18 +140,57 @@ send_assign(struct supervisor *s, struct task_run *run, int def_fd,
 	    k->conn.next_id++, w.buf, w.len, def_fd);
 }
 
-/* Serve events until done() or the supervisor stops; on a signal, ask the
- * taskrunner to abort the task and give it a while to report. */
+/*
+ * Worker mode: a child the task depended on was lost (s->task_fault says
+ * how).  The task is aborted with that reason, which the taskrunner
+ * writes in its log, and given a while to report; a taskrunner that is
+ * gone or does not report leaves the worker to end it.  True once the
+ * task is resolved.
+ */
+static bool
+end_for_fault(struct supervisor *s, struct task_run *run, uint64_t *deadline)
+{
+	struct child *k = &s->kids[ROLE_TASKRUNNER];
+
+	if (!run->abort_sent && k->state == CHILD_TASK)
+		tf_abort_task(s, run, s->task_fault);
+	if (*deadline == 0)
+		*deadline = now_ms() + ABORT_GRACE_MS;
+	if (!run->resolved && (k->state != CHILD_TASK ||
+	    now_ms() > *deadline)) {
+		log_errorx("task %s: ended by the worker: %s", run->task_id,
+		    s->task_fault);
+		taskrun_fail(run, "internal-error");
+	}
+	return run->resolved;
+}
+
+
+/* The task is to be aborted as worker-shutdown: run-task stopped by a
+ * signal, or the worker terminating without finishing its task. */
+static bool
+shutdown_abort(const struct supervisor *s)
+{
+	return (s->stopping && s->stop_signal != 0) || s->term_abort;
+}
+
+/* Serve events until done() or the supervisor stops; on a signal (or the
+ * worker's termination without finishing), ask the taskrunner to abort
+ * the task and give it a while to report.  A terminating worker keeps
+ * its children: only the wait is bounded. */
 void
 tf_serve_until(struct supervisor *s, struct task_run *run,
     bool (*done)(const struct task_run *))
 {
-	uint64_t abort_deadline = 0;
+	uint64_t abort_deadline = 0, fault_deadline = 0;
 
 	while (!done(run)) {
 		struct child *k = &s->kids[ROLE_TASKRUNNER];
 
-		if (s->stopping && s->stop_signal != 0 && !run->abort_sent &&
+		if (s->task_fault[0] != '\0' && !s->stopping &&
+		    end_for_fault(s, run, &fault_deadline))
+			break;
+		if (shutdown_abort(s) && !run->abort_sent &&
 		    k->state == CHILD_TASK) {
 			run->abort_sent = true;
 			abort_deadline = now_ms() + ABORT_GRACE_MS;
@@ -159,10 +198,16 @@ tf_serve_until(struct supervisor *s, struct task_run *run,
 			    NULL, 0, -1) == -1)
 				break;
 		}
+		if (s->term_abort && run->abort_sent && abort_deadline == 0)
+			abort_deadline = now_ms() + ABORT_GRACE_MS;
 		if (s->stopping && (s->stop_signal == 0 || !run->abort_sent ||
 		    now_ms() > abort_deadline || k->state == CHILD_NONE))
 			break;
-		supervisor_poll(s, s->stopping ? 100 : -1);
+		if (!s->stopping && abort_deadline != 0 &&
+		    (now_ms() > abort_deadline || k->state == CHILD_NONE))
+			break;
+		supervisor_poll(s, s->stopping || abort_deadline != 0 ||
+		    s->task_fault[0] != '\0' ? 100 : -1);
 	}
 }
 
@@ -505,7 +550,7 @@ tf_run(struct supervisor *s, struct task_run *r, int def_fd,
 		tf_abort_task(s, r, r->claim_lost_why);
 		tf_serve_until(s, r, resolved);
 	}
-	if (r->valid && !r->resolved && !s->stopping) {
+	if (r->valid && !r->resolved && !s->stopping && !s->term_abort) {
 		r->started = true;
 		r->started_ms = time_now_ms();
 		if (ipc_send(&k->conn, TR_TASK_START, k->conn.next_id++, NULL,
@@ -514,7 +559,10 @@ tf_run(struct supervisor *s, struct task_run *r, int def_fd,
 		log_info("task %s started: uid %u, directory %s", r->task_id,
 		    r->uid, taskdir);
 		serve_task(s, r);
-	}
+	} else if (!r->resolved && !s->stopping)
+		/* The worker terminates: the task is aborted before it
+		 * starts. */
+		tf_serve_until(s, r, resolved);
 	/* The proxy ends with its task: its port closes, its credentials go
 	 * with it.  In worker mode it acts for the task still (worker.c). */
 	if (!s->worker_mode)

@@ -37,11 +37,14 @@
 #include "supervisor/taskflow.h"
 #include "supervisor/taskuid.h"
 #include "supervisor/worker.h"
+#include "supervisor/wrproto.h"
 
 /* Consecutive claimWork calls start at least this far apart (§2.6). */
 #define CLAIM_INTERVAL_MS	5000
 /* proxyd's claimWork: the Queue's 20 s long poll, retries, slack. */
 #define CLAIM_TIMEOUT_MS	180000
+/* proxyd's shouldWorkerTerminate: its retries, slack. */
+#define WM_TIMEOUT_MS		90000
 /* "No task claimed" at most this often. */
 #define IDLE_LOG_MS		60000
 /* How long the agent has for everything it uploads for one task. */
@@ -52,6 +55,17 @@
 #define LIVE_LOG		"public/logs/live.log"
 #define CERTIFIED_LOG		"public/logs/certified.log"
 #define LOG_TYPE		"text/plain; charset=utf-8"
+/* A lost child is restarted after RESTART_FIRST_MS, the wait doubling
+ * up to RESTART_MAX_MS for each restart in a row; one that ran
+ * RESTART_HEALTHY_MS before it was lost starts the count over.  After
+ * RESTART_LIMIT restarts in a row the worker stops (exit 69): with the
+ * waits, a child lost again and again for some four minutes. */
+#define RESTART_FIRST_MS	1000
+#define RESTART_MAX_MS		60000
+#define RESTART_HEALTHY_MS	(10u * 60 * 1000)
+#define RESTART_LIMIT		8
+/* How long a lost taskrunner's task processes get to die. */
+#define TASK_KILL_WAIT_MS	5000
 
 struct worker {
 	struct supervisor	 s;
@@ -60,6 +74,11 @@ struct worker {
 	bool			 have_key;
 	uint64_t		 resolved;	/* tasks-resolved-count.txt */
 	int			 tasks_fd;	/* <workDir>/runs */
+	struct {
+		unsigned	 count;		/* restarts in a row */
+		uint64_t	 started_ms;
+	}			 restarts[NSTANDING];
+	bool			 with_runner;	/* --with-worker-runner */
 };
 
 /* What proxyd said of a claim: the summary, never the credentials. */
@@ -139,20 +158,28 @@ hand_over_worker_credentials(struct worker *w, char *err, size_t errlen)
 }
 
 static int
-start_children(struct worker *w, char *err, size_t errlen)
+spawn_proxyd(struct worker *w)
 {
 	struct sw_config *cfg = w->cfg;
 	char *opts[] = { "--worker", "--root-url", cfg->root_url,
 	    "--provisioner-id", cfg->provisioner_id, "--worker-type",
 	    cfg->worker_type, "--worker-group", cfg->worker_group,
 	    "--worker-id", cfg->worker_id, NULL };
+
+	return supervisor_spawn_opts(&w->s, ROLE_PROXYD, opts);
+}
+
+static int
+start_children(struct worker *w, char *err, size_t errlen)
+{
+	struct sw_config *cfg = w->cfg;
 	char b64[EDKEY_B64_LEN + 1];
 
 	if (supervisor_init(&w->s, cfg, err, errlen) == -1)
 		return EXIT_INTERNAL_ERROR;
 	w->s.worker_mode = true;
 	if (supervisor_spawn(&w->s, ROLE_KEYHOLDER) == -1 ||
-	    supervisor_spawn_opts(&w->s, ROLE_PROXYD, opts) == -1 ||
+	    spawn_proxyd(w) == -1 ||
 	    supervisor_wait_ready(&w->s, READY_TIMEOUT_MS) == -1) {
 		snprintf(err, errlen, "the worker's children did not start");
 		return w->s.exit_code == EXIT_MISSING_KEY ? EXIT_MISSING_KEY :
@@ -162,7 +189,231 @@ start_children(struct worker *w, char *err, size_t errlen)
 		edkey_encode(w->pk, b64);
 	if (hand_over_worker_credentials(w, err, errlen) == -1)
 		return EXIT_INTERNAL_ERROR;
+	w->restarts[ROLE_KEYHOLDER].started_ms = now_ms();
+	w->restarts[ROLE_PROXYD].started_ms = now_ms();
+	w->s.recover_children = true;
 	return EXIT_OK;
+}
+
+/* --- recovery from a lost child --- */
+
+/* Wait, serving events, until ms from now, a stop or a termination. */
+static void
+pause_ms(struct supervisor *s, uint64_t until)
+{
+	while (!s->stopping && !s->term_requested && now_ms() < until)
+		supervisor_poll(s, (int)(until - now_ms()));
+}
+
+/*
+ * A restarted proxyd needs the worker's credentials, which were wiped
+ * here once handed over: they are read again from the config file
+ * (root's, 0600, checked as at start).  Credentials worker-runner sent
+ * since start (new-credentials) were held by the proxyd that was lost:
+ * until it sends new ones, the file's are used.
+ */
+static int
+reload_credentials(struct worker *w, char *err, size_t errlen)
+{
+	const char *path = w->cfg->config_path;
+	struct sw_config fresh;
+	char why[512];
+	char *swap;
+
+	if (path == NULL) {
+		snprintf(err, errlen, "the worker has no config file to read "
+		    "its credentials from again");
+		return -1;
+	}
+	config_defaults(&fresh);
+	if (config_load_file(path, &fresh, why, sizeof(why)) != CONFIG_OK ||
+	    ((fresh.access_token != NULL || fresh.certificate != NULL) &&
+	    secret_file_problem(w->cfg, path, 0, why, sizeof(why)) != NULL)) {
+		snprintf(err, errlen, "re-reading the worker's credentials "
+		    "from %s: %.300s", path, why);
+		config_free(&fresh);
+		return -1;
+	}
+	swap = w->cfg->client_id;
+	w->cfg->client_id = fresh.client_id;
+	fresh.client_id = swap;
+	w->cfg->access_token = fresh.access_token;
+	w->cfg->certificate = fresh.certificate;
+	fresh.access_token = fresh.certificate = NULL;
+	config_free(&fresh);
+	return hand_over_worker_credentials(w, err, errlen);
+}
+
+/* Start a lost child again, as at start.  0 once it serves. */
+static int
+start_again(struct worker *w, enum role role, char *err, size_t errlen)
+{
+	struct supervisor *s = &w->s;
+	unsigned char pk[32];
+
+	if ((role == ROLE_PROXYD ? spawn_proxyd(w) :
+	    supervisor_spawn(s, role)) == -1) {
+		snprintf(err, errlen, "it could not be started");
+		return -1;
+	}
+	if (supervisor_wait_ready(s, READY_TIMEOUT_MS) == -1 ||
+	    s->kids[role].state != CHILD_READY) {
+		snprintf(err, errlen, "it did not start: %s", s->lost[role] ?
+		    s->lost_why[role] : "it did not become ready");
+		return -1;
+	}
+	if (role == ROLE_PROXYD)
+		return reload_credentials(w, err, errlen);
+	if (role == ROLE_KEYHOLDER && w->have_key) {
+		if (!tf_public_key(s, pk)) {
+			snprintf(err, errlen, "it did not give its public key");
+			return -1;
+		}
+		if (memcmp(pk, w->pk, sizeof(pk)) != 0) {
+			log_warnx("the restarted keyholder's public key is not "
+			    "the one it had: its key file changed; chains of "
+			    "trust are signed with the new key from now on");
+			memcpy(w->pk, pk, sizeof(pk));
+		}
+	}
+	return 0;
+}
+
+static void
+stop_worker(struct supervisor *s, int exit_code)
+{
+	if (!s->stopping)
+		s->exit_code = exit_code;
+	s->stopping = true;
+}
+
+/* Restart a lost child with back-off.  0 once it serves; -1 if the
+ * worker stops (asked to, or the child cannot be kept running). */
+static int
+restart_child(struct worker *w, enum role role)
+{
+	struct supervisor *s = &w->s;
+	const char *name = s->kids[role].name;
+	char err[512];
+	uint64_t delay;
+
+	while (!s->stopping) {
+		if (s->lost_ms[role] - w->restarts[role].started_ms >=
+		    RESTART_HEALTHY_MS)
+			w->restarts[role].count = 0;
+		if (w->restarts[role].count >= RESTART_LIMIT) {
+			log_errorx("the %s was lost again after %u restarts in "
+			    "a row (%s): stopping sepworker", name,
+			    RESTART_LIMIT, s->lost_why[role]);
+			stop_worker(s, EXIT_INTERNAL_ERROR);
+			return -1;
+		}
+		delay = (uint64_t)RESTART_FIRST_MS << w->restarts[role].count;
+		if (delay > RESTART_MAX_MS)
+			delay = RESTART_MAX_MS;
+		log_warnx("restarting the %s in %llu ms (restart %u in a row, "
+		    "at most %u)", name, (unsigned long long)delay,
+		    w->restarts[role].count + 1, RESTART_LIMIT);
+		pause_ms(s, now_ms() + delay);
+		if (s->stopping)
+			break;
+		w->restarts[role].count++;
+		w->restarts[role].started_ms = now_ms();
+		s->lost[role] = false;
+		if (start_again(w, role, err, sizeof(err)) == 0) {
+			log_info("%s restarted (pid %ld)", name,
+			    (long)s->kids[role].pid);
+			return 0;
+		}
+		if (s->stopping)
+			break;
+		log_errorx("restarting the %s failed: %s", name, err);
+		if (s->kids[role].state != CHILD_NONE)
+			supervisor_stop_child(s, role, TASKPROXY_STOP_MS);
+		if (!s->lost[role]) {
+			s->lost[role] = true;
+			s->lost_ms[role] = now_ms();
+			snprintf(s->lost_why[role], sizeof(s->lost_why[role]),
+			    "%s failed to restart: %.200s", name, err);
+		}
+	}
+	return -1;
+}
+
+/* Before a claim: every lost child running again.  -1 if the worker
+ * stops instead. */
+static int
+recover_children(struct worker *w)
+{
+	struct supervisor *s = &w->s;
+
+	/* The taskrunner starts afresh with each task anyway. */
+	s->lost[ROLE_TASKRUNNER] = false;
+	for (int i = 0; i < NSTANDING; i++)
+		if (s->lost[i]) {
+			if (restart_child(w, (enum role)i) == -1)
+				return -1;
+			i = -1;		/* another may have been lost since */
+		}
+	s->task_fault[0] = '\0';
+	return 0;
+}
+
+/* A lost taskrunner leaves its task's processes: killed, through the
+ * task's cgroups and its uid, before the task is resolved. */
+static void
+kill_task_processes(struct worker *w, struct task_run *r)
+{
+	struct task_cgroup *cg = &w->s.task.cg;
+	unsigned n, killed = 0, left = 0;
+
+	for (size_t i = 0; i < cg->ndirs; i++) {
+		if (cgroup_remove_leftover(cg->dirs[i], TASK_KILL_WAIT_MS,
+		    &n) == -1)
+			log_warn("task %s: cgroup %s", r->task_id,
+			    cg->dirs[i]);
+		killed += n;
+	}
+	taskuid_kill_all(r->uid, TASK_KILL_WAIT_MS, &n, &left);
+	killed += n;
+	log_info("task %s: killed %u process%s its taskrunner left", r->task_id,
+	    killed, killed == 1 ? "" : "es");
+	if (left > 0)
+		log_errorx("task %s: %u process%s of task uid %u still alive "
+		    "after %u ms", r->task_id, left, left == 1 ? "" : "es",
+		    r->uid, TASK_KILL_WAIT_MS);
+}
+
+/*
+ * A task during which a child of the worker was lost is an
+ * exception/internal-error (worker-shutdown if the worker is going away
+ * for a signal), with which child and how in its log.  A lost keyholder
+ * is never papered over: the task gets no chain of trust (finish_task).
+ */
+static void
+end_lost_task(struct worker *w, struct task_run *r)
+{
+	struct supervisor *s = &w->s;
+	bool any = false;
+
+	for (int i = 0; i < NSTANDING; i++)
+		if (s->lost[i]) {
+			taskrun_log(r, "The worker's %s during the task: the "
+			    "task is ended%s", s->lost_why[i], i ==
+			    ROLE_KEYHOLDER ? ", with no chain of trust" : "");
+			any = true;
+		}
+	if (!any)
+		return;
+	if (s->lost[ROLE_TASKRUNNER])
+		kill_task_processes(w, r);
+	if (r->state != TASK_EXCEPTION ||
+	    (strcmp(r->reason, "worker-shutdown") != 0 &&
+	    strcmp(r->reason, "internal-error") != 0))
+		taskrun_override(r, "internal-error");
+	else if (!s->lost[ROLE_TASKRUNNER])
+		return;		/* the taskrunner logged it when told */
+	taskrun_log(r, "Resolution: exception/%s", r->reason);
 }
 
 /* --- one task --- */
@@ -337,6 +588,16 @@ cot_files(struct worker *w, struct task_run *r, struct agentq *q,
 {
 	char err[512];
 
+	/* Never papered over: a keyholder lost during the task signs
+	 * nothing for it, even once it is back. */
+	if (w->s.lost[ROLE_KEYHOLDER]) {
+		log_errorx("task %s: no chain of trust: the keyholder was lost "
+		    "during the task", r->task_id);
+		taskrun_log(r, "Chain of trust: cannot be provided: the "
+		    "worker's keyholder was lost during the task");
+		taskrun_override(r, "internal-error");
+		return;
+	}
 	if (!w->have_key || tf_chain_of_trust(&w->s, r, w->pk, err,
 	    sizeof(err)) == -1) {
 		log_errorx("task %s: no chain of trust: %s", r->task_id,
@@ -496,17 +757,18 @@ work_task(struct worker *w, const struct claim *c, int def_fd)
 	if (!tf_run(s, &r, def_fd, ""))
 		taskrun_fail(&r, "internal-error");
 	if (!r.resolved)
-		taskrun_fail(&r, s->stop_signal ? "worker-shutdown" :
-		    "internal-error");
+		taskrun_fail(&r, s->stop_signal || s->term_abort ?
+		    "worker-shutdown" : "internal-error");
 	tf_await_taskrunner(s);
+	end_lost_task(w, &r);
 	taskrun_close_collection(&r);
 	finish_task(w, &r, &q, c);
 out:
 	agentq_free(&q);
 	/* Credentials proxyd still holds for a task that never got its
 	 * agent would refuse the next claim: wipe them. */
-	if (supervisor_proxyd_call(s, PX_FORGET_TASK, NULL, 0, -1, 5000, err,
-	    sizeof(err)) != 0)
+	if (!s->lost[ROLE_PROXYD] && supervisor_proxyd_call(s, PX_FORGET_TASK,
+	    NULL, 0, -1, 5000, err, sizeof(err)) != 0)
 		log_warnx("task %s: proxyd did not forget its credentials: %s",
 		    r.task_id, err);
 	supervisor_stop_child(s, ROLE_TASKPROXY, TASKPROXY_STOP_MS);
@@ -558,6 +820,22 @@ take_claim(const struct px_answer *a, struct claim *c)
 	return slugid_valid(c->task_id) ? 0 : -1;
 }
 
+/*
+ * A claim in flight when termination was asked for came back with a
+ * task: it is aborted at once (exception/worker-shutdown, so the Queue
+ * hands it to another worker now), never left to expire.  The worker
+ * exits after it, as it would have.
+ */
+static void
+claimed_while_terminating(struct supervisor *s, const struct claim *c)
+{
+	if (!s->term_requested || s->term_abort)
+		return;
+	log_info("task %s was claimed after termination was asked for: it is "
+	    "aborted at once (exception/worker-shutdown)", c->task_id);
+	s->term_abort = true;
+}
+
 /* One claimWork through proxyd: 1 and the task worked, 0 no task, -1
  * proxyd is gone. */
 static int
@@ -589,6 +867,10 @@ claim_and_work(struct worker *w, uint64_t *last_idle_log)
 			close(a.fd);
 		return 0;
 	}
+	/* A child lost while the claim was made comes back before the
+	 * task runs: the task had nothing to do with it. */
+	(void)recover_children(w);
+	claimed_while_terminating(&w->s, &c);
 	work_task(w, &c, a.fd);
 	close(a.fd);
 	return 1;
@@ -605,12 +887,53 @@ count_task(struct worker *w)
 		log_errorx("%s", err);
 }
 
-/* Wait, serving events, until ms from now or a stop. */
-static void
-pause_ms(struct supervisor *s, uint64_t until)
+/*
+ * With worker-runner, worker-manager's shouldWorkerTerminate, through
+ * proxyd (reference §2 step 2); a call that fails counts as "no", as in
+ * generic-worker.  Without worker-runner, never asked.
+ */
+static bool
+wm_says_terminate(struct worker *w)
 {
-	while (!s->stopping && now_ms() < until)
-		supervisor_poll(s, (int)(until - now_ms()));
+	struct px_answer a;
+
+	if (!w->with_runner || w->s.stopping)
+		return false;
+	if (supervisor_proxyd_request(&w->s, PX_SHOULD_TERMINATE, NULL, 0, -1,
+	    WM_TIMEOUT_MS, &a) == -1)
+		return false;
+	if (a.type == PX_FAILED)
+		log_warnx("worker-manager's shouldWorkerTerminate failed "
+		    "(taken as no): %s", a.reason);
+	if (a.type != PX_TERMINATE)
+		return false;
+	log_info("worker-manager says this worker should terminate%s%s",
+	    a.reason[0] != '\0' ? ": " : "", a.reason);
+	return true;
+}
+
+/* The idle timeout passed: true to exit 68.  Under worker-runner only
+ * if worker-manager says so; otherwise the idle clock starts again
+ * (TestIdleTimeoutChecksWorkerManager). */
+static bool
+idle_exit(struct worker *w, uint64_t *last_active)
+{
+	if (!w->with_runner) {
+		log_info("idle for more than %u s (idleTimeoutSecs): exiting",
+		    w->cfg->idle_timeout_secs);
+		return true;
+	}
+	if (wm_says_terminate(w)) {
+		log_info("idle for more than %u s (idleTimeoutSecs) and "
+		    "worker-manager agrees: exiting",
+		    w->cfg->idle_timeout_secs);
+		return true;
+	}
+	log_info("idle for more than %u s (idleTimeoutSecs), but "
+	    "worker-manager does not say terminate: carrying on",
+	    w->cfg->idle_timeout_secs);
+	*last_active = now_ms();
+	return false;
 }
 
 static int
@@ -621,29 +944,35 @@ claim_loop(struct worker *w)
 	uint64_t last_active = now_ms(), last_claim = 0, last_idle_log = 0;
 	int rc;
 
+	/* generic-worker's order (reference §2 steps 1-3, 9), but a
+	 * termination asked for comes first: a task aborted for it is
+	 * counted, and the worker still says why it stopped. */
 	for (;;) {
-		/* A stop asked for comes first: a task aborted for it is
-		 * counted, but the worker still says why it stopped. */
-		if (s->stopping)
+		if (s->stopping || s->term_requested)
 			break;
 		if (cfg->number_of_tasks_to_run > 0 &&
 		    w->resolved >= cfg->number_of_tasks_to_run) {
 			log_info("%llu tasks resolved, numberOfTasksToRun is "
 			    "%u: exiting", (unsigned long long)w->resolved,
 			    cfg->number_of_tasks_to_run);
-			return EXIT_OK;
+			return wm_says_terminate(w) ? EXIT_WM_SHUTDOWN :
+			    EXIT_OK;
 		}
+		if (wm_says_terminate(w))
+			return EXIT_WM_SHUTDOWN;
 		if (cfg->idle_timeout_secs > 0 && now_ms() - last_active >
-		    (uint64_t)cfg->idle_timeout_secs * 1000) {
-			log_info("idle for more than %u s (idleTimeoutSecs): "
-			    "exiting", cfg->idle_timeout_secs);
+		    (uint64_t)cfg->idle_timeout_secs * 1000 &&
+		    idle_exit(w, &last_active))
 			return EXIT_IDLE_TIMEOUT;
-		}
 		pause_ms(s, last_claim + CLAIM_INTERVAL_MS);
-		if (s->stopping)
+		if (s->stopping || s->term_requested ||
+		    recover_children(w) == -1)
 			break;
 		last_claim = now_ms();
-		if ((rc = claim_and_work(w, &last_idle_log)) == -1) {
+		if ((rc = claim_and_work(w, &last_idle_log)) == -1 &&
+		    s->lost[ROLE_PROXYD])
+			continue;	/* restarted before the next claim */
+		if (rc == -1) {
 			log_errorx("proxyd did not answer claimWork");
 			if (!s->stopping)
 				s->exit_code = EXIT_INTERNAL_ERROR;
@@ -655,11 +984,31 @@ claim_loop(struct worker *w)
 			last_active = now_ms();
 		}
 	}
-	if (s->stop_signal == SIGINT)
-		return EXIT_WORKER_STOPPED;
-	if (s->stop_signal != 0)
-		return EXIT_WORKER_SHUTDOWN;
+	if (!s->stopping)
+		return s->term_exit;
 	return s->exit_code != EXIT_OK ? s->exit_code : EXIT_INTERNAL_ERROR;
+}
+
+/*
+ * Where generic-worker calls shutdownWorker (reference §1.5): exit 70
+ * always, 68 and 69 when configured.  worker-runner is asked (shutdown);
+ * without it sepworker says what generic-worker would do, and does not
+ * power the machine off.
+ */
+static void
+shutdown_worker(const struct sw_config *cfg, int rc)
+{
+	if (rc != EXIT_WM_SHUTDOWN && !(rc == EXIT_IDLE_TIMEOUT &&
+	    cfg->shutdown_machine_on_idle) && !(rc == EXIT_INTERNAL_ERROR &&
+	    cfg->shutdown_machine_on_internal_error))
+		return;
+	if (wrproto_shutdown())
+		log_info("exit %d: asked worker-runner to shut this worker "
+		    "down", rc);
+	else
+		log_info("exit %d: generic-worker would shut the machine down "
+		    "now; sepworker does not (it has no worker-runner with the "
+		    "shutdown capability to ask)", rc);
 }
 
 int
@@ -692,13 +1041,21 @@ worker_main(struct sw_config *cfg)
 	log_info("worker %s/%s of %s/%s: %llu tasks resolved so far",
 	    cfg->worker_group, cfg->worker_id, cfg->provisioner_id,
 	    cfg->worker_type, (unsigned long long)w.resolved);
+	w.with_runner = wrproto_active();
 	if ((rc = start_children(&w, err, sizeof(err))) != EXIT_OK)
 		log_errorx("%s", err);
-	else
+	else {
+		/* New credentials from worker-runner replace the ones just
+		 * handed over: only now. */
+		wrproto_attach(&w.s);
 		rc = claim_loop(&w);
+	}
+	wrproto_detach(&w.s);
 	supervisor_shutdown(&w.s);
 out:
 	if (w.tasks_fd >= 0)
 		close(w.tasks_fd);
+	wrproto_error_report(rc);
+	shutdown_worker(cfg, rc);
 	return rc;
 }

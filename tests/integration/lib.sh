@@ -25,6 +25,13 @@ not_ok() {
 }
 # check NAME COMMAND...: ok if the command succeeds
 check() { local name=$1; shift; if "$@"; then ok "$name"; else not_ok "$name" "failed: $*"; fi; }
+# checked NAME RC [DETAIL...]: ok if RC (the status of the conditions just
+# evaluated, "A && B; checked NAME $?") is 0.  check runs one command:
+# "check NAME [ A ] && [ B ]" would assert A alone.
+checked() {
+	local name=$1 rc=$2; shift 2
+	if [ "$rc" -eq 0 ]; then ok "$name"; else not_ok "$name" "$@"; fi
+}
 # skip NAME REASON: skipped, or a failure when CI is set
 skip() {
 	_n=$((_n + 1))

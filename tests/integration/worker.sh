@@ -88,8 +88,9 @@ check "tasks-resolved-count.txt says $NTASKS" \
     [ "$(cat "$CFGDIR/work/tasks-resolved-count.txt" 2>/dev/null)" = "$NTASKS" ]
 check "past 64 queued uploads the taskrunner is held (task many)" \
     grep -q 'uploads queued for its agent: the taskrunner waits' "$TMP/worker.err"
-check "nothing is left in the worker's work directory" \
-    [ -d "$CFGDIR/work/runs" ] && [ -z "$(ls -A "$CFGDIR/work/runs")" ]
+[ -d "$CFGDIR/work/runs" ] && [ -z "$(ls -A "$CFGDIR/work/runs")" ]
+checked "nothing is left in the worker's work directory" $? \
+    "$(ls -A "$CFGDIR/work/runs" 2>&1)"
 
 node "$(dirname "$0")/worker_pool.js" check --root-url "$FAKE_URL" --state "$STATE" \
     --public-key "$PUB" --worker-group "$GROUP" --worker-id "$WID" \
@@ -114,8 +115,9 @@ timeout 60 "$SEPWORKER" run --config "$CFGDIR/idle.json" >/dev/null \
     2>"$TMP/idle.err"
 rc=$?
 took=$(( $(now_ms) - started ))
-check "TestIdleWithoutCrash: idleTimeoutSecs 7, exit 68, not before 7 s (took $took ms)" \
-    [ "$rc" -eq 68 ] && [ "$took" -ge 7000 ]
+[ "$rc" -eq 68 ] && [ "$took" -ge 7000 ]
+checked "TestIdleWithoutCrash: idleTimeoutSecs 7, exit 68, not before 7 s (took $took ms)" \
+    $? "exit $rc"
 
 mkconfig "$CFGDIR/nokey.json" "rootURL=\"$FAKE_URL\"" "clientId=\"$CLIENT\"" \
     "accessToken=\"$TOKEN\"" "provisionerId=\"$PROV\"" \
@@ -133,8 +135,9 @@ mkconfig "$CFGDIR/noid.json" "rootURL=\"$FAKE_URL\"" "clientId=\"$CLIENT\"" \
 chmod 600 "$CFGDIR/noid.json"
 "$SEPWORKER" run --config "$CFGDIR/noid.json" >/dev/null 2>"$TMP/noid.err"
 rc=$?
-check "no workerId: exit 73 naming it" [ "$rc" -eq 73 ] &&
+[ "$rc" -eq 73 ] &&
     grep -q 'Config setting "workerId" has not been defined' "$TMP/noid.err"
+checked "no workerId: exit 73 naming it" $? "exit $rc" "$(cat "$TMP/noid.err")"
 
 # --- the README's static worker, as printed ---
 
@@ -255,8 +258,9 @@ holders() {
 		[ "${!col}" -gt 0 ] && echo "${w%%:*}"
 	done | sort -u | tr '\n' ' '
 }
-check "memory during a task: the worker's accessToken only in proxyd" \
-    [ -n "$TASK_TOKEN" ] && [ "$(holders 1)" = "proxyd " ]
+[ -n "$TASK_TOKEN" ] && [ "$(holders 1)" = "proxyd " ]
+checked "memory during a task: the worker's accessToken only in proxyd" $? \
+    "held by: $(holders 1)"
 [ "$(holders 1)" = "proxyd " ] || echo "# scanned: $summary"
 check "memory during a task: the task's accessToken only in its proxy and proxyd" \
     [ "$(holders 2)" = "proxyd taskproxy " ]
@@ -311,8 +315,8 @@ for f in small.txt big.bin; do
 	curl -sfL -o "$TMP/obj.$f" \
 	    "$FAKE_URL/api/queue/v1/task/$OBJ_ID/runs/0/artifacts/public%2F$f"
 done
-check "createObjectArtifacts: inline (small) and PUT (large) objects hold the task's bytes" \
-    [ "$(cat "$TMP/obj.small.txt" 2>/dev/null)" = small ] &&
+[ "$(cat "$TMP/obj.small.txt" 2>/dev/null)" = small ] &&
     [ "$(stat -c %s "$TMP/obj.big.bin" 2>/dev/null)" = 100000 ]
+checked "createObjectArtifacts: inline (small) and PUT (large) objects hold the task's bytes" $?
 
 stop_tc_fake

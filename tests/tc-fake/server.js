@@ -312,16 +312,23 @@
 //          secrets omitted), "headers" (the request's
 //          content-type, content-encoding, content-length,
 //          transfer-encoding, when present), "injected"? (true when a fault
-//          answered)}; since=SEQ gives only later ones.
+//          answered), "dropped"? ("before" or "after": a fault dropped the
+//          connection; "after" records the status the answer would have
+//          had)}; since=SEQ gives only later ones.
 //   DELETE /_fake/calls           forgets them.
 //   POST   /_fake/faults          {"path": "<regexp on the path>", "method"?,
 //          "status"? (400..599, default 500), "count"? (default 1)} -> {"id"}:
 //          the next <count> matching requests are answered <status> at once
 //          (S3's XML InternalError under /s3/, else a JSON InternalServerError
-//          body), before anything else happens.  With "delayMs" (1..600000)
-//          instead of "status", the next <count> matching requests are held
-//          that long, their bodies unread, then served as usual (a slow
-//          upload).  GET lists them, DELETE clears them.
+//          body), before anything else happens.  With "drop": "before" (no
+//          status then) the connection is destroyed instead, before the
+//          request is processed; with "drop": "after" the request is
+//          processed (its side effects happen) and the connection is
+//          destroyed in place of the answer: the client never sees it.
+//          With "delayMs" (1..600000; no status or drop then), the next
+//          <count> matching requests are held that long, their bodies
+//          unread, then served as usual (a slow upload).
+//          GET lists them, DELETE clears them.
 //   GET|PUT /_fake/worker-manager  {"terminateAfterCalls", "calls"}; PUT
 //          {"terminateAfterCalls": N} sets it and restarts the count.
 //   GET    /_fake/artifacts/<taskId>  {"taskId", "runs": [{"runId",
@@ -1229,8 +1236,10 @@ const findRun = (ctx, taskMessage) => {
 
 const NOT_RUNNING = 'Run {{runId}} on task `{{taskId}}` is resolved or not running.';
 
-// reportCompleted / reportFailed (the Queue's resolveTask): idempotent when
-// the run already has the target state.
+// reportCompleted / reportFailed (the Queue's resolveTask, services/queue/
+// src/api.js): idempotent when the run already has the target state, so a
+// worker whose report took effect but whose answer was lost gets 200 when
+// it retries.
 const resolveTask = target => async ctx => {
   const { task, run, runId } = findRun(ctx, 'Task `{{taskId}}` not found. Are you sure it was created?');
   if (!task) {
@@ -2315,7 +2324,7 @@ const serveStorage = (ctx, rest) => {
 
 const calls = []; // every request but /_fake/ ones, in order
 let callSeq = 0;
-const faults = []; // {id, method, path (RegExp), status, count}
+const faults = []; // {id, method, path (RegExp), status, count, drop}
 let faultSeq = 0;
 
 const takeFault = (method, path) => {
@@ -2371,17 +2380,20 @@ const ADMIN = [
     }
     const status = body.status === undefined ? 500 : body.status;
     const n = body.count === undefined ? 1 : body.count;
+    const drop = body.drop === undefined ? null : body.drop;
     const delayMs = body.delayMs;
     if (typeof body.path !== 'string' || !path || !Number.isInteger(status) || status < 400 || status > 599 ||
         !Number.isInteger(n) || n < 1 || (body.method !== undefined && typeof body.method !== 'string') ||
+        (drop !== null && ((drop !== 'before' && drop !== 'after') || body.status !== undefined)) ||
         (delayMs !== undefined && (!Number.isInteger(delayMs) || delayMs < 1 || delayMs > 600000 ||
-          body.status !== undefined))) {
+          body.status !== undefined || drop !== null))) {
       return sendJson(ctx.res, 400, { code: 'InputError',
         message: 'tc-fake: a fault is {"path": "<regexp>", "method"?: "PUT", ' +
-          '"status"?: 400..599 (500) or "delayMs"?: 1..600000, "count"?: n >= 1 (1)}' });
+          '"status"?: 400..599 (500), "count"?: n >= 1 (1), "drop"?: "before"|"after" (no status then), ' +
+          '"delayMs"?: 1..600000 (no status or drop then)}' });
     }
     const fault = { id: ++faultSeq, method: body.method ? body.method.toUpperCase() : null, path, status, count: n,
-      ...(delayMs !== undefined ? { delayMs } : {}) };
+      drop, ...(delayMs !== undefined ? { delayMs } : {}) };
     faults.push(fault);
     return sendJson(ctx.res, 200, { id: fault.id });
   }],
@@ -2462,7 +2474,7 @@ const serveAdmin = async (ctx, rest) => {
   });
 };
 
-const recordCall = (ctx, time, injected) => {
+const recordCall = (ctx, time, injected, dropped) => {
   const { req, res } = ctx;
   const result = ctx.authorizer && ctx.authorizer.result;
   const headers = {};
@@ -2488,10 +2500,11 @@ const recordCall = (ctx, time, injected) => {
     target: req.url,
     api: ctx.api || null,
     clientId: result && result.status === 'auth-success' ? result.clientId : null,
-    status: res.headersSent ? res.statusCode : null,
+    status: res.headersSent || dropped === 'after' ? res.statusCode : null,
     body,
     headers,
     ...(injected ? { injected: true } : {}),
+    ...(dropped ? { dropped } : {}),
   });
 };
 
@@ -2528,13 +2541,28 @@ const handle = async (req, res) => {
     if (path.startsWith('/_fake/')) {
       return serveAdmin(ctx, path.slice('/_fake/'.length));
     }
-    let injected = false;
-    res.on('close', () => recordCall(ctx, time, injected));
+    let injected = false, dropped = null;
+    res.on('close', () => recordCall(ctx, time, injected, dropped));
     tick();
     const fault = takeFault(req.method, path);
     if (fault && fault.delayMs) {
       await new Promise(resolve => setTimeout(resolve, fault.delayMs));
-    } else if (fault) {
+    } else if (fault && fault.drop === 'before') {
+      injected = true;
+      dropped = 'before';
+      req.socket.destroy();
+      return;
+    }
+    if (fault && fault.drop === 'after') {
+      // Served as usual, but whatever would answer destroys the
+      // connection instead.
+      injected = true;
+      dropped = 'after';
+      res.write = res.end = () => {
+        req.socket.destroy();
+        return res;
+      };
+    } else if (fault && !fault.delayMs) {
       injected = true;
       req.resume();
       const message = `tc-fake: injected fault ${fault.id} (${fault.count} more to come)`;
