@@ -6,7 +6,8 @@
  * worker mode (--worker --root-url U --provisioner-id P --worker-type T
  * --worker-group G --worker-id I: proxyd holds the worker's
  * credentials, makes the worker's own Queue calls and keeps each
- * claim's task credentials until it feeds them to that task's proxy).
+ * claim's task credentials -- the latest, as the task's proxy renews
+ * them with each reclaim -- until FORGET_TASK).
  * WORKER_CREDS, CLAIM_WORK, FORGET_TASK, NEW_CREDENTIALS and
  * SHOULD_TERMINATE are worker mode's; TASK_CREDS
  * and TASK_GRANT run-task's; anything else either's.
@@ -28,9 +29,14 @@
  *	FEED_TASKPROXY	supervisor -> proxyd, fd = proxyd's end of a
  *			socketpair whose other end is a task proxy's fd 6
  *			(common/chan_taskproxy.h, the credentials channel).
- *			proxyd sends the task's credentials there, then
- *			wipes its own copy of them: a task's credentials
- *			live in that task's proxy and nowhere else.
+ *			proxyd sends the task's credentials there.  In
+ *			run-task mode it then wipes its own copy: a task's
+ *			credentials live in that task's proxy and nowhere
+ *			else.  In worker mode it keeps them, and keeps the
+ *			channel open to take each reclaim's new ones (RENEWED)
+ *			until FORGET_TASK: a task proxy that dies mid-task is
+ *			replaced, and FEED_TASKPROXY again gives the new one
+ *			the task's latest credentials.
  *			Permanent credentials never go there: proxyd sends
  *			temporary ones it issues from them (proxyd/issue.h)
  *			under the last TASK_GRANT, and refuses to feed
@@ -47,10 +53,11 @@
  *			task with the worker's credentials.  Answered with
  *			NO_TASK or CLAIMED, or FAILED without a call when
  *			proxyd has no worker credentials, still holds an
- *			earlier claim's unfed task credentials or is making
- *			another call for the worker.  The call runs on a
- *			thread of its own: proxyd answers PING,
- *			NEW_CREDENTIALS and the rest meanwhile.
+ *			earlier claim's task credentials (fed or not: until
+ *			FORGET_TASK) or is making another call for the
+ *			worker.  The call runs on a thread of its own:
+ *			proxyd answers PING, NEW_CREDENTIALS and the rest
+ *			meanwhile.
  *	NO_TASK		proxyd -> supervisor: u32-length string, "" when the
  *			Queue had no task for us, else why the call failed
  *			or why its answer was refused (the supervisor logs
@@ -61,9 +68,9 @@
  *			u32-length strings (slugids).  No credential ever:
  *			the claim's are kept as the next task's, fed to its
  *			proxy by FEED_TASKPROXY.
- *	FORGET_TASK	supervisor -> proxyd, no payload: wipe the next
- *			task's credentials if proxyd still holds them (a
- *			claim the supervisor could not start).  DONE.
+ *	FORGET_TASK	supervisor -> proxyd, no payload: the task is over
+ *			(or could not be started): wipe its credentials and
+ *			close its proxy's channel.  DONE.
  *	NEW_CREDENTIALS	supervisor -> proxyd: worker-runner's new-credentials
  *			message as it came, the JSON object after the '~'
  *			({"type":"new-credentials","client-id","access-token"

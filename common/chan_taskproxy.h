@@ -52,6 +52,21 @@
  *	FAILED		task proxy -> supervisor: u32 class (TPF_*), then a
  *			message saying what failed.
  *
+ * With --agent and --taken-until (the claim's takenUntil, ms), the task
+ * proxy reclaims the task itself, on a thread of its own, from the
+ * moment it has its credentials until RESOLVE is made (reference
+ * worker-mode.md §3).  Its two unsolicited messages have id 0:
+ *	RECLAIMED	task proxy -> supervisor: i64 the new takenUntil,
+ *			then the new clientId.  The new credentials are
+ *			in use already, for forwarding and the agent.
+ *	RECLAIM_FAILED	task proxy -> supervisor: u32 class (TPF_REFUSED:
+ *			the Queue said no, a 409 of a run cancelled,
+ *			resolved elsewhere or past its deadline;
+ *			TPF_UNAVAILABLE: no answer in time), then the run's
+ *			state as the Queue reports it ("exception/canceled",
+ *			"" if unknown), then the message.  No more reclaims
+ *			follow: the claim is lost.
+ *
  * fd 6, proxyd <-> task proxy (the credentials channel; the supervisor
  * makes the socketpair and never reads it):
  *	CREDENTIALS	proxyd -> task proxy: {"clientId", "accessToken",
@@ -62,6 +77,12 @@
  *			(a reclaim's new ones).
  *	ACCEPTED	task proxy -> proxyd: in use from now on
  *	REJECTED	task proxy -> proxyd: why not (u32-length string)
+ *	RENEWED		task proxy -> proxyd, unanswered: a reclaim's new
+ *			credentials, now in use, as clientId, accessToken,
+ *			certificate (u32-length strings, chan_proxyd.h's
+ *			limits).  proxyd (worker mode) keeps the task's
+ *			latest credentials until FORGET_TASK, so that a task
+ *			proxy that dies can be replaced and fed again.
  */
 #ifndef SEPWORKER_CHAN_TASKPROXY_H
 #define SEPWORKER_CHAN_TASKPROXY_H
@@ -76,6 +97,9 @@
 #define TASKPROXY_SPOOL_FD	7
 #define TPC_MAX_MSG		32768u
 #define TPC_REASON_MAX		256u
+/* RENEWED's three strings, at most (PX_CLIENT_ID_MAX + PX_TOKEN_MAX +
+ * PX_CERTIFICATE_MAX). */
+#define TPC_RENEWED_MAX		(256u + 256u + 16384u)
 
 #define TP_STRING_MAX		4096u	/* as TASK_STRING_MAX */
 #define TP_MAX_UPLOADS		10u	/* at once, as generic-worker */
@@ -93,6 +117,8 @@ enum {
 	TP_OK,
 	TP_UPLOADED,
 	TP_FAILED,
+	TP_RECLAIMED,
+	TP_RECLAIM_FAILED,
 };
 
 /* UPLOAD's fixed part. */
@@ -134,6 +160,10 @@ static const struct ipc_msgspec taskproxy_msgs[] = {
 	    sizeof(struct tp_uploaded), sizeof(struct tp_uploaded), false },
 	{ TP_FAILED, "FAILED", IPC_TO_SUPERVISOR, 4 + 4, 4 + TP_STR(1),
 	    false },
+	{ TP_RECLAIMED, "RECLAIMED", IPC_TO_SUPERVISOR, 8 + 4, 8 + TP_STR(1),
+	    false },
+	{ TP_RECLAIM_FAILED, "RECLAIM_FAILED", IPC_TO_SUPERVISOR, 4 + 4 + 4,
+	    4 + TP_STR(2), false },
 };
 
 static const struct ipc_channel taskproxy_channel __attribute__((unused)) = {
@@ -145,6 +175,7 @@ enum {
 	TPC_CREDENTIALS = CHAN_FIRST_OWN_TYPE,
 	TPC_ACCEPTED,
 	TPC_REJECTED,
+	TPC_RENEWED,
 };
 
 static const struct ipc_msgspec taskcreds_msgs[] = {
@@ -153,6 +184,8 @@ static const struct ipc_msgspec taskcreds_msgs[] = {
 	{ TPC_ACCEPTED, "ACCEPTED", IPC_TO_SUPERVISOR, 0, 0, false },
 	{ TPC_REJECTED, "REJECTED", IPC_TO_SUPERVISOR, 4, 4 + TPC_REASON_MAX,
 	    false },
+	{ TPC_RENEWED, "RENEWED", IPC_TO_SUPERVISOR, 3 * 4 + 2,
+	    3 * 4 + TPC_RENEWED_MAX, false },
 };
 
 static const struct ipc_channel taskcreds_channel __attribute__((unused)) = {

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +155,18 @@ violation(const char *why)
 	exit(CHILD_EXIT_VIOLATION);
 }
 
+static struct {
+	int	  fd;
+	void	(*fn)(void *);
+} watch = { -1, NULL };
+
+void
+child_serve_watch(int fd, void (*fn)(void *ctx))
+{
+	watch.fd = fd;
+	watch.fn = fn;
+}
+
 void
 child_serve(struct ipc_conn *c, const struct ipc_handler *tbl, size_t n,
     uint32_t *state, void *ctx)
@@ -165,7 +178,25 @@ child_serve(struct ipc_conn *c, const struct ipc_handler *tbl, size_t n,
 	for (;;) {
 		const struct ipc_handler *h;
 		struct ipc_msg m;
-		int rc = ipc_recv(c, &m, err, sizeof(err));
+		int rc;
+
+		if (watch.fd >= 0) {
+			struct pollfd pfd[2] = {
+				{ .fd = c->sock, .events = POLLIN },
+				{ .fd = watch.fd, .events = POLLIN },
+			};
+
+			if (poll(pfd, 2, -1) == -1) {
+				if (errno != EINTR)
+					fatal("poll");
+				continue;
+			}
+			if (pfd[1].revents != 0)
+				watch.fn(ctx);
+			if (pfd[0].revents == 0)
+				continue;
+		}
+		rc = ipc_recv(c, &m, err, sizeof(err));
 
 		if (rc == 0) {
 			/* The supervisor closed our socket: it is gone. */

@@ -65,5 +65,11 @@ void	child_lockdown(const struct sandbox_policy *p,
  */
 void	child_serve(struct ipc_conn *c, const struct ipc_handler *tbl,
 	    size_t n, uint32_t *state, void *ctx) __attribute__((noreturn));
+/*
+ * One more fd for child_serve to wait on besides its channel (-1: none):
+ * fn(ctx) is called when it is readable.  fn may call this again (to
+ * watch another fd, or none).  The child's filter must allow poll.
+ */
+void	child_serve_watch(int fd, void (*fn)(void *ctx));
 
 #endif

@@ -43,6 +43,7 @@
 #include "proxyd/agent.h"
 #include "proxyd/backoff.h"
 #include "proxyd/qclient.h"
+#include "proxyd/reclaim.h"
 
 /* The object service takes a body this small inline (tcobject's
  * DATA_INLINE_MAX_SIZE). */
@@ -1116,6 +1117,10 @@ agent_take(struct ipc_msg *m)
 	pthread_mutex_unlock(&agent.lock);
 	if (why != NULL)
 		taskproxy_violation("%s: %s", m->spec->name, why);
+	/* The claim ends with the resolution: a reclaim racing it would
+	 * only be refused. */
+	if (j->type == TP_RESOLVE)
+		reclaim_stop(agent.tp);
 	if ((rc = pthread_create(&t, NULL, run, j)) != 0 ||
 	    (rc = pthread_detach(t)) != 0)
 		fatalx("starting a thread for %s: %s", m->spec->name,

@@ -319,6 +319,73 @@ task_proxy_creds(size_t *len, char *why, size_t whylen)
 	return json;
 }
 
+/* --- worker mode: the task's credentials as its proxy renews them --- */
+
+static struct ipc_conn	feed_conn;
+static bool		feed_watched;
+
+static void
+unwatch_feed(void)
+{
+	if (!feed_watched)
+		return;
+	child_serve_watch(-1, NULL);
+	sodium_memzero(feed_conn.buf, feed_conn.chan->max_msg);
+	ipc_conn_free(&feed_conn);	/* closes PROXYD_FEED_FD */
+	feed_watched = false;
+}
+
+/* A reclaim's credentials from the task proxy: the task's from now on. */
+static void
+on_renewal(void *ctx)
+{
+	char err[IPC_ERR_MAX];
+	struct tc_creds c = { 0 };
+	const char *why = NULL;
+	struct ipc_msg m;
+	int rc;
+
+	(void)ctx;
+	if ((rc = ipc_recv(&feed_conn, &m, err, sizeof(err))) == -2)
+		return;
+	if (rc != 1 || m.hdr.type != TPC_RENEWED) {
+		/* The task proxy exited or died: what it last sent stays. */
+		if (rc == -1 || (rc == 1 && m.hdr.type != TPC_RENEWED))
+			log_warnx("the task proxy's credentials channel: %s",
+			    rc == -1 ? err : "an unexpected message");
+		unwatch_feed();
+		return;
+	}
+	rc = take_creds_msg(&m, &c, &why);
+	sodium_memzero(feed_conn.buf, feed_conn.chan->max_msg);
+	if (rc != 0 || *c.certificate == '\0') {
+		log_warnx("the task proxy's renewed credentials are refused: %s",
+		    rc == 1 ? why : "malformed or not temporary");
+		creds_free(&c);
+		unwatch_feed();
+		return;
+	}
+	pthread_mutex_lock(&wcall_lock);
+	secmem_free(task_creds.client_id);
+	secmem_free(task_creds.access_token);
+	secmem_free(task_creds.certificate);
+	task_creds.client_id = c.client_id;
+	task_creds.access_token = c.access_token;
+	task_creds.certificate = c.certificate;
+	log_info("holding the task's renewed credentials (client %s) until "
+	    "it is over", task_creds.client_id);
+	pthread_mutex_unlock(&wcall_lock);
+}
+
+static void
+watch_feed(void)
+{
+	ipc_conn_init(&feed_conn, PROXYD_FEED_FD, &taskcreds_channel,
+	    IPC_TO_SUPERVISOR);
+	feed_watched = true;
+	child_serve_watch(PROXYD_FEED_FD, on_renewal);
+}
+
 /* Send the credentials on fd TASKPROXY_FEED_FD and wait for the verdict;
  * NULL if accepted, else why not. */
 static const char *
@@ -376,8 +443,12 @@ feed(char *why, size_t whylen)
 	}
 	why[0] = '\0';
 out:
+	/* Worker mode: the channel stays, for the task proxy's renewals. */
+	if (why[0] == '\0' && worker.on)
+		tp.sock = -1;
 	ipc_conn_free(&tp);
-	close(PROXYD_FEED_FD);
+	if (why[0] == '\0' && worker.on)
+		watch_feed();
 	return why[0] == '\0' ? NULL : why;
 }
 
@@ -389,6 +460,9 @@ feed_task_proxy(struct ipc_msg *m)
 	if (task_creds.client_id == NULL)
 		return answer_failed(m->hdr.id, "proxyd holds no task "
 		    "credentials");
+	/* A task proxy fed before (and now dead, or going): its channel
+	 * is closed before the next takes its number. */
+	unwatch_feed();
 	/* A fixed fd number, so the filter can name the one socket this
 	 * process may write credentials to. */
 	if (m->fd != PROXYD_FEED_FD) {
@@ -398,8 +472,18 @@ feed_task_proxy(struct ipc_msg *m)
 	}
 	m->fd = -1;
 	if (feed(why, sizeof(why)) != NULL) {
-		forget_task_creds();
+		/* Worker mode: they are the task's still, for another try;
+		 * FORGET_TASK wipes them. */
+		if (!worker.on)
+			forget_task_creds();
 		return answer_failed(m->hdr.id, why);
+	}
+	if (worker.on) {
+		log_info("handed the credentials of client %s to the task's "
+		    "proxy; proxyd keeps the task's latest until it is over",
+		    task_creds.client_id);
+		answer_done(m->hdr.id);
+		return 0;
 	}
 	log_info("handed the credentials of client %s to the task's proxy; "
 	    "proxyd keeps no copy", task_creds.client_id);
@@ -651,7 +735,7 @@ start_wcall(enum wcall_kind kind, uint32_t id)
 		    "proxyd holds no worker credentials" : wcall_busy ?
 		    "proxyd is making another call for the worker" :
 		    "proxyd still holds the last claim's task credentials: "
-		    "feed them to its task proxy or forget them first");
+		    "forget them first");
 		pthread_mutex_unlock(&wcall_lock);
 		return rc;
 	}
@@ -696,8 +780,9 @@ on_forget_task(void *ctx, struct ipc_msg *m)
 	(void)ctx;
 	pthread_mutex_lock(&wcall_lock);
 	if (task_creds.client_id != NULL)
-		log_info("forgetting the credentials of client %s unused",
+		log_info("forgetting the credentials of client %s",
 		    task_creds.client_id);
+	unwatch_feed();
 	forget_task_creds();
 	answer_done(m->hdr.id);
 	pthread_mutex_unlock(&wcall_lock);

@@ -44,6 +44,7 @@
 #include "proxyd/hawk.h"
 #include "proxyd/proxyd.h"
 #include "proxyd/qclient.h"
+#include "proxyd/reclaim.h"
 #include "proxyd/route.h"
 #include "proxyd/taskproxy.h"
 #include "proxyd/url.h"
@@ -232,8 +233,8 @@ taskproxy_identity_headers(struct taskproxy *tp,
  * saying why: the task learns its credentials are broken, and nothing
  * is ever sent without the authorized scopes.
  */
-static void
-install_creds(struct taskproxy *tp, struct tc_creds *c)
+void
+taskproxy_install_creds(struct taskproxy *tp, struct tc_creds *c)
 {
 	char err[200], *ext, *temp = NULL;
 	struct tc_cert cert;
@@ -307,7 +308,7 @@ read_creds(struct ipc_conn *cc)
 	sodium_memzero(cc->buf, cc->chan->max_msg);
 	log_info("credentials of client %s in use%s", c.client_id,
 	    c.certificate != NULL ? " (temporary)" : "");
-	install_creds(&proxy, &c);
+	taskproxy_install_creds(&proxy, &c);
 	reply_creds(cc, m.hdr.id, NULL);
 	return true;
 }
@@ -510,6 +511,9 @@ role_opt(const char *opt, const char *val, void *arg)
 	else if (strcmp(opt, "--backing-log") == 0 && *val != '\0' &&
 	    tp->backing_log == NULL)
 		tp->backing_log = xstrdup(val);
+	else if (strcmp(opt, "--taken-until") == 0 &&
+	    parse_u64(val, 1, INT64_MAX, &n) == 0)
+		tp->taken_until_ms = (int64_t)n;
 	else if (strcmp(opt, "--spool-fd") == 0 &&
 	    parse_u64(val, TASKPROXY_SPOOL_FD, TASKPROXY_SPOOL_FD, &n) == 0)
 		tp->spool_fd = TASKPROXY_SPOOL_FD;
@@ -560,6 +564,9 @@ start_serving(struct taskproxy *tp)
 	}
 	if (taskproxy_answer(tp, TP_SERVING, 0, NULL, 0) == -1)
 		fatal("sending SERVING");
+	/* From now on the claim is kept, whatever else goes on. */
+	if (tp->taken_until_ms != 0)
+		reclaim_start(tp);
 }
 
 int
@@ -578,6 +585,8 @@ taskproxy_main(int argc, char **argv)
 		fatalx("taskproxy: --no-listener is for --agent only");
 	if (tp->spool_fd != -1 && !tp->agent)
 		fatalx("taskproxy: --spool-fd is for --agent only");
+	if (tp->taken_until_ms != 0 && !tp->agent)
+		fatalx("taskproxy: --taken-until is for --agent only");
 	if (!tp->allowed_hosts_set)
 		default_allowed_hosts(tp);
 	check_fds(tp);
@@ -600,6 +609,7 @@ taskproxy_main(int argc, char **argv)
 	tp->ctl = &ctl;
 	ipc_conn_init(&cc, TASKPROXY_CREDS_FD, &taskcreds_channel,
 	    IPC_TO_CHILD);
+	tp->creds_conn = &cc;
 	if (taskproxy_answer(tp, MSG_READY, 0, NULL, 0) == -1)
 		fatal("sending READY");
 	for (;;) {
@@ -616,10 +626,10 @@ taskproxy_main(int argc, char **argv)
 		}
 		if (pfd[0].revents)
 			read_control(&ctl, serving);
-		if (pfd[1].revents && !read_creds(&cc)) {
+		/* Not polled any more, but left open: the reclaim thread
+		 * writes to it, and its number must not be reused. */
+		if (pfd[1].revents && !read_creds(&cc))
 			creds_open = false;
-			close(TASKPROXY_CREDS_FD);
-		}
 		if (!serving && tp->have_creds && (tp->no_listener ||
 		    tp->scopes != NULL)) {
 			start_serving(tp);

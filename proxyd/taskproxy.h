@@ -14,6 +14,7 @@
  *	peer.c		who is on the other end of a loopback connection
  *	agent.c		worker mode, after the task: its artifacts and its
  *			resolution (agent.h)
+ *	reclaim.c	worker mode: the task's reclaims (reclaim.h)
  */
 #ifndef SEPWORKER_TASKPROXY_H
 #define SEPWORKER_TASKPROXY_H
@@ -49,6 +50,7 @@ struct taskproxy {
 	char		*live_log;	/* --live-log: the task's name for it */
 	char		*backing_log;	/* --backing-log */
 	bool		 agent_on;	/* AGENT came: the task is over */
+	int64_t		 taken_until_ms; /* --taken-until: reclaim (0: not) */
 	/* Where /<host.with.dot>/... may go (sepworker.proxyAllowedHosts;
 	 * without --allowed-hosts, the root URL's host alone). */
 	char		**allowed_hosts;
@@ -72,6 +74,10 @@ struct taskproxy {
 	char		 cert_error[320];
 	char		*temp_scopes_json; /* the certificate's; NULL: perm. */
 
+	/* The credentials channel (fd 6): the main thread reads it, the
+	 * reclaim thread sends each reclaim's credentials back on it. */
+	struct ipc_conn	*creds_conn;
+
 	/* The supervisor's channel: answers come from several threads. */
 	pthread_mutex_t	 ctl_lock;
 	struct ipc_conn	*ctl;
@@ -85,6 +91,8 @@ int	taskproxy_answer(struct taskproxy *tp, uint32_t type, uint32_t id,
 void	taskproxy_exit(int status) __attribute__((noreturn));
 void	taskproxy_violation(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
+/* Put new credentials in use (c's fields taken, c zeroed). */
+void	taskproxy_install_creds(struct taskproxy *tp, struct tc_creds *c);
 /* A copy of the credentials in use (secmem; creds_free() it). */
 void	taskproxy_creds_copy(struct taskproxy *tp, struct tc_creds *out);
 

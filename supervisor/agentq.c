@@ -351,9 +351,30 @@ agentq_drain(struct agentq *q, unsigned timeout_ms)
 
 	pump(q);
 	while ((q->head != NULL || q->sent != NULL || (q->agent_sent &&
-	    !q->agent_ok)) && k->state == CHILD_READY && now_ms() < deadline)
+	    !q->agent_ok)) && k->state == CHILD_READY && now_ms() < deadline &&
+	    (!q->r->claim_lost || q->after_loss))
 		supervisor_poll(q->s, 1000);
 	return q->head == NULL && q->sent == NULL;
+}
+
+void
+agentq_drop_queued(struct agentq *q)
+{
+	struct aq_op *op, *next;
+	size_t n = 0;
+
+	for (op = q->head; op != NULL; op = next) {
+		next = op->next;
+		op_free(op);
+		n++;
+	}
+	q->head = q->tail = NULL;
+	q->queued = 0;
+	q->s->hold_taskrunner = false;
+	q->after_loss = true;
+	if (n > 0)
+		log_warnx("task %s: %zu requests for its agent dropped: its "
+		    "claim is lost", q->r->task_id, n);
 }
 
 void

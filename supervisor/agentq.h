@@ -35,6 +35,7 @@ struct agentq {
 	bool			 conflict;	/* createArtifact 409 */
 	bool			 failed;	/* any other failure */
 	char			 first_failure[640];
+	bool			 after_loss;	/* agentq_drop_queued() ran */
 	bool			 resolve_answered;
 	bool			 resolve_failed;
 };
@@ -53,8 +54,12 @@ void	agentq_link(struct agentq *q, const char *name, const char *target,
 	    const char *type, int64_t expires_ms);
 void	agentq_resolve(struct agentq *q, uint32_t state, const char *reason);
 /* Serve events until every request is answered; false if the agent is
- * gone (or timeout_ms passed) with requests unanswered. */
+ * gone (or timeout_ms passed) with requests unanswered, or the run's
+ * claim was lost meanwhile (until agentq_drop_queued). */
 bool	agentq_drain(struct agentq *q, unsigned timeout_ms);
+/* The claim is lost: what was not sent yet is dropped (its fds closed),
+ * what was sent is still answered, and drains wait again. */
+void	agentq_drop_queued(struct agentq *q);
 /* Everything unanswered is dropped, its fds closed. */
 void	agentq_free(struct agentq *q);
 /* The supervisor's hook for the agent's answers. */

@@ -228,6 +228,34 @@ on_tp_agent(void *arg, struct ipc_msg *m)
 	return d->s->on_agent_answer(d->s->agent_arg, m);
 }
 
+/* The task proxy's reclaims: the run's claim as it now stands. */
+static int
+on_tp_reclaim(void *arg, struct ipc_msg *m)
+{
+	struct dispatch_ctx *d = arg;
+	struct task_run *r = d->s->run;
+	struct ipc_reader rd;
+	const char *a, *b = NULL;
+	size_t alen, blen = 0;
+	uint64_t v;
+
+	ipc_reader_init(&rd, m);
+	v = m->hdr.type == TP_RECLAIMED ? ipc_get_u64(&rd) : ipc_get_u32(&rd);
+	a = ipc_get_str(&rd, TP_STRING_MAX, &alen);
+	if (m->hdr.type == TP_RECLAIM_FAILED)
+		b = ipc_get_str(&rd, TP_STRING_MAX, &blen);
+	if (a == NULL || (m->hdr.type == TP_RECLAIM_FAILED && b == NULL) ||
+	    !ipc_get_end(&rd) || m->hdr.id != 0)
+		return -1;
+	if (r == NULL)
+		return 0;
+	if (m->hdr.type == TP_RECLAIMED)
+		taskrun_reclaimed(r, (int64_t)v, a, alen);
+	else
+		taskrun_claim_lost(r, a, alen, b, blen);
+	return 0;
+}
+
 static int
 on_tp_serving(void *arg, struct ipc_msg *m)
 {
@@ -264,6 +292,8 @@ static const struct ipc_handler taskproxy_handlers[] = {
 	{ TP_OK, CHILD_READY, on_tp_agent },
 	{ TP_UPLOADED, CHILD_READY, on_tp_agent },
 	{ TP_FAILED, CHILD_READY, on_tp_agent },
+	{ TP_RECLAIMED, CHILD_READY, on_tp_reclaim },
+	{ TP_RECLAIM_FAILED, CHILD_READY, on_tp_reclaim },
 };
 static const struct ipc_handler taskrunner_handlers[] = {
 	COMMON_HANDLERS,

@@ -304,7 +304,8 @@ tf_start_task_proxy(struct supervisor *s, struct task_run *r, int listen_fd,
 	bool host = cfg->task_network == TASK_NET_HOST;
 	bool listens = listen_fd >= 0;
 	char run_id[16], uid[16], retry[16], reason[PX_REASON_MAX + 1];
-	char *opts[24] = { "--task-id", r->task_id, "--run-id", run_id,
+	char until[24];
+	char *opts[28] = { "--task-id", r->task_id, "--run-id", run_id,
 	    "--root-url", cfg->root_url, "--retry-seconds", retry };
 	int nopts = 8;
 	uint64_t deadline;
@@ -318,6 +319,13 @@ tf_start_task_proxy(struct supervisor *s, struct task_run *r, int listen_fd,
 		if (!listens) {
 			opts[nopts++] = "--no-listener";
 			opts[nopts++] = "1";
+		}
+		/* It keeps the claim (its reclaims) for as long as it lives. */
+		if (r->taken_until_ms > 0) {
+			snprintf(until, sizeof(until), "%lld",
+			    (long long)r->taken_until_ms);
+			opts[nopts++] = "--taken-until";
+			opts[nopts++] = until;
 		}
 		/* Names the worker uploads itself, which the task may not
 		 * create through its proxy. */
@@ -414,7 +422,8 @@ static bool
 resolved_or_proxy_event(const struct task_run *r)
 {
 	return r->resolved || (r->proxy_listener_fd >= 0 &&
-	    !r->proxy_started) || (r->proxy_died && !r->proxy_reported);
+	    !r->proxy_started) || (r->proxy_died && !r->proxy_reported) ||
+	    (r->claim_lost && !r->claim_lost_acted);
 }
 
 /* Serve the running task until it resolves, starting its proxy when
@@ -429,7 +438,12 @@ serve_task(struct supervisor *s, struct task_run *r)
 		tf_serve_until(s, r, resolved_or_proxy_event);
 		if (r->resolved || s->stopping)
 			return;
-		if (r->proxy_died && !r->proxy_reported) {
+		if (r->claim_lost && !r->claim_lost_acted) {
+			/* The Queue has let the run go: nothing the task does
+			 * from now on counts. */
+			r->claim_lost_acted = true;
+			tf_abort_task(s, r, r->claim_lost_why);
+		} else if (r->proxy_died && !r->proxy_reported) {
 			r->proxy_reported = true;
 			snprintf(msg, sizeof(msg), "the task's taskcluster proxy "
 			    "died: %s", r->proxy_end);
@@ -528,6 +542,12 @@ tf_run(struct supervisor *s, struct task_run *r, int def_fd,
 		snprintf(msg, sizeof(msg), "the task's agent could not be "
 		    "started: %s", err);
 		tf_abort_task(s, r, msg);
+		tf_serve_until(s, r, resolved);
+	}
+	/* A claim lost before the task starts: it never does. */
+	if (r->claim_lost && r->valid && !r->resolved && !s->stopping) {
+		r->claim_lost_acted = true;
+		tf_abort_task(s, r, r->claim_lost_why);
 		tf_serve_until(s, r, resolved);
 	}
 	if (r->valid && !r->resolved && !s->stopping && !s->term_abort) {

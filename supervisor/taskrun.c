@@ -740,6 +740,39 @@ taskrun_override(struct task_run *r, const char *reason)
 }
 
 void
+taskrun_reclaimed(struct task_run *r, int64_t taken_until_ms,
+    const char *client_id, size_t len)
+{
+	char when[TIMEFMT_LEN];
+
+	r->taken_until_ms = taken_until_ms;
+	time_format_ms(taken_until_ms, when);
+	log_info("task %s: reclaimed, taken until %s (client %.*s)",
+	    r->task_id, when, (int)len, client_id);
+	/* generic-worker's line, where the task has a proxy to refresh. */
+	if (r->valid && (r->sum.features & TASK_FEAT_PROXY))
+		taskrun_log(r, "[taskcluster-proxy] Successfully refreshed "
+		    "taskcluster-proxy credentials: %.*s", (int)len, client_id);
+}
+
+void
+taskrun_claim_lost(struct task_run *r, const char *state, size_t state_len,
+    const char *why, size_t why_len)
+{
+	if (r->claim_lost)
+		return;
+	r->claim_lost = true;
+	if (state_len > 0)
+		snprintf(r->claim_lost_why, sizeof(r->claim_lost_why), "the "
+		    "task could not be reclaimed (the run is %.*s): %.*s",
+		    (int)state_len, state, (int)why_len, why);
+	else
+		snprintf(r->claim_lost_why, sizeof(r->claim_lost_why), "the "
+		    "task could not be reclaimed: %.*s", (int)why_len, why);
+	/* Said where it is acted on: the abort, the task left unresolved. */
+}
+
+void
 taskrun_fail(struct task_run *r, const char *reason)
 {
 	if (r->resolved)

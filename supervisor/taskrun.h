@@ -63,6 +63,12 @@ struct task_run {
 	bool			 proxy_died;	/* while the task ran */
 	bool			 proxy_reported;
 	char			 proxy_end[256];
+	/* Worker mode: the claim, as the task proxy keeps it (its reclaims),
+	 * and whether it was lost (a reclaim refused or not answered). */
+	int64_t			 taken_until_ms;
+	bool			 claim_lost;
+	bool			 claim_lost_acted;	/* the task aborted for it */
+	char			 claim_lost_why[512];
 	/* COT_EXTRA: the merged definition, the environment's and the top
 	 * level's extra members, back to back; NULL if none came. */
 	char			*cot_extra;
@@ -138,6 +144,14 @@ int	taskrun_reserve(struct task_run *r, size_t len);
 /* A line of the worker's own in the task log. */
 void	taskrun_log(struct task_run *r, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+/* Worker mode: the task proxy reclaimed the task (its new takenUntil and
+ * clientId), or the claim is lost (the run's state as the Queue gives
+ * it, "" if unknown, and why).  Logged in the worker's log and the
+ * task's. */
+void	taskrun_reclaimed(struct task_run *r, int64_t taken_until_ms,
+	    const char *client_id, size_t len);
+void	taskrun_claim_lost(struct task_run *r, const char *state,
+	    size_t state_len, const char *why, size_t why_len);
 /* Resolve as exception/reason unless already resolved. */
 void	taskrun_fail(struct task_run *r, const char *reason);
 /* After the fact: what the worker could not do (sign) overrides. */

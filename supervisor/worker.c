@@ -617,9 +617,47 @@ cot_files(struct worker *w, struct task_run *r, struct agentq *q,
 }
 
 /*
+ * The claim is lost (reference §3: "workers should abort the task and
+ * forget about the given runId"): what is still queued is dropped, the
+ * logs alone go up while the claim's credentials are good (the Queue
+ * takes artifacts of an exception run for 25 minutes), and nothing is
+ * reported.
+ */
+static void
+finish_lost_claim(struct worker *w, struct task_run *r, struct agentq *q,
+    int64_t expires, bool logs_queued)
+{
+	char when[TIMEFMT_LEN];
+	int64_t left = r->taken_until_ms - time_now_ms();
+
+	/* With the logs queued already, only they are left to go. */
+	if (logs_queued)
+		q->after_loss = true;
+	else
+		agentq_drop_queued(q);
+	time_format_ms(r->taken_until_ms, when);
+	taskrun_log(r, "The worker no longer holds this task: %s. Only its "
+	    "logs are uploaded; no resolution is reported.", r->claim_lost_why);
+	if (left <= 0) {
+		log_errorx("task %s: its claim expired at %s: nothing more can "
+		    "be uploaded, and it is not resolved", r->task_id, when);
+		return;
+	}
+	if (!logs_queued)
+		upload_logs(w, q, r, expires);
+	if (!agentq_drain(q, left < AGENT_TIMEOUT_MS ? (unsigned)left :
+	    AGENT_TIMEOUT_MS) || q->failed)
+		log_errorx("task %s: its logs could not all be uploaded before "
+		    "its claim ran out at %s", r->task_id, when);
+	log_errorx("task %s: NOT RESOLVED: the worker no longer holds it (%s)",
+	    r->task_id, r->claim_lost_why);
+}
+
+/*
  * After the task: its error artifacts, the chain of trust, the live
  * log's link, the backing log, then the resolution -- generic-worker's
- * order (§4.1), every upload before the report.
+ * order (§4.1), every upload before the report.  A claim lost on the way
+ * ends it at once (finish_lost_claim).
  */
 static void
 finish_task(struct worker *w, struct task_run *r, struct agentq *q,
@@ -630,22 +668,31 @@ finish_task(struct worker *w, struct task_run *r, struct agentq *q,
 	if (!ensure_agent(w, r))
 		return;
 	(void)agentq_drain(q, AGENT_TIMEOUT_MS);
-	for (size_t i = 0; i < r->nerrs; i++)
+	for (size_t i = 0; i < r->nerrs && !r->claim_lost; i++)
 		agentq_error(q, r->errs[i].name, r->errs[i].reason,
 		    r->errs[i].message, expires);
 	(void)agentq_drain(q, AGENT_TIMEOUT_MS);
 	judge_uploads(r, q);
-	if (r->valid && r->started && (r->sum.features & TASK_FEAT_COT)) {
+	if (r->valid && r->started && (r->sum.features & TASK_FEAT_COT) &&
+	    !r->claim_lost) {
 		cot_files(w, r, q, expires);
 		(void)agentq_drain(q, AGENT_TIMEOUT_MS);
 		judge_uploads(r, q);
 	}
+	if (r->claim_lost) {
+		finish_lost_claim(w, r, q, expires, false);
+		return;
+	}
 	log_info("task %s resolved: %s/%s", r->task_id,
 	    task_state_name(r->state), r->reason);
 	upload_logs(w, q, r, expires);
-	if (!agentq_drain(q, AGENT_TIMEOUT_MS))
+	if (!agentq_drain(q, AGENT_TIMEOUT_MS) && !r->claim_lost)
 		log_errorx("task %s: its agent did not finish its uploads",
 		    r->task_id);
+	if (r->claim_lost) {
+		finish_lost_claim(w, r, q, expires, true);
+		return;
+	}
 	agentq_resolve(q, r->state, r->state == TASK_EXCEPTION ? r->reason :
 	    "");
 	if (!agentq_drain(q, AGENT_TIMEOUT_MS) || q->resolve_failed)
@@ -685,6 +732,7 @@ work_task(struct worker *w, const struct claim *c, int def_fd)
 
 	snprintf(r.task_id, sizeof(r.task_id), "%s", c->task_id);
 	r.run_id = c->run_id;
+	r.taken_until_ms = c->taken_until_ms;
 	time_format_ms(c->taken_until_ms, when);
 	log_info("task %s: run %u claimed, taken until %s", r.task_id,
 	    r.run_id, when);

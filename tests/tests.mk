@@ -64,6 +64,7 @@ test_test_qclient_SRCS		:= proxyd/qclient.c proxyd/backoff.c \
 				   proxyd/hawk.c proxyd/url.c common/json.c \
 				   common/jsonscan.c
 test_test_qclient_PKGS		:= libcurl json-c libsodium libcrypto
+test_test_reclaim_SRCS		:= proxyd/reclaim_time.c
 test_test_claim_SRCS		:= proxyd/claim.c proxyd/creds.c common/json.c \
 				   common/jsonscan.c
 test_test_claim_PKGS		:= json-c libsodium

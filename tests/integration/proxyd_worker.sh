@@ -178,7 +178,7 @@ check "... and nothing of the claim's credentials" \
 
 pw "claim $TMP/none.json"
 check "CLAIM_WORK while the claim's credentials are unfed: FAILED" \
-    [ "$ANSWER" = "failed: proxyd still holds the last claim's task credentials: feed them to its task proxy or forget them first" ]
+    [ "$ANSWER" = "failed: proxyd still holds the last claim's task credentials: forget them first" ]
 
 # --- the claim's credentials: fed, used, gone ---
 
@@ -206,11 +206,18 @@ claim_token=$(node -e '
 	.update(l.authorization.ext.certificate.seed).digest("base64url"));' "$FAKE_LOG" "$ROOT_TOKEN")
 in_tp=$(hits "$TASKPROXY" "$claim_token") in_pd=$(hits "$PROXYD" "$claim_token")
 worker_in_pd=$(hits "$PROXYD" "$WORKER_TOKEN")
-if [ -n "$claim_token" ] && [ "${in_tp:-0}" -ge 1 ] && [ "$in_pd" = 0 ] && [ "${worker_in_pd:-0}" -ge 1 ]; then
-	ok "after the feed: the claim's accessToken is in the task proxy and not in proxyd (which holds the worker's)"
+# proxyd keeps the task's credentials until FORGET_TASK (a task proxy that
+# dies is replaced and fed again), then wipes them.
+if [ -n "$claim_token" ] && [ "${in_tp:-0}" -ge 1 ] && [ "${in_pd:-0}" -ge 1 ] && [ "${worker_in_pd:-0}" -ge 1 ]; then
+	ok "after the feed: the claim's accessToken is in the task proxy and, until FORGET_TASK, in proxyd (which holds the worker's)"
 else
 	not_ok "the claim's accessToken after the feed" "task proxy $TASKPROXY: ${in_tp:-?}, proxyd $PROXYD: ${in_pd:-?}; the worker's in proxyd: ${worker_in_pd:-?}"
 fi
+pw forget
+f=$ANSWER
+in_pd=$(hits "$PROXYD" "$claim_token") in_tp=$(hits "$TASKPROXY" "$claim_token")
+check "FORGET_TASK after the feed: DONE, the claim's accessToken wiped from proxyd, still in the task proxy ($f, proxyd ${in_pd:-?}, task proxy ${in_tp:-?})" \
+    [ "$f" = done ] && [ "$in_pd" = 0 ] && [ "${in_tp:-0}" -ge 1 ]
 
 # --- forgetting an unfed claim ---
 

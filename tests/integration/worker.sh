@@ -248,8 +248,9 @@ for p in $WORKER_PID $(descendants "$WORKER_PID"); do
 	where+=("$comm:$hits")
 done
 summary=" ${where[*]} "
-# Exactly one process holds each: proxyd the worker's, the task's proxy
-# the task's; none holds both, the supervisor and the task neither.
+# proxyd alone holds the worker's; the task's are in its proxy and in
+# proxyd (kept until the task is over, for a replacement proxy); the
+# supervisor, the keyholder, the taskrunner and the task hold neither.
 holders() {
 	local col=$1
 	for w in "${where[@]}"; do
@@ -261,9 +262,9 @@ holders() {
 checked "memory during a task: the worker's accessToken only in proxyd" $? \
     "held by: $(holders 1)"
 [ "$(holders 1)" = "proxyd " ] || echo "# scanned: $summary"
-check "memory during a task: the task's accessToken only in its proxy" \
-    [ "$(holders 2)" = "taskproxy " ]
-[ "$(holders 2)" = "taskproxy " ] || echo "# scanned: $summary"
+check "memory during a task: the task's accessToken only in its proxy and proxyd" \
+    [ "$(holders 2)" = "proxyd taskproxy " ]
+[ "$(holders 2)" = "proxyd taskproxy " ] || echo "# scanned: $summary"
 check "at least the supervisor, keyholder, proxyd, taskrunner, task proxy and the task were scanned" \
     [ "${#where[@]}" -ge 6 ]
 kill -TERM "$WORKER_PID"

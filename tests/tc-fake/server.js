@@ -325,6 +325,9 @@
 //          request is processed; with "drop": "after" the request is
 //          processed (its side effects happen) and the connection is
 //          destroyed in place of the answer: the client never sees it.
+//          With "delayMs" (1..600000; no status or drop then), the next
+//          <count> matching requests are held that long, their bodies
+//          unread, then served as usual (a slow upload).
 //          GET lists them, DELETE clears them.
 //   GET|PUT /_fake/worker-manager  {"terminateAfterCalls", "calls"}; PUT
 //          {"terminateAfterCalls": N} sets it and restarts the count.
@@ -2378,15 +2381,19 @@ const ADMIN = [
     const status = body.status === undefined ? 500 : body.status;
     const n = body.count === undefined ? 1 : body.count;
     const drop = body.drop === undefined ? null : body.drop;
+    const delayMs = body.delayMs;
     if (typeof body.path !== 'string' || !path || !Number.isInteger(status) || status < 400 || status > 599 ||
         !Number.isInteger(n) || n < 1 || (body.method !== undefined && typeof body.method !== 'string') ||
-        (drop !== null && ((drop !== 'before' && drop !== 'after') || body.status !== undefined))) {
+        (drop !== null && ((drop !== 'before' && drop !== 'after') || body.status !== undefined)) ||
+        (delayMs !== undefined && (!Number.isInteger(delayMs) || delayMs < 1 || delayMs > 600000 ||
+          body.status !== undefined || drop !== null))) {
       return sendJson(ctx.res, 400, { code: 'InputError',
         message: 'tc-fake: a fault is {"path": "<regexp>", "method"?: "PUT", ' +
-          '"status"?: 400..599 (500), "count"?: n >= 1 (1), "drop"?: "before"|"after" (no status then)}' });
+          '"status"?: 400..599 (500), "count"?: n >= 1 (1), "drop"?: "before"|"after" (no status then), ' +
+          '"delayMs"?: 1..600000 (no status or drop then)}' });
     }
     const fault = { id: ++faultSeq, method: body.method ? body.method.toUpperCase() : null, path, status, count: n,
-      drop };
+      drop, ...(delayMs !== undefined ? { delayMs } : {}) };
     faults.push(fault);
     return sendJson(ctx.res, 200, { id: fault.id });
   }],
@@ -2538,7 +2545,9 @@ const handle = async (req, res) => {
     res.on('close', () => recordCall(ctx, time, injected, dropped));
     tick();
     const fault = takeFault(req.method, path);
-    if (fault && fault.drop === 'before') {
+    if (fault && fault.delayMs) {
+      await new Promise(resolve => setTimeout(resolve, fault.delayMs));
+    } else if (fault && fault.drop === 'before') {
       injected = true;
       dropped = 'before';
       req.socket.destroy();
@@ -2553,7 +2562,7 @@ const handle = async (req, res) => {
         req.socket.destroy();
         return res;
       };
-    } else if (fault) {
+    } else if (fault && !fault.delayMs) {
       injected = true;
       req.resume();
       const message = `tc-fake: injected fault ${fault.id} (${fault.count} more to come)`;
