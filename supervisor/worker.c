@@ -714,6 +714,22 @@ start_taskrunner(struct supervisor *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* A task uid and its lease: every uid leased (EAGAIN), or runDir not
+ * usable (read-only, say), each said as it is. */
+static int
+pick_uid(const struct sw_config *cfg, struct task_run *r, int *lease,
+    char *err, size_t errlen)
+{
+	if (taskuid_pick(cfg, &r->uid, lease) == 0)
+		return 0;
+	if (errno == EAGAIN)
+		snprintf(err, errlen, "no task uid is free");
+	else
+		snprintf(err, errlen, "leasing a task uid in %s: %s",
+		    cfg->run_dir, strerror(errno));
+	return -1;
+}
+
 static void
 work_task(struct worker *w, const struct claim *c, int def_fd)
 {
@@ -740,10 +756,8 @@ work_task(struct worker *w, const struct claim *c, int def_fd)
 	r.upload = upload_artifact;
 	r.upload_arg = &q;
 	if (task_work_dir(w, &r, err, sizeof(err)) == -1 ||
-	    taskuid_pick(cfg, &r.uid, &lease) == -1 ||
+	    pick_uid(cfg, &r, &lease, err, sizeof(err)) == -1 ||
 	    start_taskrunner(s, err, sizeof(err)) == -1) {
-		if (lease == -1 && r.outdir_fd >= 0)
-			snprintf(err, sizeof(err), "no task uid is free");
 		/* generic-worker: a task that cannot be set up is an
 		 * internal-error at once, with no logs. */
 		log_errorx("task %s: cannot be set up: %s", r.task_id, err);
