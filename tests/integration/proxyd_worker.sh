@@ -216,8 +216,8 @@ fi
 pw forget
 f=$ANSWER
 in_pd=$(hits "$PROXYD" "$claim_token") in_tp=$(hits "$TASKPROXY" "$claim_token")
-check "FORGET_TASK after the feed: DONE, the claim's accessToken wiped from proxyd, still in the task proxy ($f, proxyd ${in_pd:-?}, task proxy ${in_tp:-?})" \
-    [ "$f" = done ] && [ "$in_pd" = 0 ] && [ "${in_tp:-0}" -ge 1 ]
+[ "$f" = done ] && [ "$in_pd" = 0 ] && [ "${in_tp:-0}" -ge 1 ]
+checked "FORGET_TASK after the feed: DONE, the claim's accessToken wiped from proxyd, still in the task proxy ($f, proxyd ${in_pd:-?}, task proxy ${in_tp:-?})" $?
 
 # --- forgetting an unfed claim ---
 

@@ -134,11 +134,11 @@ check "two tasks are left unresolved, and the worker says so" \
     [ "$(grep -c 'NOT RESOLVED: the worker no longer holds it' "$TMP/worker.err")" -eq 2 ]
 check "the test killed a task proxy mid-task" [ -s "$TMP/killed" ]
 PD=$(node -e 'console.log(require(process.argv[1]).tasks.proxyDies)' "$STATE")
-check "proxyd kept the task's renewed credentials and fed them to a replacement" \
-    grep -q "holding the task's renewed credentials (client task-client/$PD/" "$TMP/worker.err" &&
+grep -q "holding the task's renewed credentials (client task-client/$PD/" "$TMP/worker.err" &&
     [ "$(grep -c "handed the credentials of client task-client/$PD/.*proxyd keeps the task's latest until it is over" "$TMP/worker.err")" -eq 2 ]
-check "nothing is left in the worker's work directory" \
-    [ -d "$CFGDIR/work/runs" ] && [ -z "$(ls -A "$CFGDIR/work/runs")" ]
+checked "proxyd kept the task's renewed credentials and fed them to a replacement" $?
+[ -d "$CFGDIR/work/runs" ] && [ -z "$(ls -A "$CFGDIR/work/runs")" ]
+checked "nothing is left in the worker's work directory" $?
 
 node "$JS" check --root-url "$FAKE_URL" --state "$STATE" \
     --watched "$TMP/watched.json" --claim-timeout "$CLAIM_TIMEOUT" \

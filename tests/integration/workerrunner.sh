@@ -177,8 +177,9 @@ wait_for "$TMP/sigint2.err" "runs to its end" 10
 kill -TERM "$WPID"
 end_worker
 state=$(run_state "$T")
-check "SIGINT then SIGTERM mid-task: exit 72, worker-shutdown (got $state)" \
-    [ "$RC" -eq 72 ] && [ "$state" = "exception/worker-shutdown" ] || explain sigint2
+[ "$RC" -eq 72 ] && [ "$state" = "exception/worker-shutdown" ]
+rc=$?; [ "$rc" -eq 0 ] || explain sigint2
+checked "SIGINT then SIGTERM mid-task: exit 72, worker-shutdown (got $state)" "$rc"
 
 # Idle: both exit at once, between claims or as the claim in flight
 # returns (tc-fake holds it 3 s, the Queue 20 s at most).
@@ -191,8 +192,9 @@ for sig in TERM INT; do
 	kill -$sig "$WPID"
 	end_worker
 	want=$([ $sig = TERM ] && echo 72 || echo 71)
-	check "SIG$sig while idle: exit $want within the claim's long poll ($TOOK ms)" \
-	    [ "$RC" -eq "$want" ] && [ "$TOOK" -lt 5000 ] || explain "idle$sig"
+	[ "$RC" -eq "$want" ] && [ "$TOOK" -lt 5000 ]
+	rc=$?; [ "$rc" -eq 0 ] || explain "idle$sig"
+	checked "SIG$sig while idle: exit $want within the claim's long poll ($TOOK ms)" "$rc"
 done
 
 # A claim in flight when SIGTERM comes that returns a task: the task is
@@ -206,10 +208,11 @@ T=$(new_id)
 create_task "$T" "$SLEEP60"
 end_worker
 state=$(run_state "$T")
-check "a task claimed after SIGTERM is resolved exception/worker-shutdown at once (got $state, exit $RC)" \
-    [ "$RC" -eq 72 ] && [ "$state" = "exception/worker-shutdown" ] || explain inflight
-check "TestProtocolNull: without worker-runner nothing is written to stdout" \
-    [ ! -s "$TMP/sigterm.out" ] && [ ! -s "$TMP/inflight.out" ]
+[ "$RC" -eq 72 ] && [ "$state" = "exception/worker-shutdown" ]
+rc=$?; [ "$rc" -eq 0 ] || explain inflight
+checked "a task claimed after SIGTERM is resolved exception/worker-shutdown at once (got $state, exit $RC)" "$rc"
+[ ! -s "$TMP/sigterm.out" ] && [ ! -s "$TMP/inflight.out" ]
+checked "TestProtocolNull: without worker-runner nothing is written to stdout" $?
 
 # --- with worker-runner ---
 
@@ -259,10 +262,10 @@ say '~{"type":"something-new","x":1}'
 say "$(head -c 40000 /dev/zero | tr '\0' 'S')SECRET-THREE"
 say '~{"type":"graceful-termination","finish-tasks":"no"}'
 wait_for "$TMP/stdio.rec" "without a boolean finish-tasks"
-check "lines that are not protocol messages are logged by their length only" \
-    [ "$(grep -c 'that is not a protocol message' "$TMP/stdio.rec")" -eq 2 ] &&
+[ "$(grep -c 'that is not a protocol message' "$TMP/stdio.rec")" -eq 2 ] &&
     grep -q "longer than" "$TMP/stdio.rec" &&
     grep -q "a something-new message, which sepworker does not take" "$TMP/stdio.rec"
+checked "lines that are not protocol messages are logged by their length only" $?
 check "no part of a line that is not a message reaches a log" \
     none_holds SECRET "$TMP/stdio.rec" "$TMP/stdio.err"
 check "with the log capability, nothing is logged to stderr" \
@@ -283,8 +286,10 @@ check "the access-token of new credentials reaches no log" \
     none_holds SECRET-FOUR "$TMP/stdio.rec" "$TMP/stdio.err"
 STOP_AT=$(now_ms)
 end_runner
-check "worker-runner closing stdin: exit 72 ($TOOK ms)" [ "$RC" -eq 72 ] &&
-    grep -q "closed the worker's stdin" "$TMP/stdio.rec" || explain_rec stdio
+[ "$RC" -eq 72 ] &&
+    grep -q "closed the worker's stdin" "$TMP/stdio.rec"
+rc=$?; [ "$rc" -eq 0 ] || explain_rec stdio
+checked "worker-runner closing stdin: exit 72 ($TOOK ms)" "$rc"
 check "TestProtocolStdio: stdout holds only protocol messages" all_valid stdio
 
 # Without the log capability: log lines go to stderr, stdout has hello.
@@ -296,9 +301,10 @@ STOP_AT=$(now_ms)
 end_worker
 hangup
 RUNNER_PID=
-check "without the log capability: logs on stderr, stdout only the hello, exit 72" \
-    [ "$RC" -eq 72 ] && [ "$(wc -l <"$TMP/nolog.rec")" -eq 1 ] &&
-    [ "$(msg_count nolog hello)" -eq 1 ] || explain_rec nolog
+[ "$RC" -eq 72 ] && [ "$(wc -l <"$TMP/nolog.rec")" -eq 1 ] &&
+    [ "$(msg_count nolog hello)" -eq 1 ]
+rc=$?; [ "$rc" -eq 0 ] || explain_rec nolog
+checked "without the log capability: logs on stderr, stdout only the hello, exit 72" "$rc"
 
 # TestGracefulTermination (finish-tasks false): the running task is
 # aborted, resolved worker-shutdown, exit 72.
@@ -311,8 +317,9 @@ STOP_AT=$(now_ms)
 say '~{"type":"graceful-termination","finish-tasks":false}'
 end_runner
 state=$(run_state "$T")
-check "TestGracefulTermination: finish-tasks false aborts the task: worker-shutdown, exit 72 (got $state)" \
-    [ "$RC" -eq 72 ] && [ "$state" = "exception/worker-shutdown" ] || explain_rec gtfalse
+[ "$RC" -eq 72 ] && [ "$state" = "exception/worker-shutdown" ]
+rc=$?; [ "$rc" -eq 0 ] || explain_rec gtfalse
+checked "TestGracefulTermination: finish-tasks false aborts the task: worker-shutdown, exit 72 (got $state)" "$rc"
 
 # finish-tasks true: the task runs to its end, then exit 72.
 config gttrue
@@ -325,8 +332,9 @@ say '~{"type":"graceful-termination","finish-tasks":true}'
 wait_for "$TMP/gttrue.rec" "task $T resolved" 30
 end_runner
 state=$(run_state "$T")
-check "graceful-termination finish-tasks true: the task completes, then exit 72 (got $state)" \
-    [ "$RC" -eq 72 ] && [ "$state" = "completed/completed" ] || explain_rec gttrue
+[ "$RC" -eq 72 ] && [ "$state" = "completed/completed" ]
+rc=$?; [ "$rc" -eq 0 ] || explain_rec gttrue
+checked "graceful-termination finish-tasks true: the task completes, then exit 72 (got $state)" "$rc"
 
 # TestNewCredentials, without and with a certificate: the next claimWork
 # is made with them, the old ones never after.  The first task prints
@@ -366,10 +374,10 @@ check "numberOfTasksToRun reached and worker-manager does not say terminate: exi
     [ "$RC" -eq 0 ] || explain_rec creds
 s1=$(run_state "$T1")
 s2=$(run_state "$T2")
-check "a task printing shutdown and graceful-termination lines completes, and so does the next ($s1, $s2)" \
-    [ "$s1" = "completed/completed" ] && [ "$s2" = "completed/completed" ]
-check "a task's protocol lines reach no one: no shutdown message, stdout only protocol messages" \
-    [ "$(msg_count creds shutdown)" -eq 0 ] && all_valid creds
+[ "$s1" = "completed/completed" ] && [ "$s2" = "completed/completed" ]
+checked "a task printing shutdown and graceful-termination lines completes, and so does the next ($s1, $s2)" $?
+[ "$(msg_count creds shutdown)" -eq 0 ] && all_valid creds
+checked "a task's protocol lines reach no one: no shutdown message, stdout only protocol messages" $?
 curl -s "$FAKE_URL/_fake/calls" >"$TMP/creds.calls"
 node -e '
     const ids = JSON.parse(require("fs").readFileSync(process.argv[1]))
@@ -396,8 +404,9 @@ wait "$RUNNER_PID"
 RC=$?
 hangup
 RUNNER_PID=
-check "worker-manager says terminate: exit 70 and a shutdown message" \
-    [ "$RC" -eq 70 ] && [ "$(msg_count wmterm shutdown)" -eq 1 ] || explain_rec wmterm
+[ "$RC" -eq 70 ] && [ "$(msg_count wmterm shutdown)" -eq 1 ]
+rc=$?; [ "$rc" -eq 0 ] || explain_rec wmterm
+checked "worker-manager says terminate: exit 70 and a shutdown message" "$rc"
 
 # TestIdleTimeoutChecksWorkerManager: idle past idleTimeoutSecs, the
 # worker asks worker-manager; "no" restarts the idle clock, "yes" is 68.
@@ -414,9 +423,10 @@ hangup
 RUNNER_PID=
 calls=$(curl -s "$FAKE_URL/_fake/worker-manager" | node -e 'let s = "";
     process.stdin.on("data", d => s += d).on("end", () => console.log(JSON.parse(s).calls))')
-check "TestIdleTimeoutChecksWorkerManager: idle timeout with worker-manager saying no carries on, then 68 ($calls calls)" \
-    [ "$RC" -eq 68 ] && [ "$calls" -eq 6 ] &&
-    grep -q "does not say terminate: carrying on" "$TMP/idlewm.rec" || explain_rec idlewm
+[ "$RC" -eq 68 ] && [ "$calls" -eq 6 ] &&
+    grep -q "does not say terminate: carrying on" "$TMP/idlewm.rec"
+rc=$?; [ "$rc" -eq 0 ] || explain_rec idlewm
+checked "TestIdleTimeoutChecksWorkerManager: idle timeout with worker-manager saying no carries on, then 68 ($calls calls)" "$rc"
 check "exit 68 without shutdownMachineOnIdle sends no shutdown" \
     [ "$(msg_count idlewm shutdown)" -eq 0 ]
 curl -s -X PUT -H 'Content-Type: application/json' \
@@ -439,5 +449,6 @@ node -e '
 	Object.values(e.extra).every(v => typeof v === "string") &&
 	e.kind === "worker-error" && typeof e.title === "string";
     process.exit(ok ? 0 : 1);' "$TMP/badcfg.rec"
-check "an invalid config: exit 73 and one error-report with description, extra, kind, title" \
-    [ $? -eq 0 ] && [ "$RC" -eq 73 ] || explain_rec badcfg
+[ $? -eq 0 ] && [ "$RC" -eq 73 ]
+rc=$?; [ "$rc" -eq 0 ] || explain_rec badcfg
+checked "an invalid config: exit 73 and one error-report with description, extra, kind, title" "$rc"
