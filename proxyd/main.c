@@ -121,17 +121,25 @@ forget_task_creds(void)
 	memset(&grant, 0, sizeof(grant));
 }
 
-static int
-answer_failed(uint32_t id, const char *why)
+/* An answer that is one u32-length string (FAILED, NO_TASK, TERMINATE):
+ * why, cut at PX_REASON_MAX. */
+static void
+answer_reason(uint32_t type, uint32_t id, const char *why)
 {
 	uint8_t buf[4 + PX_REASON_MAX];
 	struct ipc_writer w;
 
-	log_warnx("%s", why);
 	ipc_writer_init(&w, buf, sizeof(buf));
 	ipc_put_str(&w, why, strnlen(why, PX_REASON_MAX));
-	if (ipc_send(&conn, PX_FAILED, id, w.buf, w.len, -1) == -1)
-		fatal("sending FAILED");
+	if (ipc_send(&conn, type, id, w.buf, w.len, -1) == -1)
+		fatal("sending an answer");
+}
+
+static int
+answer_failed(uint32_t id, const char *why)
+{
+	log_warnx("%s", why);
+	answer_reason(PX_FAILED, id, why);
 	return 0;
 }
 
@@ -528,13 +536,7 @@ on_worker_creds(void *ctx, struct ipc_msg *m)
 static void
 answer_no_task(uint32_t id, const char *why)
 {
-	uint8_t buf[4 + PX_REASON_MAX];
-	struct ipc_writer w;
-
-	ipc_writer_init(&w, buf, sizeof(buf));
-	ipc_put_str(&w, why, strnlen(why, PX_REASON_MAX));
-	if (ipc_send(&conn, PX_NO_TASK, id, w.buf, w.len, -1) == -1)
-		fatal("sending NO_TASK");
+	answer_reason(PX_NO_TASK, id, why);
 }
 
 /* The typed summary and the definition up; the credentials kept as the
@@ -646,13 +648,7 @@ claim_work(const struct wcall *wc)
 static void
 answer_terminate(uint32_t id, const char *why)
 {
-	uint8_t buf[4 + PX_REASON_MAX];
-	struct ipc_writer w;
-
-	ipc_writer_init(&w, buf, sizeof(buf));
-	ipc_put_str(&w, why, strnlen(why, PX_REASON_MAX));
-	if (ipc_send(&conn, PX_TERMINATE, id, w.buf, w.len, -1) == -1)
-		fatal("sending TERMINATE");
+	answer_reason(PX_TERMINATE, id, why);
 }
 
 /* GET worker-manager's workers/<pool>/<group>/<id>/should-terminate:
