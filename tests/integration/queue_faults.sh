@@ -1,6 +1,7 @@
 # Queue faults in worker mode: tc-fake answers 500, or drops the
 # connection before the request is processed, or after (the call took
-# effect, its answer never came), on each endpoint the worker calls in
+# effect, its answer never came), or holds the request 2 s (a slow
+# answer), on each endpoint the worker calls in
 # turn: claimWork, createArtifact, the S3 PUT, reportCompleted, and with
 # createObjectArtifacts the object service's createUpload, the object's
 # PUT, finishUpload, and finishArtifact.  Every task ends as it should,
@@ -60,6 +61,7 @@ spec() {
 	local how
 	case $1 in
 	500) how='"status": 500';;
+	slow) how='"delayMs": 2000';;
 	*) how="\"drop\": \"$1\"";;
 	esac
 	echo "{\"path\": \"$2\", \"method\": \"$3\", $how}"
@@ -89,7 +91,7 @@ work() {
 
 # Each endpoint in turn, each kind of fault: the task is there before
 # the worker starts, so its first claimWork takes it.
-for kind in 500 before after; do
+for kind in 500 before after slow; do
 	c=s3-$kind
 	id=$(J create --case "$c")
 	echo "$id" >"$TMP/$c.id"
@@ -172,7 +174,7 @@ check "... and the worker logs no failure to report" \
 # retried and claims the task; one dropped after claimed it for a worker
 # that never heard of it: that run ends claim-expired, as the Queue
 # decides, and the worker works the retry.
-for kind in 500 before after; do
+for kind in 500 before after slow; do
 	c=claim-$kind
 	id=$(J create --case "$c" --retries 1)
 	fault "$(spec "$kind" "^/api/queue/v1/claim-work/" POST)"
