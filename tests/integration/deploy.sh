@@ -152,13 +152,7 @@ PROV=deploy-prov
 WTYPE=deploy-type
 GROUP=deploy-group
 WID=deploy-worker
-TOKEN=$(head -c 33 /dev/urandom | base64 | tr '+/' '-_')
-CLIENT=static/$PROV/$WID
-cat >"$TMP/clients.json" <<JSON
-{"$CLIENT": {"accessToken": "$TOKEN",
-  "scopes": ["queue:claim-work:$PROV/$WTYPE",
-    "queue:worker-id:$GROUP/$WID"]}}
-JSON
+worker_client "static/$PROV/$WID"
 if ! start_tc_fake "$TMP/clients.json" --claim-wait-ms 1000; then
 	not_ok "tc-fake starts"
 	exit 1

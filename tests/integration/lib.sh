@@ -220,6 +220,20 @@ stop_tc_fake() {
 	FAKE_PID=
 }
 
+# worker_client NAME: a worker's own static client in tc-fake, named
+# NAME, with the scopes a worker pool gives it (PROV, WTYPE, GROUP and WID
+# set by the suite): sets CLIENT and TOKEN, writes $TMP/clients.json for
+# start_tc_fake.
+worker_client() {
+	CLIENT=$1
+	TOKEN=$(head -c 33 /dev/urandom | base64 | tr '+/' '-_')
+	cat >"$TMP/clients.json" <<JSON
+{"$CLIENT": {"accessToken": "$TOKEN",
+  "scopes": ["queue:claim-work:$PROV/$WTYPE",
+    "queue:worker-id:$GROUP/$WID"]}}
+JSON
+}
+
 # free_port: a TCP port on 127.0.0.1 that nothing listens on now.
 free_port() {
 	node -e 'const s = require("net").createServer().listen(0, "127.0.0.1",

@@ -32,13 +32,7 @@ PROV=test-provisioner
 WTYPE=qfaults
 GROUP=test-worker-group
 WID=qfaults-worker
-TOKEN=$(head -c 33 /dev/urandom | base64 | tr '+/' '-_')
-CLIENT=worker-pool/$PROV/$WTYPE
-cat >"$TMP/clients.json" <<JSON
-{"$CLIENT": {"accessToken": "$TOKEN",
-  "scopes": ["queue:claim-work:$PROV/$WTYPE",
-    "queue:worker-id:$GROUP/$WID"]}}
-JSON
+worker_client "worker-pool/$PROV/$WTYPE"
 # A short claim: a claim whose answer was dropped expires soon.
 CLAIM_S=8
 if ! start_tc_fake "$TMP/clients.json" --claim-wait-ms 1000 \

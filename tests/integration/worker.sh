@@ -29,13 +29,7 @@ PROV=test-provisioner
 WTYPE=test-linux
 GROUP=test-worker-group
 WID=test-worker-id
-TOKEN=$(head -c 33 /dev/urandom | base64 | tr '+/' '-_')
-CLIENT=worker-pool/$PROV/$WTYPE
-cat >"$TMP/clients.json" <<JSON
-{"$CLIENT": {"accessToken": "$TOKEN",
-  "scopes": ["queue:claim-work:$PROV/$WTYPE",
-    "queue:worker-id:$GROUP/$WID"]}}
-JSON
+worker_client "worker-pool/$PROV/$WTYPE"
 if ! start_tc_fake "$TMP/clients.json" --claim-wait-ms 2000; then
 	not_ok "tc-fake starts"
 	exit 1
