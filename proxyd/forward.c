@@ -14,6 +14,7 @@
  * which makes curl ask for its timer at once, so the transfer runs on
  * the loop's next turn.
  */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -31,10 +32,14 @@
 #define CONNECT_TIMEOUT_S	30L
 #define HEADERS_MAX_COUNT	500u
 #define HEADERS_MAX_BYTES	(256u << 10)
-/* The size of curl's receive buffer, hence of the largest piece handed
- * to ops->body (performance.md §4: 256 KiB buffers pay). */
-#define RECV_BUFFER		(256L << 10)
-#define SEND_BUFFER		(1024L << 10)
+/*
+ * curl's receive buffer, hence the largest piece handed to ops->body,
+ * and its send buffer for a streamed body.  curl allocates them for each
+ * transfer, and every free wipes (qclient.c): larger ones cost more per
+ * small request than they save on large ones.
+ */
+#define RECV_BUFFER		(64L << 10)
+#define SEND_BUFFER		(256L << 10)
 /* Idle connections kept to upstreams, and connections at once. */
 #define CACHE_CONNECTIONS	64L
 #define MAX_CONNECTIONS		256L
@@ -393,7 +398,6 @@ start_attempt(struct fwd *f, char *err, size_t errlen)
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
 	curl_easy_setopt(e, CURLOPT_SHARE, fw.share);
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, RECV_BUFFER);
-	curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, SEND_BUFFER);
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, f->headers);
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, f);
@@ -408,6 +412,8 @@ start_attempt(struct fwd *f, char *err, size_t errlen)
 	else if (f->has_body) {
 		curl_easy_setopt(e, CURLOPT_POST, 1L);
 		if (f->streamed) {
+			curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE,
+			    SEND_BUFFER);
 			curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
 			curl_easy_setopt(e, CURLOPT_READDATA, f);
 		} else
@@ -710,6 +716,13 @@ fwd_init(struct taskproxy *tp, const struct tp_limits *lim, char *err,
 {
 	fw.tp = tp;
 	fw.lim = lim;
+	/*
+	 * Freed memory stays in the heap, mapped: a buffer curl allocates
+	 * and frees (wiped) per transfer would otherwise be mapped afresh
+	 * each time, and its wipe fault in every page it never used.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 4 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	if (tp->ca_pem != NULL &&
 	    (fw.store = parse_store(tp->ca_pem, tp->ca_len)) == NULL)
 		log_warnx("the CA bundle holds no certificate: https "

@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -123,6 +124,7 @@ struct request {
 
 	/* The response. */
 	bool			 head_sent;
+	bool			 body_started;	/* a piece of body sent */
 	bool			 chunked;	/* to the task */
 	bool			 no_body;
 	bool			 done;		/* all of it queued */
@@ -277,8 +279,10 @@ wait_del(struct conn *c)
 static void
 out_put(struct conn *c, const void *p, size_t n)
 {
-	if (c->out_off == c->out_len)
+	if (c->out_off == c->out_len) {
 		c->out_off = c->out_len = 0;
+		c->sent_at = now_ms();	/* the send timeout counts from now */
+	}
 	if (c->out_len + n > c->out_cap) {
 		size_t cap = c->out_cap ? c->out_cap : 4096;
 
@@ -332,14 +336,19 @@ flush(struct conn *c)
 	return true;
 }
 
-/* Send iov at once if nothing is queued; what does not go is queued.
- * False if the connection failed. */
+/*
+ * Send what is queued and then iov[1..n) in one sendmsg (iov[0] is
+ * filled here with the queue); what does not go is queued.  One write
+ * for a response's head and its first piece of body: two would meet
+ * the task's delayed ACK.  False if the connection failed.
+ */
 static bool
 send_now(struct conn *c, struct iovec *iov, int n)
 {
 	ssize_t sent = 0;
 
-	if (!out_pending(c) && c->writable) {
+	iov[0] = (struct iovec){ c->out + c->out_off, c->out_len - c->out_off };
+	if (c->writable) {
 		struct msghdr m = { .msg_iov = iov, .msg_iovlen = (size_t)n };
 
 		do
@@ -353,7 +362,15 @@ send_now(struct conn *c, struct iovec *iov, int n)
 		} else
 			c->sent_at = now_ms();
 	}
-	for (int i = 0; i < n; i++) {
+	/* What of the queue went; then the rest is queued after it. */
+	if ((size_t)sent >= iov[0].iov_len) {
+		sent -= (ssize_t)iov[0].iov_len;
+		c->out_off = c->out_len = 0;
+	} else {
+		c->out_off += (size_t)sent;
+		sent = 0;
+	}
+	for (int i = 1; i < n; i++) {
 		size_t skip = (size_t)sent < iov[i].iov_len ? (size_t)sent :
 		    iov[i].iov_len;
 
@@ -534,8 +551,7 @@ on_up_head(void *arg)
 	end_head(c);
 	reqlog(false, "%s %s -> %ld%s", rq->method, rq->route.url, status,
 	    fwd_attempts(rq->fwd) > 1 ? " (after retries)" : "");
-	if (!flush(c))
-		rq->broken = true;
+	/* Sent with the first piece of body, or at the end. */
 }
 
 static size_t
@@ -544,13 +560,16 @@ on_up_body(void *arg, const char *data, size_t len)
 	struct conn *c = arg;
 	struct request *rq = c->rq;
 	char size[24];
-	struct iovec iov[3];
+	struct iovec iov[4];
 	int n = 0;
 
 	if (rq->broken)
 		return 0;	/* curl stops the transfer */
-	if (out_pending(c))
+	/* A head waiting goes with this; anything more waits for room. */
+	if (out_pending(c) && (!c->writable || rq->body_started))
 		return FWD_PAUSE;
+	rq->body_started = true;
+	n++;		/* iov[0]: the queue */
 	if (rq->chunked) {
 		iov[n++] = (struct iovec){ size, (size_t)snprintf(size,
 		    sizeof(size), "%zx\r\n", len) };
@@ -584,8 +603,8 @@ on_up_read(void *arg, char *buf, size_t max)
 	rq->off += n;
 	if (rq->off == rq->len)
 		rq->off = rq->len = 0;
-	/* Room again: read the task's socket if it was left alone. */
-	if (c->readable && !rq->body_done)
+	/* Room again: more of the body from c->in or the socket. */
+	if (!rq->body_done)
 		mark(c);
 	return n;
 }
@@ -1124,7 +1143,20 @@ in_room(const struct conn *c)
 	return c->in_len < max ? max - c->in_len : 0;
 }
 
-/* Read what the socket has and room allows; false at its end. */
+/* Is there room for more of the request's body? */
+static bool
+wants_body(const struct conn *c)
+{
+	const struct request *rq = c->rq;
+
+	if (rq == NULL || rq->body_done || rq->bad_body ||
+	    (rq->started && !rq->streamed))
+		return false;
+	if (rq->framing == BODY_LENGTH && c->in_len == 0)
+		return rq->len < rq->max || rq->off > 0;
+	return in_room(c) > 0;
+}
+
 /* Read what the socket has and room allows; false if it failed.  Its
  * end sets c->eof. */
 static bool
@@ -1277,6 +1309,10 @@ progress(struct conn *c)
 			advance_request(c);
 			if (c->dead)
 				return;
+			if (!flush(c)) {
+				conn_close(c);
+				return;
+			}
 			if (rq->done) {
 				if (!flush(c)) {
 					conn_close(c);
@@ -1291,6 +1327,9 @@ progress(struct conn *c)
 				return;
 			if (rq->fwd != NULL && rq->head_sent && !out_pending(c))
 				fwd_resume_recv(rq->fwd);
+			/* The body made room: more of it. */
+			if (c->readable && !c->eof && wants_body(c))
+				continue;
 			return;
 		}
 	}
@@ -1329,7 +1368,7 @@ admit(void)
 		struct sockaddr_in sin;
 		socklen_t len = sizeof(sin);
 		struct conn *c;
-		int fd;
+		int fd, one = 1;
 
 		if (sv.nconns >= sv.lim.connections && sv.wfirst == NULL) {
 			/* Every connection busy with a request: no more
@@ -1369,6 +1408,9 @@ admit(void)
 		if (sv.nconns >= sv.lim.connections)
 			conn_close(sv.wfirst);
 		c = xcalloc(1, sizeof(*c));
+		/* Responses are written whole: no Nagle delay for them. */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
 		c->w.kind = WATCH_CONN;
 		c->w.fd = fd;
 		c->addr = sin;
