@@ -262,13 +262,23 @@ on_header(char *data, size_t size, size_t n, void *arg)
 	return len;
 }
 
+/* The wait before the next attempt, drawn once per attempt (when an
+ * attempt fails: a random draw is a syscall). */
+static uint64_t
+next_wait(struct fwd *f)
+{
+	if (f->next_wait == 0)
+		f->next_wait = backoff_ms(f->attempts);
+	return f->next_wait;
+}
+
 /* Is this attempt's answer one to try again (a 5xx, with a body that can
  * be sent again, and time left)? */
 static bool
-retry_wanted(const struct fwd *f)
+retry_wanted(struct fwd *f)
 {
 	return f->status >= 500 && !f->streamed &&
-	    now_ms() + f->next_wait <= f->retry_deadline;
+	    now_ms() + next_wait(f) <= f->retry_deadline;
 }
 
 static size_t
@@ -426,7 +436,7 @@ start_attempt(struct fwd *f, char *err, size_t errlen)
 	} else if (strcmp(f->method, "GET") != 0)
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, f->method);
 	f->attempts++;
-	f->next_wait = backoff_ms(f->attempts);
+	f->next_wait = 0;
 	f->progress_at = now_ms();
 	if (curl_multi_add_handle(fw.multi, e) != CURLM_OK) {
 		snprintf(err, errlen, "curl_multi_add_handle failed");
@@ -483,7 +493,7 @@ attempt_done(struct fwd *f, CURLcode result)
 		return;
 	}
 	retryable = f->head_done ? f->status >= 500 : result != CURLE_OK;
-	wait = f->next_wait;
+	wait = next_wait(f);
 	if (!retryable || f->streamed ||
 	    now_ms() + wait > f->retry_deadline) {
 		if (f->streamed && retryable)

@@ -230,6 +230,9 @@ loop_watch(int fd, uint32_t events, struct watch *w)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = w };
 
+	if (w->registered && events == w->events)
+		return;
+	w->events = events;
 	if (events == 0) {
 		if (w->registered &&
 		    epoll_ctl(sv.ep, EPOLL_CTL_DEL, fd, NULL) == -1)
@@ -1213,6 +1216,10 @@ read_some(struct conn *c)
 				if (c->state == C_HEAD && c->in_len == 0)
 					c->since = now_ms();
 				c->in_len += (size_t)n;
+				/* Short: the socket is empty (edge-triggered,
+				 * more bytes bring another event). */
+				if ((size_t)n < room)
+					c->readable = false;
 			}
 		}
 		if (n == 0)

@@ -152,6 +152,7 @@ struct watch {
 	enum watch_kind	 kind;
 	int		 fd;		/* -1: gone (its events are dropped) */
 	bool		 registered;
+	uint32_t	 events;	/* as registered */
 	struct watch	*next_gone;	/* forward.c's, once fd is -1 */
 };
 
