@@ -11,8 +11,9 @@
 // connection ended in the middle of, and counts its connections:
 //
 //  - "plain": the default limits (head-bytes 32768, headers 100);
-//  - "short": head-timeout=2, body-timeout=2, head-bytes=8192,
-//    headers=20 (slowloris, a short body, the limits as configured);
+//  - "short": head-timeout=2, body-timeout=2, idle-timeout=2,
+//    head-bytes=8192, headers=20 (slowloris, a short body, an idle
+//    kept-alive connection, the limits as configured);
 //  - "crowd": connections=256 (10,000 idle connections).
 //
 // Prints TAP; exits 1 if any test failed.
@@ -346,7 +347,10 @@ const t = async (name, fn) => {
 
 // --- the upstream: every request kept ---
 
-const upstream = { conns: 0, bytes: 0, done: [], partial: [] };
+// A request whose target holds "/held-" is answered only once release()
+// is called.
+const upstream = { conns: 0, bytes: 0, done: [], partial: [], held: [] };
+upstream.release = () => upstream.held.splice(0).forEach(f => f());
 const serveConnection = sock => {
   upstream.conns++;
   let buf = Buffer.alloc(0);
@@ -392,7 +396,13 @@ const serveConnection = sock => {
       upstream.done.push({ target, head, body });
       buf = buf.subarray(used);
       continued = false;
-      sock.write(`HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(target)}\r\n\r\n${target}`);
+      const answer = () => sock.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n' +
+        `Content-Length: ${Buffer.byteLength(target)}\r\n\r\n${target}`);
+      if (target.includes('/held-')) {
+        upstream.held.push(answer);
+      } else {
+        answer();
+      }
     }
   });
   sock.on('close', () => {
@@ -556,7 +566,7 @@ const main = async () => {
   const root = `http://127.0.0.1:${upPort}`;
   const [plain, short, crowd] = await Promise.all([
     startProxy('plain', 72401, root, null),
-    startProxy('short', 72402, root, 'head-timeout=2,body-timeout=2,head-bytes=8192,headers=20'),
+    startProxy('short', 72402, root, 'head-timeout=2,body-timeout=2,idle-timeout=2,head-bytes=8192,headers=20'),
     startProxy('crowd', 72403, root, 'connections=256'),
   ]);
 
@@ -688,6 +698,23 @@ const main = async () => {
     await healthy(short, 'an idle connection');
   });
 
+  await t('a kept-alive connection left idle after its answer (idle-timeout=2): closed silently within 1.5-4.5 s', async () => {
+    need(short);
+    const tg = target('idle');
+    const c = new Conn(short.port);
+    c.write(`GET ${tg} HTTP/1.1\r\n${H}\r\n`);
+    const r = await c.response();
+    const t0 = Date.now();
+    const closed = await c.closedWithin(6000);
+    const el = Date.now() - t0;
+    c.destroy();
+    assert.ok(r.status === 200 && r.body.toString('latin1') === tg, `expected upstream's 200; got ${said(r)}`);
+    assert.ok(closed && el >= 1500 && el <= 4500, 'expected the close 1500-4500 ms after the answer; ' +
+      (closed ? `came after ${el} ms` : 'still open after 6 s'));
+    assert.equal(c.buf.length, 0, `expected nothing after the answer; got ${show(c.buf)}`);
+    await healthy(short, 'an idle kept-alive connection');
+  });
+
   // --- bodies that do not match Content-Length ---
   await t('a body longer than Content-Length: upstream gets the declared body; the extra bytes, read as a ' +
     'next head, get 400 and the close', async () => {
@@ -787,17 +814,17 @@ const main = async () => {
     assert.ok(!c.ended, 'the connection ended after the fifth answer');
     c.destroy();
   });
-  await t('keep-alive: ten requests on one task connection reach upstream over at most one new connection', async () => {
+  await t('ten requests, each on a new task connection, reach upstream over at most one new connection', async () => {
     need(plain);
     const before = upstream.conns;
-    const c = new Conn(plain.port);
     for (let i = 0; i < 10; i++) {
       const tg = target('reuse');
+      const c = new Conn(plain.port);
       c.write(`GET ${tg} HTTP/1.1\r\n${H}\r\n`);
       const r = await c.response();
+      c.destroy();
       assert.ok(r.status === 200 && r.body.toString('latin1') === tg, `request ${i + 1}: expected 200 with body ${tg}; got ${said(r)}`);
     }
-    c.destroy();
     assert.ok(upstream.conns - before <= 1, `upstream saw ${upstream.conns - before} new connections for 10 requests`);
   });
   await t('HTTP/1.0, and HTTP/1.1 with Connection: close: one answer, then the close', async () => {
@@ -818,7 +845,7 @@ const main = async () => {
 
   // --- 10,000 idle connections ---
   await t(`${IDLE} connections opened and left idle (connections=256): all accepted, the task's requests ` +
-    'served meanwhile, fds bounded, served normally afterwards', async () => {
+    'and one in progress served meanwhile, fds bounded, served normally afterwards', async () => {
     need(crowd);
     assert.ok(crowd.pid, 'the harness told no pid');
     const base = fds(crowd.pid);
@@ -827,9 +854,20 @@ const main = async () => {
       const k = fds(crowd.pid);
       maxFds = Math.max(maxFds, k || 0);
     }, 50);
+    const problems = [];
+    // A request in progress meanwhile (upstream holds its answer): its
+    // connection is not idle, so it must not be closed to make room.
+    const heldTg = target('held');
+    const held = new Conn(crowd.port);
+    held.write(`GET ${heldTg} HTTP/1.1\r\n${H}\r\n`);
+    for (let i = 0; i < 100 && !reached(heldTg).length; i++) {
+      await sleep(30);
+    }
+    if (!reached(heldTg).length) {
+      problems.push('a request on a connection of its own did not reach upstream within 3 s');
+    }
     const socks = [];
     let connected = 0, failed = 0, closedByProxy = 0;
-    const problems = [];
     const deadline = Date.now() + 10000;
     try {
       for (let i = 0; i < IDLE && Date.now() < deadline; i += 500) {
@@ -881,8 +919,15 @@ const main = async () => {
       if (maxFds > 256 + 64) {
         problems.push(`the proxy's fd count should stay within connections (256) + 64; ${state()}`);
       }
+      upstream.release();
+      const hr = await held.response(3000);
+      if (hr.status !== 200 || hr.body.toString('latin1') !== heldTg) {
+        problems.push(`the request in progress meanwhile (upstream answered it after the flood): expected 200; got ${said(hr)}`);
+      }
       assert.deepEqual(problems, [], `${problems.join('\n')}\n${state()}`);
     } finally {
+      upstream.release();
+      held.destroy();
       clearInterval(sampler);
       for (const s of socks) {
         s.ours = true;
