@@ -24,7 +24,9 @@
 //   node proxy_hostile.js --attack URL
 // writes hostile.ready, waits for hostile.go, attacks (2000 connections
 // of garbage, oversized heads, idle connections, slowloris connections),
-// writes what came back to hostile.done, waits for hostile.finish.
+// writes what came back to hostile.done, waits for hostile.finish; says
+// what a well-formed request got before and after ("before the attack:
+// 200").
 'use strict';
 
 const fs = require('node:fs');
@@ -280,6 +282,15 @@ const attack = async url => {
       count(`not started in time: ${n - next}`);
     }
   };
+  // A well-formed request through the proxy, its answer in the task log.
+  const wellFormed = async when => {
+    const c = await open();
+    c && c.write('GET /api/auth/v1/scopes/current HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    const r = c ? await c.response(10000) : { status: null, why: 'no connection' };
+    console.log(`${when} the attack: ${r.status || r.why}`);
+    c && c.destroy();
+  };
+  await wellFormed('before');
   mark('ready');
   await until('go');
   deadline = Date.now() + 6000;
@@ -309,6 +320,7 @@ const attack = async url => {
   idle.forEach(c => c.destroy());
   mark('done', JSON.stringify(tally) + '\n');
   await until('finish');
+  await wellFormed('after');
 };
 
 if (opts.attack) {

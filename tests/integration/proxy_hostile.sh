@@ -222,5 +222,7 @@ cpu_ok() {
 }
 cpu_ok
 checked "a task attacking its proxy (garbage, oversized heads, slowloris, idle connections): the task proxy answers 1000+ of them; the supervisor, proxyd and the keyholder spend at most $IDLE_TICKS clock ticks each, the task proxy more" $? "${why[@]}"
-expect_task attack completed completed 0 >"$TMP/expect.out"
-checked "the attacking task completes" $? "$(cat "$TMP/expect.out")"
+expect_task attack completed completed 0 >"$TMP/expect.out" &&
+    grep -qx 'before the attack: 200' "$LOG" && grep -qx 'after the attack: 200' "$LOG"
+checked "the attacking task completes; its well-formed requests through the proxy, before and after the attack, get 200" $? \
+    "$(cat "$TMP/expect.out")" "$(grep 'the attack:' "$LOG" 2>/dev/null)"
