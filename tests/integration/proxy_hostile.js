@@ -361,15 +361,22 @@ const t = async (name, fn) => {
 
 // A request whose target holds "/held-" is answered only once release()
 // is called.
-const upstream = { conns: 0, bytes: 0, done: [], partial: [], held: [] };
+const upstream = { conns: 0, bytes: 0, done: [], partial: [], held: [], open: new Set() };
 upstream.release = () => upstream.held.splice(0).forEach(f => f());
 const serveConnection = sock => {
   upstream.conns++;
+  // The target of the request this connection is in the middle of, if any.
+  const state = { pending: null };
+  upstream.open.add(state);
   let buf = Buffer.alloc(0);
   let continued = false;
   sock.on('data', d => {
     upstream.bytes += d.length;
     buf = Buffer.concat([buf, d]);
+    pump();
+    state.pending = buf.length ? buf.toString('latin1', 0, 300).split(' ')[1] || '?' : null;
+  });
+  const pump = () => {
     for (;;) {
       const end = buf.indexOf('\r\n\r\n');
       if (end === -1) {
@@ -416,8 +423,9 @@ const serveConnection = sock => {
         answer();
       }
     }
-  });
+  };
   sock.on('close', () => {
+    upstream.open.delete(state);
     if (buf.length) {
       const end = buf.indexOf('\r\n\r\n');
       upstream.partial.push({ target: buf.toString('latin1').split(' ')[1], got: end === -1 ? 0 : buf.length - end - 4 });
@@ -751,7 +759,7 @@ const main = async () => {
     await healthy(plain, 'a body longer than Content-Length');
   });
   await t('a body shorter than Content-Length, then silence (body-timeout=2): closed within 1.5-4.5 s; ' +
-    'upstream got no complete request', async () => {
+    'upstream got no complete request, and no connection of its waits for the rest', async () => {
     need(short);
     const tg = target('short-body');
     const c = new Conn(short.port);
@@ -763,10 +771,13 @@ const main = async () => {
     const r = parseResponse(c.buf, true);
     c.destroy();
     await sleep(300);
+    const partial = upstream.partial.filter(x => x.target === tg).map(x => `${x.got} bytes of body, then the close`);
     assert.equal(reached(tg).length, 0, 'upstream received the request complete');
+    assert.ok(![...upstream.open].some(x => x.pending === tg), 'upstream\'s connection is still waiting for the ' +
+      'rest of the request: the upstream request was not aborted');
     assert.ok(!r || r.res.status !== 200, `the task got ${r ? r.res.status : '?'} for an incomplete body`);
     assert.ok(closed && el >= 1500 && el <= 4500, 'expected the close 1500-4500 ms after the last byte; ' +
-      (closed ? `came after ${el} ms` : 'still open after 6 s'));
+      (closed ? `came after ${el} ms` : 'still open after 6 s') + `; upstream got: ${partial.join(', ') || 'nothing'}`);
     await healthy(short, 'a short body');
   });
 
