@@ -425,7 +425,7 @@ main(int argc, char **argv)
 	}
 	if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
 	    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    listen(lfd, 128) == -1 ||
+	    listen(lfd, TASKPROXY_BACKLOG) == -1 ||
 	    getsockname(lfd, (struct sockaddr *)&sin, &slen) == -1 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, cp) == -1 ||

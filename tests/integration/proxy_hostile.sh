@@ -193,8 +193,10 @@ else
 	fi
 	for role in "${!pid[@]}"; do after[$role]=$(ticks "${pid[$role]}"); done
 	t1=$(now_ms)
+	# (kept: the task's directory goes when it ends)
+	cp "$dir/hostile.done" "$TMP/hostile.done" 2>/dev/null
 	touch "$dir/hostile.finish"
-	why+=("attack: $((t1 - t0)) ms; what the task got: $(cat "$dir/hostile.done" 2>/dev/null)")
+	why+=("attack: $((t1 - t0)) ms; what the task got: $(cat "$TMP/hostile.done" 2>/dev/null)")
 	for role in supervisor keyholder proxyd taskproxy; do
 		why+=("$role (pid ${pid[$role]}): ${before[$role]:-?} -> ${after[$role]:-?} ticks")
 	done
@@ -218,7 +220,7 @@ cpu_ok() {
 		const got = JSON.parse(require("fs").readFileSync(process.argv[1]));
 		const answered = Object.keys(got).filter(k => /^[0-9]{3}$/.test(k))
 		    .reduce((sum, k) => sum + got[k], 0);
-		process.exit(answered >= 1000 ? 0 : 1);' "$dir/hostile.done"
+		process.exit(answered >= 1000 ? 0 : 1);' "$TMP/hostile.done"
 }
 cpu_ok
 checked "a task attacking its proxy (garbage, oversized heads, slowloris, idle connections): the task proxy answers 1000+ of them; the supervisor, proxyd and the keyholder spend at most $IDLE_TICKS clock ticks each, the task proxy more" $? "${why[@]}"
