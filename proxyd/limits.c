@@ -4,12 +4,13 @@
  * a decimal number within its bounds.  Bad input is refused whole,
  * naming the pair that was wrong.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/util.h"
-#include "proxyd/taskproxy.h"
+#include "proxyd/limits.h"
 
 const struct tp_limits tp_default_limits = {
 	.connections = 1024,

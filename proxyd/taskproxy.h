@@ -28,26 +28,8 @@
 
 #include "common/ipc.h"
 #include "proxyd/creds.h"
+#include "proxyd/limits.h"
 
-/*
- * What a task's proxy allows its task (--limits name=value,...): see
- * server.c.  Seconds, bytes, counts.
- */
-struct tp_limits {
-	unsigned	 connections;	/* at once */
-	unsigned	 head_bytes;	/* request line and headers */
-	unsigned	 headers;	/* header fields */
-	unsigned	 head_timeout_s;	/* a head, from its first byte */
-	unsigned	 idle_timeout_s;	/* between requests */
-	unsigned	 body_timeout_s;	/* no body byte */
-	unsigned	 send_timeout_s;	/* the task takes no byte */
-	unsigned	 upstream_timeout_s;	/* upstream sends none */
-	size_t		 retry_body;	/* bodies held for a retry */
-};
-/* The most connections --limits may allow: RLIMIT_NOFILE (policy.c)
- * less upstream connections and the proxy's own fds. */
-#define TASKPROXY_NOFILE	2048u
-#define TP_CONNECTIONS_MAX	1700u
 /* How long a signed URL from /bewit is valid, as taskcluster-proxy. */
 #define TP_BEWIT_TTL_S		3600u
 
@@ -162,11 +144,6 @@ void	loop_watch(int fd, uint32_t events, struct watch *w);
 void	server_common_headers(struct taskproxy *tp,
 	    void (*add)(void *arg, const char *name, const char *value),
 	    void *arg);
-/* Parse --limits' value over lim's; -1 with err set. */
-int	limits_parse(const char *spec, struct tp_limits *lim, char *err,
-	    size_t errlen);
-extern const struct tp_limits tp_default_limits;
-
 int	server_start(struct taskproxy *tp, int listen_fd, char *err,
 	    size_t errlen);
 /* Stop serving the task for good: the listener closed, every connection
