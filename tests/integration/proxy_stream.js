@@ -139,7 +139,12 @@ const held = new Set();		// the hung requests' sockets
 let httpsRequests = 0, tlsConnections = 0;
 
 const checkHawk = async req => {
-  const attrs = hawk.utils.parseAuthorizationHeader(req.headers.authorization || '');
+  let attrs = {};
+  try {
+    attrs = hawk.utils.parseAuthorizationHeader(req.headers.authorization || '');
+  } catch (err) {
+    return { valid: false, why: `no Hawk Authorization: ${err.message}` };
+  }
   try {
     const { credentials, artifacts } = await hawk.server.authenticate(req,
       id => ({ id, key: CREDS.accessToken, algorithm: 'sha256' }), { timestampSkewSec: 600 });
@@ -670,23 +675,29 @@ const main = async () => {
     assert.equal(httpsRequests, before, 'no request reached the untrusted upstream');
   });
 
-  await t('https upstream with a trusted CA: 100 sequential requests on one keep-alive client connection ' +
-    'all answered 200 with upstream\'s body', async () => {
+  let tlsSockets = null, tlsAll = false;
+  await t('https upstream with a trusted CA: 100 sequential requests through a keep-alive client all answered ' +
+    '200 with upstream\'s body', async () => {
     const h = await P('trusted');
     tlsBefore = tlsConnections;
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-    const sockets = new Set();
+    tlsSockets = new Set();
     try {
       for (let i = 0; i < 100; i++) {
         const r = await request(h, 'GET', `/queue/v1/hello?tls${i}`, { agent });
-        sockets.add(r.socket);
+        tlsSockets.add(r.socket);
         assert.equal(r.status, 200, `request ${i}: expected 200, got ${describe(r)}`);
         assert.equal(r.body.toString(), `hello ?tls${i}`, `request ${i}: upstream's body expected`);
       }
-      assert.equal(sockets.size, 1, `the 100 requests used ${sockets.size} connections to the task proxy, not 1`);
+      tlsAll = true;
     } finally {
       agent.destroy();
     }
+  });
+  await t('... all on one connection to the task proxy', async () => {
+    assert.ok(tlsAll, 'the 100 requests did not all succeed');
+    assert.equal(tlsSockets.size, 1, `the 100 requests used ${tlsSockets.size} connections to the task proxy, ` +
+      'not 1');
   });
   await t(`... and for them the task proxy reused its TLS connections to upstream (at most ${TLS_MAX} handshakes ` +
     'for the 100 requests)', async () => {
@@ -719,6 +730,7 @@ const main = async () => {
       assert.equal(e.sha256, r.sent, 'the SHA-256 of what upstream received differs from what was sent');
     };
     let base = null;
+    const marks = [];	// VmHWM after each big body, kB
     await t(`warm-up: ${WARM / MIB} MiB down, up (Content-Length) and up (chunked) through the task proxy`,
       async () => {
         ready();
@@ -729,16 +741,28 @@ const main = async () => {
       });
     await t(`a ${BIG / MIB} MiB response body passes through, SHA-256 verified`, async () => {
       ready();
-      await down(BIG, 11);
+      try {
+        await down(BIG, 11);
+      } finally {
+        marks.push(['download', await h.hwm()]);
+      }
     });
     await t(`a ${BIG / MIB} MiB PUT body with Content-Length passes through, SHA-256 verified upstream`,
       async () => {
         ready();
-        await upload('PUT', BIG, 12, false);
+        try {
+          await upload('PUT', BIG, 12, false);
+        } finally {
+          marks.push(['PUT', await h.hwm()]);
+        }
       });
     await t(`a ${BIG / MIB} MiB chunked POST body passes through, SHA-256 verified upstream`, async () => {
       ready();
-      await upload('POST', BIG, 13, true);
+      try {
+        await upload('POST', BIG, 13, true);
+      } finally {
+        marks.push(['chunked POST', await h.hwm()]);
+      }
     });
     await t(`the task proxy's peak RSS (VmHWM) grows by no more than ${RSS_GROWTH_KB / 1024} MiB ` +
       `(${RSS_GROWTH_KB} kB) over its value after the warm-up, through the ${BIG / MIB} MiB bodies`, async () => {
@@ -746,7 +770,7 @@ const main = async () => {
       assert.ok(base !== null, 'no baseline: the warm-up failed');
       const peak = await h.hwm();
       assert.ok(peak - base <= RSS_GROWTH_KB, `VmHWM went from ${base} kB to ${peak} kB: +${peak - base} kB, ` +
-        `more than ${RSS_GROWTH_KB} kB`);
+        `more than ${RSS_GROWTH_KB} kB (after each: ${marks.map(([w, k]) => `${w} ${k} kB`).join(', ')})`);
     });
   }
 
