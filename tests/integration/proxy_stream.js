@@ -78,6 +78,9 @@ const t = async (name, fn) => {
     console.log(`not ok ${n} - ${name}`);
     const lines = String(err && err.message || err).split('\n').slice(0, 30);
     for (const h of using) {
+      if (h.exit) {
+        lines.push(`the harness of ${h.label} has exited: ${JSON.stringify(h.exit)}`);
+      }
       lines.push(`log of task proxy ${h.label} (last lines):`);
       lines.push(...h.logTail(8).map(l => '  ' + l));
     }
