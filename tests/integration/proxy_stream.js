@@ -567,10 +567,10 @@ const main = async () => {
   });
   servers[1].on('secureConnection', () => tlsConnections++);
   const up = await listen(servers[0]), ups = await listen(servers[1]);
-  // A port nothing listens on: taken and released.
-  const deadServer = net.createServer();
-  const dead = await listen(deadServer);
-  await new Promise(resolve => deadServer.close(resolve));
+  // A port nothing listens on: 1 (tcpmux), which only root could bind
+  // and nothing here does; a free port released could be taken by
+  // anything meanwhile.
+  const dead = 1;
 
   const LIMITS = `retry-body=${RETRY_BODY}`;
   const cfg = {
@@ -605,6 +605,12 @@ const main = async () => {
 
   await t('connection refused: retried within --retry-seconds (3), then 500 "Failed during proxy request"',
     async () => {
+      const listening = await new Promise(resolve => net.connect(dead, '127.0.0.1')
+        .on('connect', function () {
+          this.destroy();
+          resolve(true);
+        }).on('error', () => resolve(false)));
+      assert.ok(!listening, `something listens on 127.0.0.1:${dead}: the case needs a port nothing listens on`);
       const h = await P('refused');
       const t0 = Date.now();
       const r = await request(h, 'GET', '/queue/v1/hello?refused', { timeoutMs: 15000 });
