@@ -140,6 +140,7 @@ const attempts = new Map();	// key -> [{auth, hawk, bodyLen, bodySha}]
 const bigSha = new Map();	// seed -> SHA-256 of the generated body sent
 const held = new Set();		// the hung requests' sockets
 let httpsRequests = 0, tlsConnections = 0;
+const hellos = new Set();	// the queries hello was asked with
 
 const checkHawk = async req => {
   let attrs = {};
@@ -188,6 +189,7 @@ const upstream = async (req, res) => {
   };
   switch (seg[0]) {
   case 'hello': {
+    hellos.add(u.search);
     await readBody(req);
     const b = Buffer.from(`hello ${u.search}`);
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': b.length });
@@ -936,6 +938,29 @@ print(json.dumps(out))
     assert.ok(r && r.complete && r.status === 200, `a complete 200 expected; ${showRaw(x)}`);
     assert.ok(!/close/i.test(r.headers.connection || ''), `Connection: ${r.headers.connection}; ${showRaw(x)}`);
     assert.ok(!x.closed, `the task proxy closed the connection; ${showRaw(x)}`);
+  });
+
+  await t('a pipelined second head that is malformed (a bare LF): the first answered 200, the second 400, ' +
+    'then the close; upstream saw only the first', async () => {
+    const h = await P('main');
+    const x = await raw(h, 'GET /queue/v1/hello?good1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' +
+      'GET /queue/v1/hello?bad2 HTTP/1.1\r\nHost: 127.0.0.1\nX-Foo: a\r\n\r\n');
+    const rs = x.responses.filter(r => r.complete);
+    assert.deepEqual(rs.map(r => r.status), [200, 400], `200 then 400 expected; ${showRaw(x)}`);
+    assert.equal(rs[0].body.toString(), 'hello ?good1', `upstream's body first; ${showRaw(x)}`);
+    assert.ok(x.closed, `the connection should be closed after the 400; ${showRaw(x)}`);
+    assert.ok(hellos.has('?good1') && !hellos.has('?bad2'), `upstream saw: ${[...hellos].join(' ')}`);
+  });
+
+  await t('an HTTP/1.0 request: one response, then the close', async () => {
+    const h = await P('main');
+    const x = await raw(h, 'GET /queue/v1/hello?ten HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n');
+    const rs = x.responses.filter(r => r.complete);
+    assert.ok(x.closed, `the connection should be closed; ${showRaw(x)}`);
+    assert.equal(rs.length, 1, `one response expected; ${showRaw(x)}`);
+    assert.deepEqual([rs[0].status, rs[0].body.toString()], [200, 'hello ?ten'], showRaw(x));
+    assert.ok(/^HTTP\/1\.[01] /.test(rs[0].head) && rs[0].framing !== 'chunked',
+      `no chunked framing to an HTTP/1.0 client; ${showRaw(x)}`);
   });
 
   // --- stop ---
