@@ -498,7 +498,8 @@ attempt_done(struct fwd *f, CURLcode result)
 	    now_ms() + wait > f->retry_deadline) {
 		if (f->streamed && retryable)
 			log_warnx("%s %s: attempt %u failed (%s); not retried: "
-			    "its body was streamed, not kept", f->method,
+			    "its body, larger than retry-body, was streamed "
+			    "and not kept for a replay", f->method,
 			    f->url, f->attempts, f->head_done ?
 			    "a server error" : why);
 		if (f->head_done) {

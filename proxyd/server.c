@@ -552,8 +552,11 @@ on_up_head(void *arg)
 		}
 	}
 	end_head(c);
-	reqlog(false, "%s %s -> %ld%s", rq->method, rq->route.url, status,
-	    fwd_attempts(rq->fwd) > 1 ? " (after retries)" : "");
+	reqlog(status >= 500, "%s %s -> %ld%s", rq->method, rq->route.url,
+	    status, fwd_attempts(rq->fwd) > 1 ? " (after retries)" :
+	    status >= 500 && rq->streamed ? " (not retried: its body, "
+	    "larger than retry-body, was streamed and not kept for a replay)" :
+	    "");
 	/* Sent with the first piece of body, or at the end. */
 }
 
