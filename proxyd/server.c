@@ -25,7 +25,6 @@
  * works harder for a hostile task.
  */
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -761,9 +760,17 @@ take_head(struct conn *c, const struct head *h)
 		} else if (field_is(&f, "Transfer-Encoding"))
 			rq->framing = BODY_CHUNKED;
 		else if (field_is(&f, "Content-Length")) {
+			unsigned long long n;
+
+			errno = 0;
+			n = strtoull(f.value, NULL, 10);
+			if (errno != 0 || n > INT64_MAX) {
+				refuse(c, 400, "a Content-Length beyond 2^63");
+				return -1;
+			}
 			rq->framing = BODY_LENGTH;
-			rq->declared = (int64_t)strtoull(f.value, NULL, 10);
-			rq->left = (uint64_t)rq->declared;
+			rq->declared = (int64_t)n;
+			rq->left = n;
 		} else if (field_is(&f, "Expect"))
 			expect = f.vlen == 12 &&
 			    strncasecmp(f.value, "100-continue", 12) == 0;
@@ -942,31 +949,40 @@ decode_body(struct conn *c)
 			const char *eol = memchr(p, '\n', avail);
 			size_t take = eol ? (size_t)(eol - p) + 1 : avail;
 
-			if (rq->line_len + take > sizeof(rq->line) - 1 &&
-			    rq->ck != CK_TRAILER) {
-				body_error(c, 400, "a chunk-size line longer "
-				    "than %zu bytes", sizeof(rq->line) - 1);
-				return;
-			}
+			used += take;
 			if (rq->ck == CK_TRAILER) {
+				/* Dropped, not passed on: only their size,
+				 * their line ends and the empty line count. */
 				rq->trailer_bytes += take;
 				if (rq->trailer_bytes > sv.lim.head_bytes) {
 					body_error(c, 431, "trailers larger "
 					    "than %u bytes", sv.lim.head_bytes);
 					return;
 				}
-				/* only the empty line's end matters */
-				if (take <= sizeof(rq->line) - 1 -
-				    rq->line_len)
-					memcpy(rq->line + rq->line_len, p,
-					    take);
-				rq->line_len = take <= sizeof(rq->line) - 1 -
-				    rq->line_len ? rq->line_len + take : 3;
-			} else {
-				memcpy(rq->line + rq->line_len, p, take);
+				for (size_t i = 0; i < take; i++) {
+					rq->line[0] = rq->line[1];
+					rq->line[1] = p[i];
+				}
 				rq->line_len += take;
+				if (eol == NULL)
+					continue;
+				if (rq->line_len < 2 || rq->line[0] != '\r') {
+					body_error(c, 400, "a chunked body's "
+					    "trailer line must end in CRLF");
+					return;
+				}
+				if (rq->line_len == 2)
+					rq->body_done = true;
+				rq->line_len = 0;
+				continue;
 			}
-			used += take;
+			if (rq->line_len + take > sizeof(rq->line) - 1) {
+				body_error(c, 400, "a chunk-size line longer "
+				    "than %zu bytes", sizeof(rq->line) - 1);
+				return;
+			}
+			memcpy(rq->line + rq->line_len, p, take);
+			rq->line_len += take;
 			if (eol == NULL)
 				continue;
 			rq->line[rq->line_len] = '\0';
@@ -983,23 +999,24 @@ decode_body(struct conn *c)
 					return;
 				}
 				rq->ck = CK_SIZE;
-			} else if (rq->ck == CK_SIZE) {
-				char *e;
-				unsigned long long sz;
+			} else {
+				/* 1*HEXDIG, then ";ext" or the line's end:
+				 * nothing strtoull would take besides ("0x",
+				 * signs, spaces). */
+				size_t digits = strspn(rq->line,
+				    "0123456789abcdefABCDEF");
 
-				errno = 0;
-				sz = strtoull(rq->line, &e, 16);
-				if (e == rq->line || errno != 0 ||
-				    (*e != ';' && *e != '\r') ||
-				    !isxdigit((unsigned char)rq->line[0])) {
+				if (digits == 0 || digits > 15 ||
+				    (rq->line[digits] != ';' &&
+				    rq->line[digits] != '\r')) {
 					body_error(c, 400, "a chunk size "
-					    "that is not a hexadecimal number");
+					    "that is not 1 to 15 hexadecimal "
+					    "digits");
 					return;
 				}
-				rq->left = sz;
-				rq->ck = sz == 0 ? CK_TRAILER : CK_DATA;
-			} else if (rq->line_len == 2)
-				rq->body_done = true;	/* trailers' end */
+				rq->left = strtoull(rq->line, NULL, 16);
+				rq->ck = rq->left == 0 ? CK_TRAILER : CK_DATA;
+			}
 			rq->line_len = 0;
 		}
 	}
