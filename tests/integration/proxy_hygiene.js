@@ -497,6 +497,20 @@ const main = async () => {
     assert.equal(u.body.toString('latin1'), 'hello', u.what);
     assert.equal(readAs(u.fields, 'transfer-encoding').length, 0, u.what);
   });
+  for (const [what, size] of [['a 0x prefix', '0x5'], ['a sign', '+5'], ['a space before it', ' 5'],
+    ['whitespace before its extension', '5 ;x=y'], ['16 digits', '0000000000000005'], ['none', ';x']]) {
+    await t(`a chunk size with ${what} (${JSON.stringify(size)}) is refused: 400, nothing upstream`, () =>
+      refused(`POST ${target('chunk')} HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n` +
+        `${size}\r\nhello\r\n0\r\n\r\n`, /chunk size that is not 1 to 15 hexadecimal digits/));
+  }
+  await t('a chunked body with trailers longer than a line buffer: forwarded, trailers dropped', async () => {
+    const tg = target('trailers');
+    const u = await forwarded(`POST ${tg} HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n` +
+      `5;name=${'v'.repeat(60)}\r\nhello\r\n0\r\nX-Trailer: ${'t'.repeat(500)}\r\nX-Other: 1\r\n\r\n`, tg);
+    cleanUpstream(u, upPort);
+    assert.equal(u.body.toString('latin1'), 'hello', u.what);
+    assert.ok(!/x-trailer|x-other/i.test(u.head), `trailers are not passed on; ${u.what}`);
+  });
   await t('HTTP/1.0 without Host is forwarded', async () => {
     const tg = target('http10');
     cleanUpstream(await forwarded(`GET ${tg} HTTP/1.0\r\n\r\n`, tg), upPort);
