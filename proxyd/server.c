@@ -64,6 +64,9 @@ xrealloc(void *p, size_t n)
 #define SWEEP_MS		250
 /* A request body's buffer, at least (the retry size if larger). */
 #define BODY_BUFFER		(256u << 10)
+/* All request body buffers together, at least (two retry-bodies if
+ * more). */
+#define BODY_BUDGET		((size_t)64 << 20)
 /* The most of a /bewit body. */
 #define BEWIT_BODY_MAX		(64u << 10)
 /* Request log lines per second; the rest are counted. */
@@ -144,6 +147,7 @@ struct conn {
 	uint64_t		 since;		/* the state's timer, now_ms() */
 	unsigned		 served;
 	bool			 readable, writable, eof, shut;
+	bool			 starved;	/* no room in the budget */
 	bool			 close_after;	/* after this response */
 	char			*in;		/* bytes read, not yet used */
 	size_t			 in_len, in_cap;
@@ -168,6 +172,8 @@ static struct {
 	struct conn		*wfirst, *wlast;	/* oldest first */
 	struct conn		*dead;		/* closed this turn */
 	struct conn		*pending;	/* to move on this turn */
+	size_t			 held, budget;	/* body buffers, bytes */
+	unsigned		 nstarved;
 	uint64_t		 next_sweep;
 	/* Request log rate. */
 	uint64_t		 log_second;
@@ -609,6 +615,10 @@ on_up_read(void *arg, char *buf, size_t max)
 	if (rq->off == rq->len)
 		rq->off = rq->len = 0;
 	/* Room again: more of the body from c->in or the socket. */
+	if (c->starved) {
+		c->starved = false;
+		sv.nstarved--;
+	}
 	if (!rq->body_done)
 		mark(c);
 	return n;
@@ -648,6 +658,7 @@ request_free(struct request *rq)
 {
 	if (rq == NULL)
 		return;
+	sv.held -= rq->cap;
 	fwd_cancel(rq->fwd);
 	free(rq->method);
 	free(rq->target);
@@ -896,6 +907,60 @@ body_error(struct conn *c, unsigned status, const char *fmt, ...)
 	answer(c, status, NULL, "%s", why);
 }
 
+/*
+ * Room for up to want more bytes in rq->body, which grows up to rq->max
+ * while every connection's body buffers together stay within the
+ * proxy's budget: a task's connections (1024 by default) holding a
+ * retry-body each must not grow this process, which is outside the
+ * task's cgroup, by a gigabyte.  A connection left without room is
+ * starved: moved again when some buffer is freed.
+ */
+static size_t
+body_room(struct conn *c, size_t want)
+{
+	struct request *rq = c->rq;
+	size_t cap;
+
+	if (rq->off > 0 && rq->len + want > rq->cap) {
+		memmove(rq->body, rq->body + rq->off, rq->len - rq->off);
+		rq->len -= rq->off;
+		rq->off = 0;
+	}
+	if (rq->len + want > rq->cap && rq->cap < rq->max) {
+		for (cap = rq->cap ? rq->cap : 16384; cap < rq->len + want;)
+			cap *= 2;
+		if (cap > rq->max)
+			cap = rq->max;
+		if (sv.held + (cap - rq->cap) > sv.budget)
+			cap = rq->cap + (sv.budget > sv.held ?
+			    sv.budget - sv.held : 0);
+		if (cap > rq->cap) {
+			rq->body = xrealloc(rq->body, cap);
+			sv.held += cap - rq->cap;
+			rq->cap = cap;
+		}
+	}
+	if (rq->len == rq->cap && rq->cap < rq->max && !c->starved) {
+		c->starved = true;
+		sv.nstarved++;
+	}
+	return rq->cap - rq->len < want ? rq->cap - rq->len : want;
+}
+
+/* A body buffer was freed: the starved may have room now. */
+static void
+feed_starved(void)
+{
+	if (sv.nstarved == 0)
+		return;
+	for (struct conn *c = sv.conns; c != NULL; c = c->next)
+		if (c->starved) {
+			c->starved = false;
+			mark(c);
+		}
+	sv.nstarved = 0;
+}
+
 /* Decode what c->in holds of the body into rq->body, as room allows. */
 static void
 decode_body(struct conn *c)
@@ -909,28 +974,11 @@ decode_body(struct conn *c)
 
 		if (rq->framing == BODY_LENGTH ||
 		    (rq->framing == BODY_CHUNKED && rq->ck == CK_DATA)) {
-			if (rq->len == rq->max && rq->off > 0) {
-				memmove(rq->body, rq->body + rq->off,
-				    rq->len - rq->off);
-				rq->len -= rq->off;
-				rq->off = 0;
-			}
-			room = rq->max - rq->len;
 			n = avail < rq->left ? avail : (size_t)rq->left;
-			if (n > room)
+			if ((room = body_room(c, n)) < n)
 				n = room;
 			if (n == 0)
 				break;
-			if (rq->len + n > rq->cap) {
-				size_t cap = rq->cap ? rq->cap : 16384;
-
-				while (cap < rq->len + n)
-					cap *= 2;
-				if (cap > rq->max)
-					cap = rq->max;
-				rq->body = xrealloc(rq->body, cap);
-				rq->cap = cap;
-			}
 			memcpy(rq->body + rq->len, p, n);
 			rq->len += n;
 			rq->total += n;
@@ -1107,6 +1155,7 @@ end_request(struct conn *c)
 
 	c->rq = NULL;
 	request_free(rq);
+	feed_starved();
 	c->served++;
 	if (broken) {
 		conn_close(c);
@@ -1132,8 +1181,13 @@ conn_close(struct conn *c)
 		return;
 	c->dead = true;
 	wait_del(c);
+	if (c->starved) {
+		c->starved = false;
+		sv.nstarved--;
+	}
 	request_free(c->rq);
 	c->rq = NULL;
+	feed_starved();
 	close(c->w.fd);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
@@ -1175,6 +1229,8 @@ wants_body(const struct conn *c)
 	if (rq == NULL || rq->body_done || rq->bad_body ||
 	    (rq->started && !rq->streamed))
 		return false;
+	if (c->starved)
+		return false;
 	if (rq->framing == BODY_LENGTH && c->in_len == 0)
 		return rq->len < rq->max || rq->off > 0;
 	return in_room(c) > 0;
@@ -1199,22 +1255,10 @@ read_some(struct conn *c)
 		    !rq->bad_body && c->in_len == 0 &&
 		    (!rq->started || rq->streamed)) {
 			/* A body by length, nothing before it: straight in. */
-			if (rq->len == rq->max && rq->off > 0) {
-				memmove(rq->body, rq->body + rq->off,
-				    rq->len - rq->off);
-				rq->len -= rq->off;
-				rq->off = 0;
-			}
-			room = rq->max - rq->len;
-			if (room > rq->left)
-				room = (size_t)rq->left;
+			room = body_room(c, rq->left < rq->max ?
+			    (size_t)rq->left : rq->max);
 			if (room == 0)
 				return true;
-			if (rq->cap < rq->len + room) {
-				rq->cap = rq->len + room < rq->max ?
-				    rq->len + room : rq->max;
-				rq->body = xrealloc(rq->body, rq->cap);
-			}
 			n = recv(c->w.fd, rq->body + rq->len, room, 0);
 			if (n > 0) {
 				rq->len += (size_t)n;
@@ -1609,6 +1653,8 @@ server_start(struct taskproxy *proxy, int listen_fd, char *err,
 
 	sv.tp = proxy;
 	sv.lim = proxy->limits;
+	sv.budget = BODY_BUDGET > 2 * sv.lim.retry_body ? BODY_BUDGET :
+	    2 * sv.lim.retry_body;
 	if ((flags = fcntl(listen_fd, F_GETFL)) == -1 ||
 	    fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) == -1) {
 		snprintf(err, errlen, "the listener: %s", strerror(errno));
