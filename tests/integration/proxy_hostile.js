@@ -584,10 +584,11 @@ const main = async () => {
   const upPort = server.address().port;
   fs.writeFileSync(path.join(TMP, 'upstream.port'), String(upPort));
   const root = `http://127.0.0.1:${upPort}`;
-  const [plain, short, crowd] = await Promise.all([
+  const [plain, short, crowd, budget] = await Promise.all([
     startProxy('plain', 72401, root, null),
     startProxy('short', 72402, root, 'head-timeout=2,body-timeout=2,idle-timeout=2,head-bytes=8192,headers=20'),
     startProxy('crowd', 72403, root, 'connections=256'),
+    startProxy('budget', 72404, root, 'retry-body=8388608,body-timeout=3'),
   ]);
 
   await t('a well-formed request through the plain task proxy gets upstream\'s 200', async () => {
@@ -781,6 +782,40 @@ const main = async () => {
     await healthy(short, 'a short body');
   });
 
+  await t('24 connections each holding 8 MiB of a body that never ends (retry-body=8 MiB): the task proxy ' +
+    'holds at most its 64 MiB body budget (RSS grows < 80 MiB, not 192), and serves normally once they time out', async () => {
+    need(budget);
+    const rss = () => {
+      const m = fs.readFileSync(`/proc/${budget.pid}/status`, 'utf-8').match(/^VmRSS:\s+(\d+) kB/m);
+      return m ? Number(m[1]) : NaN;
+    };
+    await healthy(budget, 'start-up');
+    const before = rss();
+    const chunk = Buffer.alloc(1 << 20, 'b');
+    const conns = [];
+    for (let i = 0; i < 24; i++) {
+      const c = new Conn(budget.port);
+      c.write(`PUT ${target('held-body')} HTTP/1.1\r\n${H}Content-Length: ${8 * (1 << 20) + 1}\r\n\r\n`);
+      for (let k = 0; k < 8; k++) {
+        c.write(chunk);
+      }
+      conns.push(c);
+    }
+    let peak = before;
+    for (let i = 0; i < 20; i++) {
+      await sleep(100);
+      peak = Math.max(peak, rss());
+    }
+    const grew = peak - before;
+    await Promise.all(conns.map(c => c.closedWithin(8000)));
+    const open = conns.filter(c => !c.ended).length;
+    conns.forEach(c => c.destroy());
+    assert.ok(grew < 80 * 1024, `the task proxy's RSS grew by ${grew} kB (from ${before} kB), expected < 81920 kB: ` +
+      'the body budget (64 MiB) does not hold');
+    assert.equal(open, 0, `${open} of the 24 connections were still open 8 s after their bodies stopped (body-timeout=3)`);
+    await healthy(budget, 'the held bodies');
+  });
+
   // --- pipelining and keep-alive ---
   await t('pipelining: two requests in one send get two answers, in order', async () => {
     need(plain);
@@ -971,7 +1006,7 @@ const main = async () => {
 
   await t('every task proxy is still running and exits 0 when told to quit', async () => {
     const bad = [];
-    for (const p of [plain, short, crowd]) {
+    for (const p of [plain, short, crowd, budget]) {
       if (p.error) {
         bad.push(`${p.name}: never started`);
         continue;
