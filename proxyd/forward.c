@@ -92,6 +92,7 @@ static struct {
 static void	finish(struct fwd *f, bool ok, unsigned status,
 		    const char *err);
 static void	attempt_done(struct fwd *f, CURLcode result);
+static bool	retry_wanted(struct fwd *f);
 
 /* --- TLS: one parsed CA store --- */
 
@@ -174,12 +175,21 @@ on_timer(CURLM *multi, long ms, void *arg)
 	return 0;
 }
 
-/* What curl finished since it last ran. */
+/* What curl finished since it last ran; and a response head that came
+ * without a piece of body goes now, not with the first piece whenever
+ * that comes (an event stream's head, say). */
 static void
 collect(void)
 {
 	CURLMsg *msg;
 	int left;
+
+	for (struct fwd *f = fw.active; f != NULL; f = f->next)
+		if (f->head_done && !f->head_told && f->easy != NULL &&
+		    !retry_wanted(f)) {
+			f->head_told = true;
+			f->ops->head(f->arg, true);
+		}
 
 	while ((msg = curl_multi_info_read(fw.multi, &left)) != NULL) {
 		struct fwd *f;
@@ -292,7 +302,7 @@ on_body(char *data, size_t size, size_t n, void *arg)
 		if (retry_wanted(f))
 			return len;	/* a 5xx to be retried: dropped */
 		f->head_told = true;
-		f->ops->head(f->arg);
+		f->ops->head(f->arg, false);
 	}
 	if (len == 0)
 		return 0;
@@ -482,7 +492,7 @@ attempt_done(struct fwd *f, CURLcode result)
 	if (result == CURLE_OK && f->head_done && !retry_wanted(f)) {
 		/* A response without a body: told now. */
 		f->head_told = true;
-		f->ops->head(f->arg);
+		f->ops->head(f->arg, false);
 		finish(f, true, 0, NULL);
 		return;
 	}

@@ -31,8 +31,9 @@ struct fwd;
 
 struct fwd_ops {
 	/* The final attempt's status and headers are in (fwd_status,
-	 * fwd_headers, fwd_length); the body follows. */
-	void	(*head)(void *arg);
+	 * fwd_headers, fwd_length); the body follows.  alone: no piece of
+	 * it comes with them (send the head now). */
+	void	(*head)(void *arg, bool alone);
 	/* Response body bytes: all taken (len), or FWD_PAUSE (none taken;
 	 * the same come again after fwd_resume_recv). */
 	size_t	(*body)(void *arg, const char *data, size_t len);

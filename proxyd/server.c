@@ -70,7 +70,10 @@ xrealloc(void *p, size_t n)
 /* The most of a /bewit body. */
 #define BEWIT_BODY_MAX		(64u << 10)
 /* Request log lines per second; the rest are counted. */
-#define LOG_LINES_PER_S		20
+/* Request log lines: a burst of LOG_BURST, then LOG_PER_S a second (a
+ * token bucket); the rest are counted, and the count logged. */
+#define LOG_BURST		200
+#define LOG_PER_S		50
 #define EVENTS			256
 
 enum cstate {
@@ -176,8 +179,8 @@ static struct {
 	unsigned		 nstarved;
 	uint64_t		 next_sweep;
 	/* Request log rate. */
-	uint64_t		 log_second;
-	unsigned		 log_lines, log_dropped;
+	uint64_t		 log_at;	/* tokens last added */
+	unsigned		 log_tokens, log_dropped;
 } sv;
 
 static void	progress(struct conn *c);
@@ -203,21 +206,25 @@ static void	reqlog(bool warn, const char *fmt, ...)
 static void
 reqlog(bool warn, const char *fmt, ...)
 {
-	uint64_t second = now_ms() / 1000;
+	uint64_t now = now_ms(), add;
 	char line[1024];
 	va_list ap;
 
-	if (second != sv.log_second) {
-		if (sv.log_dropped > 0)
-			log_warnx("%u lines about the task's requests were "
-			    "left out of the log (more than %u a second)",
-			    sv.log_dropped, LOG_LINES_PER_S);
-		sv.log_second = second;
-		sv.log_lines = sv.log_dropped = 0;
+	if ((add = (now - sv.log_at) * LOG_PER_S / 1000) > 0) {
+		sv.log_tokens = sv.log_tokens + add > LOG_BURST ? LOG_BURST :
+		    sv.log_tokens + (unsigned)add;
+		sv.log_at = now;
 	}
-	if (sv.log_lines++ >= LOG_LINES_PER_S) {
+	if (sv.log_tokens == 0) {
 		sv.log_dropped++;
 		return;
+	}
+	sv.log_tokens--;
+	if (sv.log_dropped > 0) {
+		log_warnx("%u lines about the task's requests were left out "
+		    "of the log (more than %u at once, or %u a second)",
+		    sv.log_dropped, LOG_BURST, LOG_PER_S);
+		sv.log_dropped = 0;
 	}
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
@@ -529,7 +536,7 @@ refuse(struct conn *c, unsigned status, const char *why)
 /* --- the upstream transfer's callbacks --- */
 
 static void
-on_up_head(void *arg)
+on_up_head(void *arg, bool alone)
 {
 	struct conn *c = arg;
 	struct request *rq = c->rq;
@@ -562,7 +569,9 @@ on_up_head(void *arg)
 	    status >= 500 && rq->streamed ? " (not retried: its body, "
 	    "larger than retry-body, was streamed and not kept for a replay)" :
 	    "");
-	/* Sent with the first piece of body, or at the end. */
+	/* Sent with the first piece of body; at once if none came. */
+	if (alone && !flush(c))
+		rq->broken = true;
 }
 
 static size_t
@@ -1653,6 +1662,8 @@ server_start(struct taskproxy *proxy, int listen_fd, char *err,
 
 	sv.tp = proxy;
 	sv.lim = proxy->limits;
+	sv.log_tokens = LOG_BURST;
+	sv.log_at = now_ms();
 	sv.budget = BODY_BUDGET > 2 * sv.lim.retry_body ? BODY_BUDGET :
 	    2 * sv.lim.retry_body;
 	if ((flags = fcntl(listen_fd, F_GETFL)) == -1 ||

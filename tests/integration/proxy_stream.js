@@ -215,6 +215,19 @@ const upstream = async (req, res) => {
     await record();
     held.add(req.socket);
     return readBody(req);
+  case 'events':
+    // An event stream: the head at once, then an event every 400 ms,
+    // each written when its time comes (the arrival times are kept).
+    await readBody(req);
+    res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+    res.flushHeaders();
+    eventTimes.head = Date.now();
+    for (let i = 0; i < 3; i++) {
+      await sleep(400);
+      eventTimes.sent[i] = Date.now();
+      res.write(`data: ${i}\n\n`);
+    }
+    return res.end();
   case 'cut-length':
   case 'cut-chunked':
     await readBody(req);
@@ -426,6 +439,7 @@ const describe = r => `${r.status} ${JSON.stringify(r.headers)}\n  body: ${show(
 // Raw bytes on a new connection to a task proxy; everything that comes
 // back until it closes, `want` responses are complete, or timeoutMs:
 // {buf, closed, timedOut, responses}.
+const eventTimes = { head: 0, sent: [] };
 const raw = (h, bytes, { want = Infinity, timeoutMs = 10000 } = {}) => new Promise(resolve => {
   const sock = net.connect(h.port, '127.0.0.1');
   let buf = Buffer.alloc(0), done = false;
@@ -671,6 +685,37 @@ const main = async () => {
     assert.ok(!r.complete, `the chunked message ended properly (${r.body.length} bytes): a silently short ` +
       `success; head: ${show(r.head)}`);
     assert.ok(r.body.length <= 300000, `${r.body.length} bytes of body, more than upstream sent`);
+  });
+
+  await t('an event stream: its head and each event reach the task within 200 ms of upstream sending them, ' +
+    'not held for the next piece', async () => {
+    const h = await P('main');
+    const sock = net.connect(h.port, '127.0.0.1');
+    const got = [];
+    let buf = '';
+    const ended = new Promise(resolve => {
+      sock.on('data', d => {
+        buf += d.toString('latin1');
+        got.push({ at: Date.now(), text: d.toString('latin1') });
+        if (buf.endsWith('0\r\n\r\n')) {
+          resolve();
+        }
+      });
+      sock.on('close', resolve);
+      setTimeout(resolve, 8000);
+    });
+    sock.write('GET /queue/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    await ended;
+    sock.destroy();
+    const what = got.map(g => `+${g.at - (eventTimes.head || g.at)} ms ${JSON.stringify(g.text.slice(0, 40))}`).join('; ');
+    const headAt = got.find(g => /^HTTP\/1\.1 200/.test(g.text));
+    assert.ok(headAt && eventTimes.head && headAt.at - eventTimes.head < 200,
+      `the head came ${headAt ? headAt.at - eventTimes.head : '?'} ms after upstream sent it; pieces: ${what}`);
+    for (let i = 0; i < 3; i++) {
+      const g = got.find(x => x.text.includes(`data: ${i}`));
+      assert.ok(g && g.at - eventTimes.sent[i] < 200,
+        `event ${i} came ${g ? g.at - eventTimes.sent[i] : 'never'} ms after upstream sent it; pieces: ${what}`);
+    }
   });
 
   await t('https upstream whose CA the proxy does not trust: 500 naming the host (localhost), saying the ' +
