@@ -1136,7 +1136,7 @@ advance_request(struct conn *c)
 	}
 	decode_body(c);
 	if (rq->broken || rq->started) {
-		if (rq->streamed && rq->send_paused &&
+		if (rq->streamed && rq->send_paused && rq->fwd != NULL &&
 		    (rq->len > rq->off || rq->body_done)) {
 			rq->send_paused = false;
 			fwd_resume_send(rq->fwd);
