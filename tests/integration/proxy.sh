@@ -443,6 +443,27 @@ test_hosts_isolated() {
 }
 t "isolated networking, sepworker.proxyAllowedHosts [allowed.invalid, *.wild.invalid]: those are tried, the rootURL's host and others 403, the rootURL routes unaffected" test_hosts_isolated
 
+test_proxy_limits() {
+	local cfg=$CFGDIR/limits.json bad=$CFGDIR/badlimits.json out
+	mkconfig "$cfg" "rootURL=\"$FAKE_URL\"" "clientId=\"$CLIENT\"" "accessToken=\"$TOKEN\"" \
+	    "taskclusterProxyPort=$PORT" 'sepworker.proxyLimits="headers=8,head-timeout=5"'
+	chmod 600 "$cfg"
+	mkconfig "$bad" "rootURL=\"$FAKE_URL\"" 'sepworker.proxyLimits="headers=5,header-bytes=9"'
+	out=$("$BUILD/sepworker" check-config --config "$bad" 2>&1)
+	[ $? -ne 0 ] && printf '%s' "$out" | grep -q 'sepworker.proxyLimits.*"header-bytes" is not name=value' ||
+	    { echo "check-config of a bad proxyLimits: $out"; return 1; }
+	proxy_task limits "$ALLOWED" '
+	    h="-H X-A:1 -H X-B:1 -H X-C:1"
+	    curl -s -o /dev/null -w "six:%{http_code}\n" $h "$TASKCLUSTER_PROXY_URL/secrets/v1/secret/proxytest%2Fallowed"
+	    curl -s -o /dev/null -w "eleven:%{http_code}\n" $h -H X-D:1 -H X-E:1 -H X-F:1 -H X-G:1 -H X-H:1 \
+		"$TASKCLUSTER_PROXY_URL/secrets/v1/secret/proxytest%2Fallowed"' "$cfg"
+	show limits
+	# (curl adds Host, User-Agent and Accept: 3 + 3 and 3 + 8 fields)
+	expect_task limits completed completed 0 >/dev/null &&
+	    grep -qx "six:200" "$LOG" && grep -qx "eleven:431" "$LOG"
+}
+t "sepworker.proxyLimits reaches the task's proxy (headers=8: 6 fields pass, 11 get 431); a bad one fails check-config naming it" test_proxy_limits
+
 # --- the expiry rule ---
 
 # cert_lifetime TARGET: expiry - start (ms) of the certificate on the last
