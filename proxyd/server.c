@@ -150,6 +150,7 @@ struct conn {
 	uint64_t		 since;		/* the state's timer, now_ms() */
 	unsigned		 served;
 	bool			 readable, writable, eof, shut;
+	bool			 hup;		/* the task's FIN was seen */
 	bool			 starved;	/* no room in the budget */
 	bool			 close_after;	/* after this response */
 	char			*in;		/* bytes read, not yet used */
@@ -1290,8 +1291,10 @@ read_some(struct conn *c)
 					c->since = now_ms();
 				c->in_len += (size_t)n;
 				/* Short: the socket is empty (edge-triggered,
-				 * more bytes bring another event). */
-				if ((size_t)n < room)
+				 * more bytes bring another event), unless the
+				 * task's FIN came with them: that brings none,
+				 * so read on to the end. */
+				if ((size_t)n < room && !c->hup)
 					c->readable = false;
 			}
 		}
@@ -1591,6 +1594,8 @@ dispatch(struct watch *w, uint32_t ev)
 			break;
 		if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 			c->readable = true;
+		if (ev & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+			c->hup = true;
 		if (ev & (EPOLLOUT | EPOLLHUP | EPOLLERR))
 			c->writable = true;
 		progress(c);

@@ -216,6 +216,29 @@ const rawExchange = bytes => new Promise(resolve => {
   sock.on('error', err => finish(`error ${err.code}`));
 });
 
+// Send bytes and the task's FIN with them (one write, then end); how
+// long the proxy took to close its side, and what it sent.
+const rawHangup = bytes => new Promise(resolve => {
+  const sock = net.connect(proxyPort, '127.0.0.1');
+  let buf = Buffer.alloc(0), t0 = 0, done = false;
+  const finish = closedAfter => {
+    if (!done) {
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve({ closedAfter, bytes: buf.toString('latin1') });
+    }
+  };
+  const timer = setTimeout(() => finish(null), 5000);
+  sock.on('connect', () => {
+    t0 = Date.now();
+    sock.end(Buffer.from(bytes, 'latin1'));
+  });
+  sock.on('data', d => { buf = Buffer.concat([buf, d]); });
+  sock.on('end', () => finish(Date.now() - t0));
+  sock.on('error', () => finish(Date.now() - t0));
+});
+
 // --- the cases ---
 
 let seq = 0;
@@ -515,6 +538,25 @@ const main = async () => {
     const tg = target('http10');
     cleanUpstream(await forwarded(`GET ${tg} HTTP/1.0\r\n\r\n`, tg), upPort);
   });
+
+  // --- the task's FIN with its last bytes (found by fuzz_taskproxy) ---
+  for (const [what, bytes, answer] of [
+    ['half a head', 'GET /api/hygiene/v1/half HT', null],
+    ['a malformed head', 'GET /api/hygiene/v1/bad HTTP/1.1\r\nX-A : 1\r\n\r\n', 400],
+    ['a /bewit with its body', `POST /bewit HTTP/1.1\r\n${H}Content-Length: 22\r\n\r\nhttps://example.com/x`, 303],
+  ]) {
+    await t(`${what}, then the task's FIN in the same segment: the proxy closes within 1 s` +
+      (answer ? `, after answering ${answer}` : ', answering nothing'), async () => {
+      const r = await rawHangup(bytes);
+      const what2 = `closed after ${r.closedAfter} ms; sent ${show(r.bytes)}`;
+      assert.ok(r.closedAfter !== null && r.closedAfter < 1000, what2);
+      if (answer) {
+        assert.match(r.bytes, new RegExp(`^HTTP/1\\.1 ${answer} `), what2);
+      } else {
+        assert.equal(r.bytes, '', what2);
+      }
+    });
+  }
 
   // --- keep-alive and pipelining: every head is checked, not only the first ---
   await t('a malformed second head on a kept-alive connection: 200 for the first, then 400 and the close; upstream never sees the second', async () => {
