@@ -127,6 +127,10 @@ on_ssl_ctx(CURL *easy, void *ctx, void *arg)
 	/* A reference, not a copy: SSL_CTX_set1_cert_store counts it. */
 	if (fw.store != NULL)
 		SSL_CTX_set1_cert_store(ctx, fw.store);
+	/* A connection keeps its record buffers while it is cached: freed
+	 * (and wiped) after every response, they were a third of a small
+	 * request's cost. */
+	SSL_CTX_clear_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	return CURLE_OK;
 }
 

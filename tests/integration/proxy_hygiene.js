@@ -543,7 +543,7 @@ const main = async () => {
   for (const [what, bytes, answer] of [
     ['half a head', 'GET /api/hygiene/v1/half HT', null],
     ['a malformed head', 'GET /api/hygiene/v1/bad HTTP/1.1\r\nX-A : 1\r\n\r\n', 400],
-    ['a /bewit with its body', `POST /bewit HTTP/1.1\r\n${H}Content-Length: 22\r\n\r\nhttps://example.com/x`, 303],
+    ['a /bewit with its body', `POST /bewit HTTP/1.1\r\n${H}Content-Length: 21\r\n\r\nhttps://example.com/x`, 303],
   ]) {
     await t(`${what}, then the task's FIN in the same segment: the proxy closes within 1 s` +
       (answer ? `, after answering ${answer}` : ', answering nothing'), async () => {
