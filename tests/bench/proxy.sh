@@ -23,7 +23,9 @@
 #    100 B GET in the task proxy process, for each upstream: a task
 #    proxy under valgrind (callgrind_exec.c, noseccomp.c say how) serves
 #    2 GETs in one run and 2 + CG_REQUESTS (10) in another; the
-#    difference over CG_REQUESTS, in all and by library and function.
+#    difference over CG_REQUESTS, in all, by library, by function (own
+#    instructions), and for the task proxy's own functions with what
+#    they call.
 # The proxy table comes last.  The defaults take about 5 minutes.
 #
 # Needs root (the task proxy runs as its own uid; the https task proxy
@@ -44,7 +46,7 @@ if [ "$(id -u)" != 0 ]; then
 	exit 0
 fi
 if ! "$here/../../scripts/install-bench-deps"; then
-	echo "   (skipped: no nginx or wrk)"
+	echo "   (skipped: no nginx, wrk or valgrind)"
 	exit 0
 fi
 
@@ -378,7 +380,8 @@ for scheme in http https; do
 	bench_case "10 MiB PUT c=1, $up_name" "$tpp" "$tpid" "$pxp" \
 	    "$direct" "/queue/v1/put/x" 1 -s "$tmp/put10m.lua"
 done
-echo " $(( $(date +%s) - t_start )) s"
+t_wrk=$(date +%s)
+echo " $((t_wrk - t_start)) s"
 
 # --- 2. peak RSS over a large download and upload ---
 kib() { awk -v k="^$2:" '$0 ~ k { print $2 }' "/proc/$1/status"; }
@@ -436,6 +439,8 @@ for dir in download upload; do
 done
 stop_tp tpr "${tp_pids[-1]}"
 
+t_rss=$(date +%s)
+
 # --- 3. where the time goes: callgrind in the task proxy ---
 # Instructions by object and function in a callgrind.out, their own and
 # with what they call: lines of "self<TAB>inclusive<TAB>object<TAB>
@@ -470,7 +475,7 @@ cg_costs() {	# $1: callgrind.out
 		call = 0
 		next
 	}
-	END { for (k in incl) printf "%d\t%d\t%s\n", self[k], incl[k], k }' "$1"
+	END { for (k in incl) printf "%.0f\t%.0f\t%s\n", self[k], incl[k], k }' "$1"
 }
 cg_dir=$tmp/cg
 cg_skip="" cg_retried=""
@@ -553,6 +558,7 @@ if [ -z "$cg_skip" ]; then
 	done
 fi
 tp_run=()
+t_cg=$(date +%s)
 
 # --- the report ---
 fmt_ir() { awk -v v="$1" 'BEGIN {
@@ -589,7 +595,7 @@ else
 	tab=$(printf '\t')
 	objs() {	# $1: name: "Ir<TAB>object" by object, largest first
 		awk -F'\t' '{ n = split($3, p, "/"); o[p[n]] += $1 }
-		    END { for (k in o) printf "%d\t%s\n", o[k], k }' "$tmp/cg.$1" |
+		    END { for (k in o) printf "%.0f\t%s\n", o[k], k }' "$tmp/cg.$1" |
 		    sort -t"$tab" -k1,1nr
 	}
 	objs cghttp >"$tmp/obj.http"
@@ -610,10 +616,10 @@ else
 		while IFS=$tab read -r ir _ ob fn; do
 			printf '     %10s  %-22s %s\n' "$(fmt_ir "$ir")" "${ob##*/}" "$fn"
 		done
-		echo "   $scheme: the task proxy's own 8 costliest, with what they call (own in brackets)"
+		echo "   $scheme: the task proxy's own 10 costliest, with what they call (own in brackets)"
 		awk -F'\t' -v OFS='\t' '$3 ~ /\/taskproxy$/ && $4 != "main" &&
 		    $4 != "taskproxy_main" && $4 != "(below main)"' "$tmp/cg.cg$scheme" |
-		    sort -t"$tab" -k2,2nr | head -n 8 |
+		    sort -t"$tab" -k2,2nr | head -n 10 |
 		while IFS=$tab read -r ir incl _ fn; do
 			printf '     %10s  %-22s %s\n' "$(fmt_ir "$incl")" "($(fmt_ir "$ir"))" "$fn"
 		done
@@ -652,4 +658,5 @@ FILENAME ~ /direct$/ { direct[$1] = $2; next }
 		    (d[4] > 0 ? sprintf(" (%d errors)", d[4]) : "")
 	}
 }' "$tmp/direct" "$tmp/rows"
-echo "   (the proxy section took $(( $(date +%s) - t_start )) s)"
+echo "   (the proxy section took $((t_cg - t_start)) s: set-up and wrk $((t_wrk - t_start)) s," \
+    "transfers $((t_rss - t_wrk)) s, callgrind $((t_cg - t_rss)) s)"
