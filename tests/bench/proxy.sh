@@ -22,11 +22,11 @@
 # 3. Where the time goes: callgrind's instruction counts per proxied
 #    100 B GET in the task proxy process, for each upstream: a task
 #    proxy under valgrind (callgrind_exec.c, noseccomp.c say how) serves
-#    2 GETs in one run and 2 + CG_REQUESTS (10) in another; the
+#    2 GETs in one run and 2 + CG_REQUESTS (5) in another; the
 #    difference over CG_REQUESTS, in all, by library, by function (own
 #    instructions), and for the task proxy's own functions with what
 #    they call.
-# The proxy table comes last.  The defaults take about 5 minutes.
+# The proxy table comes last.  The defaults take 5 to 6 minutes.
 #
 # Needs root (the task proxy runs as its own uid; the https task proxy
 # runs in a mount namespace of its own where the system CA bundle is
@@ -38,7 +38,7 @@ build=$(cd "$1" && pwd)
 big_mib=${2:-1024}
 rounds=${ROUNDS:-5}
 dur=${DUR:-2s}
-cg_n=${CG_REQUESTS:-10}
+cg_n=${CG_REQUESTS:-5}
 here=$(cd "$(dirname "$0")" && pwd)
 
 if [ "$(id -u)" != 0 ]; then
@@ -417,7 +417,9 @@ rss_lines=()
 for dir in download upload; do
 	[ "$dir" = download ] && path=/queue/v1/big || path=/queue/v1/put/big
 	# The peak (VmHWM) starts again from the RSS of now.
-	echo 5 >"/proc/$tpr_pid/clear_refs"
+	reset=""
+	echo 5 2>/dev/null >"/proc/$tpr_pid/clear_refs" ||
+	    reset=" (VmHWM could not be reset: the peak since it started)"
 	base=$(kib "$tpr_pid" VmRSS)
 	tp_r=$(transfer $dir "http://127.0.0.1:$tpr$path")
 	peak=$(kib "$tpr_pid" VmHWM)
@@ -431,7 +433,7 @@ for dir in download upload; do
 	d_r=$(transfer $dir "http://127.0.0.1:$up/api$path")
 	rss_lines+=("$(awk -v d="$dir" -v mib="$big_mib" -v base="$base" \
 	    -v peak="$peak" -v tp="$(rate "$tp_r")" -v px="$(rate "$px_r")" \
-	    -v di="$(rate "$d_r")" -v ans="$answer" 'BEGIN {
+	    -v di="$(rate "$d_r")" -v ans="$answer$reset" 'BEGIN {
 		printf "   %d MiB %-8s tp peak RSS %.1f MiB, +%.1f MiB over %.1f " \
 		    "MiB warmed up; tp %s, px %s, direct %s%s\n", mib, d,
 		    peak / 1024, (peak - base) / 1024, base / 1024, tp, px, di,
