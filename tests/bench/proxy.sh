@@ -53,7 +53,7 @@ fi
 tmp=$(mktemp -d /tmp/sepworker-bench-proxy.XXXXXX)
 chmod 755 "$tmp"
 nginx_pids=() tp_pids=()
-declare -A tp_fd=()
+declare -A tp_fd=() tp_helper=()
 cleanup() {
 	local p fd
 	# End of input quits a harness and its task proxy; a kill if not.
@@ -249,6 +249,7 @@ start_tp() {	# $1: name, $2: uid, $3: rootURL, $4: the directory proxyd is in, t
 	    <"$tmp/$name.in" >"$tmp/$name.out" 2>"$tmp/$name.err" &
 	tp_pids+=($!)
 	tp_last=$!
+	tp_helper[$name]=$!
 	exec {fd}>"$tmp/$name.in"
 	tp_fd[$name]=$fd
 }
@@ -264,6 +265,7 @@ stop_tp() {	# $1: name, $2: the helper's pid; its exit status in tp_status
 port_of() {	# $1: name
 	for _ in $(seq 300); do
 		grep -q '^port ' "$tmp/$1.out" 2>/dev/null && break
+		kill -0 "${tp_helper[$1]}" 2>/dev/null || break
 		sleep 0.05
 	done
 	sed -n 's/^port //p' "$tmp/$1.out"
