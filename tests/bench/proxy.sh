@@ -648,8 +648,8 @@ FILENAME ~ /direct$/ { direct[$1] = $2; next }
 	tr = f[1]; t50 = f[2]; t99 = f[3]; tb = f[4]
 	pr = f[7]; p50 = f[8]; p99 = f[9]; pb = f[10]
 	note = ""
-	if (tb > 0) note = note sprintf(" (tp: %d errors)", tb)
-	if (pb > 0) note = note sprintf(" (px: %d errors)", pb)
+	if (tb > 0) note = note sprintf(" (tp: %d error%s)", tb, tb > 1 ? "s" : "")
+	if (pb > 0) note = note sprintf(" (px: %d error%s)", pb, pb > 1 ? "s" : "")
 	if (tr == 0 || pr == 0) note = note " (0: no request completed within a round)"
 	printf "   %-30s %9.0f %9.0f %7.3fx  %8s %8s  %8s %8s %7.2fx%s\n",
 	    $1, tr, pr, (pr > 0 ? tr / pr : 0), t(t50), t(p50), t(t99),
