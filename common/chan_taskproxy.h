@@ -90,6 +90,11 @@
 #include "chan_common.h"
 
 #define TASKPROXY_MAX_MSG	16384u
+/* The task proxy's listen backlog: a task's burst of connections is
+ * queued, not dropped (a dropped SYN costs its client a second); the
+ * kernel caps it at net.core.somaxconn. */
+#define TASKPROXY_BACKLOG	1024
+
 #define TASKPROXY_LISTEN_FD	5
 #define TASKPROXY_CREDS_FD	6
 /* --spool-fd: a directory only the task proxy's uid uses (mode 0700),

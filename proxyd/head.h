@@ -1,11 +1,11 @@
 /*
- * The head of a task's request, checked on its raw bytes before
- * libmicrohttpd parses it: libmicrohttpd reads leniently (it joins folded
- * lines into the header name, cuts values at NUL, passes a bare CR on,
- * takes "Name : value", reads Transfer-Encoding and Content-Length
- * together), and what one lenient parser accepts another reads
- * differently.  So only a head that is well-formed HTTP/1.1 (RFC 9112)
- * goes further:
+ * The head of a task's request, checked on its raw bytes before anything
+ * is taken from it: a lenient parser (libmicrohttpd, which served the
+ * task before, joined folded lines into the header name, cut values at
+ * NUL, passed a bare CR on, took "Name : value", read Transfer-Encoding
+ * and Content-Length together) accepts what another reads differently.
+ * So only a head that is well-formed HTTP/1.1 (RFC 9112) goes further,
+ * and server.c's own reading of it may then be simple:
  *
  *	*(CRLF) method SP request-target SP HTTP/d.d CRLF
  *	*( field-name ":" OWS field-value OWS CRLF )

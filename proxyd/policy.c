@@ -17,7 +17,7 @@
  *
  * taskproxy (one per task) speaks HTTP both ways: it accepts the task's
  * connections on its listener, resolves and connects to upstream hosts,
- * and runs threads (a thread per connection, libcurl's resolver).  The
+ * and runs threads (the serving loop, libcurl's resolver).  The
  * filter is installed before any thread starts, so every thread has it.
  * Files: Landlock lets it read the resolver's configuration and nothing
  * else; an open for writing is answered EACCES here.  Libraries that open
@@ -37,6 +37,7 @@
 #include "common/policy_base.h"
 #include "common/util.h"
 #include "proxyd/proxyd.h"
+#include "proxyd/taskproxy.h"
 #include "taskrunner/payload.h"
 
 #define NOARGS		0, { { 0 } }, 0
@@ -152,7 +153,7 @@ const struct sandbox_policy proxyd_policy = {
 #define THREAD_SYSCALLS							\
 	{ SCMP_SYS(clone), ALLOW, 1,					\
 	    { SB_ARG32(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD) }, \
-	    0, "threads: connections, libcurl's resolver" },		\
+	    0, "threads: the serving loop, libcurl's resolver" },	\
 	{ SCMP_SYS(clone3), SCMP_ACT_ERRNO(ENOSYS), NOARGS,		\
 	    "no clone3: glibc falls back to clone" },			\
 	{ SCMP_SYS(set_robust_list), ALLOW, NOARGS, "new threads" },	\
@@ -169,8 +170,6 @@ const struct sandbox_policy proxyd_policy = {
 	CLIENT_SOCKET_SYSCALLS,						\
 	{ SCMP_SYS(accept4), ALLOW, ARG0_IS(TASKPROXY_LISTEN_FD),	\
 	    "the task's connections, on the listener we were handed" },	\
-	{ SCMP_SYS(accept), ALLOW, ARG0_IS(TASKPROXY_LISTEN_FD),	\
-	    "the same, where libmicrohttpd uses accept" },		\
 	{ SCMP_SYS(shutdown), ALLOW, NOARGS, "closing connections" },	\
 	/* Waiting. */							\
 	{ SCMP_SYS(poll), ALLOW, NOARGS, "event loops" },		\
@@ -179,7 +178,6 @@ const struct sandbox_policy proxyd_policy = {
 	{ SCMP_SYS(epoll_ctl), ALLOW, NOARGS, "event loops" },		\
 	{ SCMP_SYS(epoll_wait), ALLOW, NOARGS, "event loops" },		\
 	{ SCMP_SYS(epoll_pwait), ALLOW, NOARGS, "event loops" },	\
-	{ SCMP_SYS(eventfd2), ALLOW, NOARGS, "libmicrohttpd's wake-ups" }, \
 	{ SCMP_SYS(pipe2), ALLOW, NOARGS, "wake-ups" },			\
 	{ SCMP_SYS(nanosleep), ALLOW, NOARGS, "backoff between attempts" }, \
 	{ SCMP_SYS(clock_nanosleep), ALLOW, NOARGS, "backoff" },	\
@@ -209,12 +207,14 @@ static const char *const resolver_files[] = {
 };
 
 static const struct sandbox_rlimit taskproxy_rlimits[] = {
-	{ RLIMIT_NOFILE, 512, 512, false,
-	    "listener, channels, client and upstream connections" },
+	{ RLIMIT_NOFILE, TASKPROXY_NOFILE, TASKPROXY_NOFILE, false,
+	    "listener, channels, the task's connections (--limits), "
+	    "upstream connections (forward.c's cap)" },
 	{ RLIMIT_FSIZE, 0, 0, false, "writes no files; logs go to a pipe" },
 	{ RLIMIT_AS, 8ull << 30, 8ull << 30, false,
-	    "it lives outside the task's cgroup: 64 connection threads "
-	    "(8 MiB stacks), bodies held for retries (64 MiB each), curl" },
+	    "it lives outside the task's cgroup: buffers of its "
+	    "connections (bounded per connection by --limits), curl, "
+	    "the reclaim and agent threads" },
 };
 
 const struct sandbox_policy taskproxy_policy = {
@@ -256,11 +256,13 @@ static const struct sandbox_syscall taskproxy_spool_syscalls[] = {
 };
 
 static const struct sandbox_rlimit taskproxy_spool_rlimits[] = {
-	{ RLIMIT_NOFILE, 512, 512, false,
-	    "listener, channels, client and upstream connections" },
+	{ RLIMIT_NOFILE, TASKPROXY_NOFILE, TASKPROXY_NOFILE, false,
+	    "listener, channels, the task's connections (--limits), "
+	    "upstream connections (forward.c's cap)" },
 	{ RLIMIT_AS, 8ull << 30, 8ull << 30, false,
-	    "it lives outside the task's cgroup: 64 connection threads "
-	    "(8 MiB stacks), bodies held for retries (64 MiB each), curl" },
+	    "it lives outside the task's cgroup: buffers of its "
+	    "connections (bounded per connection by --limits), curl, "
+	    "the reclaim and agent threads" },
 };
 
 const struct sandbox_policy taskproxy_spool_policy = {

@@ -514,7 +514,12 @@ role_opt(const char *opt, const char *val, void *arg)
 	else if (strcmp(opt, "--taken-until") == 0 &&
 	    parse_u64(val, 1, INT64_MAX, &n) == 0)
 		tp->taken_until_ms = (int64_t)n;
-	else if (strcmp(opt, "--spool-fd") == 0 &&
+	else if (strcmp(opt, "--limits") == 0) {
+		char err[256];
+
+		if (limits_parse(val, &tp->limits, err, sizeof(err)) == -1)
+			fatalx("%s", err);
+	} else if (strcmp(opt, "--spool-fd") == 0 &&
 	    parse_u64(val, TASKPROXY_SPOOL_FD, TASKPROXY_SPOOL_FD, &n) == 0)
 		tp->spool_fd = TASKPROXY_SPOOL_FD;
 	else
@@ -578,6 +583,7 @@ taskproxy_main(int argc, char **argv)
 	bool serving = false, creds_open = true;
 
 	prctl(PR_SET_NAME, "taskproxy", 0, 0, 0);
+	tp->limits = tp_default_limits;
 	child_start(argc, argv, "taskproxy", role_opt, tp, &args);
 	if (tp->task_id == NULL || tp->root_url == NULL)
 		fatalx("taskproxy: --task-id and --root-url are required");

@@ -6,11 +6,11 @@
  *	taskproxy.c	start-up, the control and credentials channels, the
  *			credentials in use (behind a lock: a reclaim replaces
  *			them while requests are in flight)
- *	front.c		the task's connections until their request head is
- *			complete: admission, the head checked (head.c)
- *	server.c	HTTP from the task (libmicrohttpd, a thread per
- *			connection): routes, /bewit, responses
- *	forward.c	HTTP to upstream (libcurl): retries, streaming back
+ *	server.c	HTTP from the task, in one epoll loop: admission,
+ *			each head checked (head.c), bodies, keep-alive,
+ *			routes, /bewit, responses, limits (limits.c)
+ *	forward.c	HTTP to upstream (libcurl's multi-socket interface,
+ *			in the same loop): retries, streaming both ways
  *	peer.c		who is on the other end of a loopback connection
  *	agent.c		worker mode, after the task: its artifacts and its
  *			resolution (agent.h)
@@ -28,10 +28,8 @@
 
 #include "common/ipc.h"
 #include "proxyd/creds.h"
+#include "proxyd/limits.h"
 
-/* Largest request body a task may send through the proxy (it is held in
- * memory so that a retry can send it again). */
-#define TP_BODY_MAX		(64u << 20)
 /* How long a signed URL from /bewit is valid, as taskcluster-proxy. */
 #define TP_BEWIT_TTL_S		3600u
 
@@ -49,6 +47,7 @@ struct taskproxy {
 	int		 spool_fd;	/* --spool-fd, or -1 */
 	char		*live_log;	/* --live-log: the task's name for it */
 	char		*backing_log;	/* --backing-log */
+	struct tp_limits limits;	/* --limits */
 	bool		 agent_on;	/* AGENT came: the task is over */
 	int64_t		 taken_until_ms; /* --taken-until: reclaim (0: not) */
 	/* Where /<host.with.dot>/... may go (sepworker.proxyAllowedHosts;
@@ -123,7 +122,28 @@ void	taskproxy_identity_headers(struct taskproxy *tp,
 	    void (*add)(void *arg, const char *name, const char *value),
 	    void *arg);
 
-/* server.c */
+/* server.c: the event loop's registrations, for forward.c too. */
+enum watch_kind {
+	WATCH_LISTENER,
+	WATCH_WAKE,
+	WATCH_CONN,
+	WATCH_CURL,
+};
+
+struct watch {
+	enum watch_kind	 kind;
+	int		 fd;		/* -1: gone (its events are dropped) */
+	bool		 registered;
+	uint32_t	 events;	/* as registered */
+	struct watch	*next_gone;	/* forward.c's, once fd is -1 */
+};
+
+/* Watch fd for events (epoll's), or no more if 0. */
+void	loop_watch(int fd, uint32_t events, struct watch *w);
+/* The headers taskcluster-proxy puts on every response. */
+void	server_common_headers(struct taskproxy *tp,
+	    void (*add)(void *arg, const char *name, const char *value),
+	    void *arg);
 int	server_start(struct taskproxy *tp, int listen_fd, char *err,
 	    size_t errlen);
 /* Stop serving the task for good: the listener closed, every connection

@@ -34,6 +34,7 @@
 #include "common/strbuf.h"
 #include "common/util.h"
 #include "common/version.h"
+#include "proxyd/limits.h"
 #include "supervisor/config.h"
 
 /* Deep enough for workerTypeMetadata and d2gConfig, far from the stack. */
@@ -304,6 +305,21 @@ static const struct key_spec config_keys[] = {
 	  "fails with a network error or a 5xx (exponential backoff with "
 	  "jitter, as the Taskcluster clients; 900 s is the Go client's "
 	  "budget). 0 makes one attempt." },
+	{ "proxyLimits", SW, STR(""), STORED(proxy_limits),
+	  .doc = "What a task's proxy allows its task, as comma-separated "
+	  "`name=value` pairs; each name left out keeps its default. "
+	  "`connections` (1024, at most 1700): the task's connections at "
+	  "once; at the limit the one waiting longest for a request head is "
+	  "closed to make room. `head-bytes` (32768) and `headers` (100): "
+	  "a request head's size and header count, else 431. `head-timeout` "
+	  "(30 s, from the head's first byte: 408), `idle-timeout` (60 s "
+	  "between requests), `body-timeout` (60 s without a byte of a "
+	  "request body), `send-timeout` (300 s in which the task takes none "
+	  "of its response), `upstream-timeout` (300 s without a byte from "
+	  "upstream: 504 before the response, a cut response after). "
+	  "`retry-body` (1048576): request bodies up to this size are held "
+	  "so that a failed attempt can be retried; larger ones are streamed "
+	  "and sent once. Example: `\"connections=256,head-timeout=10\"`." },
 	{ "runDir", SW, STR("/run/sepworker"), STORED(run_dir),
 	  .doc = "Directory (made 0700, root's) of the lock files that "
 	  "lease each task uid to the worker running a task as it "
@@ -1078,6 +1094,15 @@ check_values(struct load *l)
 	if (*c->tasks_dir != '\0' && tasks_dir_problem(c->tasks_dir) != NULL)
 		return invalid_fail(l, "\"tasksDir\" %s", tasks_dir_problem(
 		    c->tasks_dir));
+	if (*c->proxy_limits != '\0') {
+		struct tp_limits lim = tp_default_limits;
+		char why[320];
+
+		if (limits_parse(c->proxy_limits, &lim, why,
+		    sizeof(why)) == -1)
+			return invalid_fail(l, "\"sepworker.proxyLimits\": %s",
+			    why);
+	}
 	if ((rc = check_child_uids(l, c)) != CONFIG_OK)
 		return rc;
 	return split_pool_id(l);

@@ -66,6 +66,7 @@ struct sw_config {
 	uint32_t	 taskrunner_uid;
 	uint32_t	 taskproxy_uid;
 	uint32_t	 proxy_retry_seconds;
+	char		*proxy_limits;	/* --limits, "" for the defaults */
 	char		*run_dir;		/* task uid lock files */
 	char		*work_dir;		/* the worker's own state */
 	uint32_t	 proxy_credentials_margin_seconds;

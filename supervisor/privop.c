@@ -17,6 +17,7 @@
 #include "common/chan_taskrunner.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "common/chan_taskproxy.h"
 #include "supervisor/privop.h"
 
 #define refuse(...)	do { snprintf(err, errlen, __VA_ARGS__); goto out; } \
@@ -260,7 +261,7 @@ privop_listener(struct privop_task *t, uint32_t port, int *fd, char *err,
 	if ((s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
 	    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
 	    bind(s, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    listen(s, 128) == -1)
+	    listen(s, TASKPROXY_BACKLOG) == -1)
 		refuse("listening on 127.0.0.1:%u: %s", port, strerror(errno));
 	*fd = s;
 	s = -1;

@@ -305,7 +305,7 @@ tf_start_task_proxy(struct supervisor *s, struct task_run *r, int listen_fd,
 	bool listens = listen_fd >= 0;
 	char run_id[16], uid[16], retry[16], reason[PX_REASON_MAX + 1];
 	char until[24];
-	char *opts[28] = { "--task-id", r->task_id, "--run-id", run_id,
+	char *opts[32] = { "--task-id", r->task_id, "--run-id", run_id,
 	    "--root-url", cfg->root_url, "--retry-seconds", retry };
 	int nopts = 8;
 	uint64_t deadline;
@@ -338,6 +338,10 @@ tf_start_task_proxy(struct supervisor *s, struct task_run *r, int listen_fd,
 	} else {
 		opts[nopts++] = "--artifact-scope";
 		opts[nopts++] = "0";
+	}
+	if (*cfg->proxy_limits != '\0') {
+		opts[nopts++] = "--limits";
+		opts[nopts++] = cfg->proxy_limits;
 	}
 	/* Unset, the task proxy allows the rootURL's host alone. */
 	if (cfg->proxy_allowed_hosts != NULL) {

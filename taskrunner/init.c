@@ -54,6 +54,7 @@
 #include "common/task_paths.h"
 #include "common/timefmt.h"
 #include "common/util.h"
+#include "common/chan_taskproxy.h"
 #include "taskrunner/chan_init.h"
 #include "taskrunner/task.h"
 #include "taskrunner/taskrunner.h"
@@ -228,7 +229,7 @@ proxy_listener(const struct task *t)
 	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (s == -1 || bind(s, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    listen(s, 128) == -1)
+	    listen(s, TASKPROXY_BACKLOG) == -1)
 		init_setup_failed("the proxy's listener on 127.0.0.1:%u",
 		    t->a.proxy_port);
 	return s;

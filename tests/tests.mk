@@ -29,10 +29,10 @@ test_test_cotextra_PKGS		:= json-c
 test_test_json_SRCS		:= common/json.c common/jsonscan.c
 test_test_json_PKGS		:= json-c
 test_test_config_SRCS		:= supervisor/config.c common/json.c \
-				   common/jsonscan.c
+				   common/jsonscan.c proxyd/limits.c
 test_test_config_PKGS		:= json-c libsodium
 test_test_privop_SRCS		:= supervisor/privop.c supervisor/cgroup.c \
-				   supervisor/config.c \
+				   supervisor/config.c proxyd/limits.c \
 				   common/json.c common/jsonscan.c
 test_test_privop_PKGS		:= json-c libsodium
 test_test_payload_SRCS		:= taskrunner/payload.c taskrunner/schema.c \
@@ -44,9 +44,10 @@ test_test_schema_SRCS		:= taskrunner/schema.c taskrunner/payload.c \
 				   common/jsonscan.c
 test_test_schema_PKGS		:= json-c
 test_test_taskuid_SRCS		:= supervisor/taskuid.c supervisor/config.c \
-				   common/json.c common/jsonscan.c
+				   common/json.c common/jsonscan.c proxyd/limits.c
 test_test_taskuid_PKGS		:= json-c libsodium
 test_test_taskcount_SRCS	:= supervisor/taskcount.c
+test_test_limits_SRCS		:= proxyd/limits.c
 test_test_outdir_SRCS		:= supervisor/outdir.c
 test_test_outdir_PKGS		:= libcrypto
 test_test_route_SRCS		:= proxyd/route.c

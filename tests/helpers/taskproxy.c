@@ -14,6 +14,9 @@
  * listener, no scopes: SCOPES is then ignored); --spool DIR: DIR becomes
  * its spool directory (--spool-fd).
  *
+ * TASKPROXY_LIMITS, when set and not empty, goes to the task proxy as
+ * --limits (e.g. "head-timeout=2,connections=256").
+ *
  * Prints "port N" (with --no-listener "port none") once it serves, then
  * reads commands on stdin:
  *	creds FILE	send the credentials in FILE; prints "accepted" or
@@ -415,9 +418,14 @@ main(int argc, char **argv)
 		cargv[n++] = "--allowed-hosts";
 		cargv[n++] = argv[8];
 	}
+	if (getenv("TASKPROXY_LIMITS") != NULL &&
+	    *getenv("TASKPROXY_LIMITS") != '\0') {
+		cargv[n++] = "--limits";
+		cargv[n++] = getenv("TASKPROXY_LIMITS");
+	}
 	if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
 	    bind(lfd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
-	    listen(lfd, 128) == -1 ||
+	    listen(lfd, TASKPROXY_BACKLOG) == -1 ||
 	    getsockname(lfd, (struct sockaddr *)&sin, &slen) == -1 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1 ||
 	    socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, cp) == -1 ||

@@ -195,6 +195,27 @@ const rawRequest = (bytes, { gapMs = 0 } = {}) => new Promise(resolve => {
   sock.on('error', err => finish({ status: null, why: `connection error ${err.code}` }));
 });
 
+// Send bytes on a new connection and keep everything that comes back
+// until the proxy closes it (end: 'closed') or ANSWER_MS pass ('open').
+const rawExchange = bytes => new Promise(resolve => {
+  const sock = net.connect(proxyPort, '127.0.0.1');
+  let buf = Buffer.alloc(0), done = false;
+  const finish = end => {
+    if (!done) {
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      resolve({ bytes: buf.toString('latin1'), end });
+    }
+  };
+  const timer = setTimeout(() => finish('open'), ANSWER_MS);
+  sock.on('connect', () => sock.write(Buffer.from(bytes, 'latin1')));
+  sock.on('data', d => { buf = Buffer.concat([buf, d]); });
+  sock.on('end', () => finish('closed'));
+  sock.on('close', () => finish('closed'));
+  sock.on('error', err => finish(`error ${err.code}`));
+});
+
 // --- the cases ---
 
 let seq = 0;
@@ -476,30 +497,64 @@ const main = async () => {
     assert.equal(u.body.toString('latin1'), 'hello', u.what);
     assert.equal(readAs(u.fields, 'transfer-encoding').length, 0, u.what);
   });
+  for (const [what, size] of [['a 0x prefix', '0x5'], ['a sign', '+5'], ['a space before it', ' 5'],
+    ['whitespace before its extension', '5 ;x=y'], ['16 digits', '0000000000000005'], ['none', ';x']]) {
+    await t(`a chunk size with ${what} (${JSON.stringify(size)}) is refused: 400, nothing upstream`, () =>
+      refused(`POST ${target('chunk')} HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n` +
+        `${size}\r\nhello\r\n0\r\n\r\n`, /chunk size that is not 1 to 15 hexadecimal digits/));
+  }
+  await t('a chunked body with trailers longer than a line buffer: forwarded, trailers dropped', async () => {
+    const tg = target('trailers');
+    const u = await forwarded(`POST ${tg} HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n` +
+      `5;name=${'v'.repeat(60)}\r\nhello\r\n0\r\nX-Trailer: ${'t'.repeat(500)}\r\nX-Other: 1\r\n\r\n`, tg);
+    cleanUpstream(u, upPort);
+    assert.equal(u.body.toString('latin1'), 'hello', u.what);
+    assert.ok(!/x-trailer|x-other/i.test(u.head), `trailers are not passed on; ${u.what}`);
+  });
   await t('HTTP/1.0 without Host is forwarded', async () => {
     const tg = target('http10');
     cleanUpstream(await forwarded(`GET ${tg} HTTP/1.0\r\n\r\n`, tg), upPort);
   });
 
-  // --- one request per connection: every head is checked ---
-  await t('a second request on a connection is not served: the answer says Connection: close', async () => {
+  // --- keep-alive and pipelining: every head is checked, not only the first ---
+  await t('a malformed second head on a kept-alive connection: 200 for the first, then 400 and the close; upstream never sees the second', async () => {
     const tg = target('first');
     const second = target('second');
-    const u = await forwarded(`GET ${tg} HTTP/1.1\r\n${H}\r\nGET ${second} HTTP/1.1\r\n${H}X-Foo : bar\r\n\r\n`, tg);
-    cleanUpstream(u, upPort);
-    assert.match(u.res.head, /\r\nConnection: close(\r\n|$)/i, u.what);
+    const all = await rawExchange(`GET ${tg} HTTP/1.1\r\n${H}\r\nGET ${second} HTTP/1.1\r\n${H}X-Foo : bar\r\n\r\n`);
+    const what = `the connection carried:\n  ${show(all.bytes)}\n(${all.end})`;
+    const answers = [...all.bytes.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map(m => Number(m[1]));
+    assert.deepEqual(answers, [200, 400], what);
+    assert.match(all.bytes.split('HTTP/1.1 400')[0], /^HTTP\/1\.1 200 /, what);
+    assert.doesNotMatch(all.bytes.split('HTTP/1.1 400')[0], /\r\nConnection: close\r\n/i, `the first answer keeps the connection; ${what}`);
+    assert.match(all.bytes.split('HTTP/1.1 400')[1], /\r\nConnection: close\r\n/i, `the refusal closes it; ${what}`);
+    assert.equal(all.end, 'closed', what);
     await sleep(QUIET_MS);
-    assert.ok(!upstream.heads.some(x => x.head.includes(second)), `the second request reached upstream; ${u.what}`);
+    assert.ok(!upstream.heads.some(x => x.head.includes(second)), `the second request reached upstream; ${what}`);
   });
-  await t('a request that follows a body on the same connection is not served', async () => {
+  await t('a malformed head after a body on the same connection: the body went upstream whole, the next head is refused', async () => {
     const tg = target('first');
     const second = target('second');
-    const u = await forwarded(`POST ${tg} HTTP/1.1\r\n${H}Content-Length: 5\r\n\r\nhello` +
-      `GET ${second} HTTP/1.1\r\n${H}Authorization : Hawk id="evil"\r\n\r\n`, tg);
-    cleanUpstream(u, upPort);
-    assert.equal(u.body.toString('latin1'), 'hello', u.what);
+    const all = await rawExchange(`POST ${tg} HTTP/1.1\r\n${H}Content-Length: 5\r\n\r\nhello` +
+      `GET ${second} HTTP/1.1\r\n${H}Authorization : Hawk id="evil"\r\n\r\n`);
+    const what = `the connection carried:\n  ${show(all.bytes)}\n(${all.end})`;
+    const answers = [...all.bytes.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map(m => Number(m[1]));
+    assert.deepEqual(answers, [200, 400], what);
+    const h = upstream.heads.find(x => x.head.split('\r\n')[0].split(' ')[1] === tg);
+    assert.ok(h, `upstream saw no request for ${tg}; ${what}`);
+    assert.equal(h.body.toString('latin1'), 'hello', what);
     await sleep(QUIET_MS);
-    assert.ok(!upstream.heads.some(x => x.head.includes(second)), `the second request reached upstream; ${u.what}`);
+    assert.ok(!upstream.heads.some(x => x.head.includes(second)), `the second request reached upstream; ${what}`);
+  });
+  await t('two well-formed pipelined requests: both answered, in order, on one connection', async () => {
+    const a = target('pipe-a');
+    const b = target('pipe-b');
+    const all = await rawExchange(`GET ${a} HTTP/1.1\r\n${H}\r\nGET ${b} HTTP/1.1\r\n${H}Connection: close\r\n\r\n`);
+    const what = `the connection carried:\n  ${show(all.bytes)}\n(${all.end})`;
+    const answers = [...all.bytes.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map(m => Number(m[1]));
+    assert.deepEqual(answers, [200, 200], what);
+    assert.ok(all.bytes.indexOf(a) < all.bytes.indexOf(b) && all.bytes.indexOf(a) !== -1,
+      `the answers name their targets in order (X-Taskcluster-Endpoint); ${what}`);
+    assert.equal(all.end, 'closed', `Connection: close on the second ends it; ${what}`);
   });
 
   // --- how the head arrives ---
