@@ -135,6 +135,8 @@ http {
 	default_type application/octet-stream;
 EOF
 }
+# A fixed Authorization header in place of the task proxy's Hawk.
+hawk='Hawk id=\"bench\", ts=\"1\", nonce=\"x\", mac=\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"'
 # The two configurations, for the ports in up, ups, pxh, pxs.
 write_configs() {
 	mkdir -p "$tmp/up" "$tmp/px"
@@ -165,8 +167,10 @@ EOF
 	upstream up_http { server 127.0.0.1:$up; keepalive 32; }
 	upstream up_https { server 127.0.0.1:$ups; keepalive 32; }
 	proxy_http_version 1.1;
+	# (a proxy_set_header in a location drops every inherited one:
+	# the https location repeats these)
 	proxy_set_header Connection "";
-	proxy_set_header Authorization "Hawk id=\"bench\", ts=\"1\", nonce=\"x\", mac=\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"";
+	proxy_set_header Authorization "$hawk";
 	proxy_buffering off;
 	proxy_request_buffering off;
 	proxy_buffers 8 256k;
@@ -182,6 +186,8 @@ EOF
 		location /queue/ {
 			proxy_pass https://up_https/api/queue/;
 			proxy_set_header Host localhost;
+			proxy_set_header Connection "";
+			proxy_set_header Authorization "$hawk";
 			proxy_ssl_name localhost;
 			proxy_ssl_server_name on;
 			proxy_ssl_verify on;
