@@ -158,6 +158,8 @@ $(foreach t,$(FUZZ_NAMES),$(eval $(call fuzz_program,$(t))))
 fuzz-build: $(addprefix $(FUZZ_DIR)/,$(FUZZ_NAMES))
 
 # Benchmarks (make bench): tests/bench/*.c, each with what it measures.
+# (But callgrind_exec.c and noseccomp.c: proxy.sh builds them into a
+# directory of its own, where they stand in for proxyd under callgrind.)
 BENCH_DIR	:= $(BUILD)/bench
 
 $(BENCH_DIR)/bench_hash: $(call obj,tests/bench/bench_hash.c supervisor/outdir.c) $(COMMON_LIB)
