@@ -965,6 +965,45 @@ print(json.dumps(out))
     assert.deepEqual(o, { status: 200, body: 'hello ?urllib' });
   });
 
+  await t('Python requests (a Session): two GETs on one kept-alive connection; a generator body (2.5 MiB, sent ' +
+    'chunked) reaches upstream whole; a JSON body', async () => {
+    const h = await P('main');
+    const c = await run('python3', [path.join(REPO, 'tests/integration/clients/pyrequests.py'), String(h.port)]);
+    assert.equal(c.code, 0, `python3 exited ${c.code}: ${c.stderr.slice(-800)}`);
+    const o = JSON.parse(c.stdout);
+    const what = JSON.stringify(o);
+    assert.deepEqual(o.gets, ['200 hello ?rq1', '200 hello ?rq2'], what);
+    assert.equal(o.connections, 1, `requests opened ${o.connections} connections for two GETs: ${what}`);
+    assert.deepEqual([o.chunked.method, o.chunked.length, o.chunked.sha256],
+      ['PUT', 40 * 65536, sha256(Buffer.alloc(40 * 65536, 'r'))], what);
+    assert.deepEqual([o.json.method, o.json.length], ['POST', '{"a": 1}'.length], what);
+  });
+  await t('Go net/http: three GETs on one kept-alive connection; a body of unknown length (3 MiB, chunked) ' +
+    'reaches upstream whole; a 2 MiB POST with Expect: 100-continue is answered 100 Continue, then 200', async () => {
+    const h = await P('main');
+    const bin = path.join(TMP, 'goclient');
+    if (!fs.existsSync(bin)) {
+      const b = await new Promise(resolve => execFile('go', ['build', '-o', bin,
+        path.join(REPO, 'tests/integration/clients/goclient.go')], {
+        timeout: 120000, env: { ...process.env, GOCACHE: path.join(TMP, 'gocache'), GOPATH: path.join(TMP, 'gopath'),
+          GO111MODULE: 'off' },
+      }, (err, stdout, stderr) => resolve({ err, stderr })));
+      assert.ok(!b.err, `go build: ${b.err && b.err.message} ${b.stderr}`);
+    }
+    const c = await run(bin, [String(h.port)]);
+    assert.equal(c.code, 0, `goclient exited ${c.code}: ${c.stderr.slice(-800)}`);
+    const o = JSON.parse(c.stdout);
+    const what = JSON.stringify(o);
+    assert.deepEqual(o.errors || [], [], what);
+    assert.deepEqual(o.gets, ['200 hello ?go1', '200 hello ?go2', '200 hello ?go3'], what);
+    assert.ok(o.reused >= 2, `the second and third GETs reused the connection (${o.reused} reused): ${what}`);
+    assert.deepEqual([o.chunked.method, o.chunked.length, o.chunked.sha256],
+      ['PUT', 48 * 65536, sha256(Buffer.alloc(48 * 65536, 'g'))], what);
+    assert.ok(o.got100, `no 100 Continue came for Expect: 100-continue: ${what}`);
+    assert.deepEqual([o.continue.method, o.continue.length, o.continue.sha256],
+      ['POST', 2 << 20, sha256(Buffer.alloc(2 << 20, 'e'))], what);
+  });
+
   await t('two GETs pipelined in one write: both answered, in order, on the one connection', async () => {
     const h = await P('main');
     const x = await raw(h, 'GET /queue/v1/hello?pipe1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' +
