@@ -244,6 +244,23 @@ idle_entry(void)
 	return atomic_load(&loop_entry) == e ? e : 0;
 }
 
+/* How inputs went (FUZZ_TASKPROXY_STATS=1 prints them at exit). */
+static struct {
+	unsigned long	inputs, proxy_closed, idle, resets, signatures,
+			answered, abandoned, body_errors, bewits;
+} st;
+
+static void
+print_stats(void)
+{
+	fprintf(stderr, "fuzz_taskproxy: %lu inputs: the proxy closed %lu, "
+	    "went idle %lu, reset %lu; %lu requests signed, %lu answered "
+	    "naming them, %lu abandoned after the task hung up, %lu "
+	    "answered about their body; %lu /bewit URLs\n", st.inputs,
+	    st.proxy_closed, st.idle, st.resets, st.signatures, st.answered,
+	    st.abandoned, st.body_errors, st.bewits);
+}
+
 /* --- set-up --- */
 
 static void
@@ -353,6 +370,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	    tp.limits.retry_body != RETRY_BODY)
 		fail("limits_parse did not set the limits asked for");
 	pthread_rwlock_init(&tp.lock, NULL);
+	if (getenv("FUZZ_TASKPROXY_STATS") != NULL)
+		atexit(print_stats);
 	if (server_start(&tp, lfd, err, sizeof(err)) == -1)
 		fail("server_start: %s", err);
 	return 0;
@@ -446,8 +465,10 @@ converse(const uint8_t *data, size_t size, struct conv *cv,
 			} else
 				write_over = true;	/* the proxy closed */
 		}
-		if (!take(fd, cv))
+		if (!take(fd, cv)) {
+			st.proxy_closed++;
 			break;
+		}
 		if ((written == size || write_over || blocked) &&
 		    (e = idle_entry()) != 0) {
 			/* Idle: sure of it after a moment, with nothing
@@ -456,10 +477,14 @@ converse(const uint8_t *data, size_t size, struct conv *cv,
 			size_t had = cv->len;
 
 			nanosleep(&ts, NULL);
-			if (!take(fd, cv))
+			if (!take(fd, cv)) {
+				st.proxy_closed++;
 				break;
-			if (cv->len == had && idle_entry() == e)
+			}
+			if (cv->len == had && idle_entry() == e) {
+				st.idle++;
 				break;
+			}
 		}
 		if (now_ms() > deadline)
 			fail("the proxy neither closed the connection nor went "
@@ -710,6 +735,53 @@ check_url(const char *method, const char *url, const uint8_t *data,
 		    api_prefix, https_prefix, url);
 }
 
+/*
+ * Where in the input, after byte from, a well-formed head starts that
+ * asks for method url: head_check() passes it (as the proxy reads it: at
+ * most HEAD_BYTES + 1 bytes), it has no more than HEADERS fields, and
+ * route_target() takes its target to url, by the root URL or to an
+ * allowed host.  Its offset, or -1.  Heads are taken from the stream in
+ * order, each once: the caller looks for the next signature's after
+ * this one's.
+ */
+static long
+head_for(const uint8_t *data, size_t size, size_t from, const char *method,
+    const char *url)
+{
+	size_t mlen = strlen(method);
+
+	for (size_t p = from; p + mlen < size; p++) {
+		const char *at = (const char *)data + p, *q, *end;
+		size_t avail = size - p, fields = 0;
+		struct route r;
+		struct head h;
+		char *target;
+		bool same;
+
+		if (memcmp(at, method, mlen) != 0 || at[mlen] != ' ')
+			continue;
+		if (head_check(at, avail > HEAD_BYTES + 1 ? HEAD_BYTES + 1 :
+		    avail, HEAD_BYTES, &h) != HEAD_OK)
+			continue;
+		end = at + h.len - 2;
+		for (q = memmem(at, h.len, "\r\n", 2) + 2; q < end;
+		    q = memmem(q, (size_t)(end + 2 - q), "\r\n", 2) + 2)
+			fields++;
+		if (fields > HEADERS)
+			continue;
+		target = xasprintf("%.*s", (int)h.target_len,
+		    at + h.target_off);
+		same = route_target(root_url, target, &r) == 0 &&
+		    r.kind == ROUTE_FORWARD && strcmp(r.url, url) == 0 &&
+		    (r.host == NULL || strcmp(r.host, allowed_host) == 0);
+		route_free(&r);
+		free(target);
+		if (same)
+			return (long)p;
+	}
+	return -1;
+}
+
 static size_t
 complete_heads(const uint8_t *data, size_t size)
 {
@@ -759,8 +831,19 @@ check(const uint8_t *data, size_t size, const struct conv *cv,
 		    heads);
 	if (ns > RECORDS || nb > RECORDS)
 		fail("more than %u signatures", RECORDS);
-	for (size_t i = 0; i < ns; i++)
+	for (size_t i = 0, from = 0; i < ns; i++) {
+		long at;
+
 		check_url(sigs[i].method, sigs[i].url, data, size);
+		if ((at = head_for(data, size, from, sigs[i].method,
+		    sigs[i].url)) == -1)
+			fail("signed %s %s (signature %zu), which no "
+			    "well-formed head in the input asks for%s",
+			    sigs[i].method, sigs[i].url, i, from > 0 ?
+			    " after the one the signature before was for" :
+			    "");
+		from = (size_t)at + 1;
+	}
 	/* (e) the answers that name a signed request, in order */
 	for (size_t i = 0; i < nr; i++) {
 		const struct resp *x = &r[i];
@@ -800,12 +883,20 @@ check(const uint8_t *data, size_t size, const struct conv *cv,
 		}
 	}
 	signed_ok = nend;
+	st.inputs++;
+	st.resets += cv->reset;
+	st.signatures += ns;
+	st.answered += nend;
+	st.bewits += nb;
+	st.abandoned += ns > at_hangup && nend < ns ? ns -
+	    (nend > at_hangup ? nend : at_hangup) : 0;
 	if (signed_ok < at_hangup && !cv->reset) {
 		/* Only the last may have lost its answer to its body. */
 		if (signed_ok + 1 == at_hangup && at_hangup == ns && nr > 0 &&
-		    body_error_answer(&r[nr - 1]))
+		    body_error_answer(&r[nr - 1])) {
 			signed_ok++;
-		else
+			st.body_errors++;
+		} else
 			fail("%s %s was signed before the task hung up, and "
 			    "no answer named it (%zu signed, %zu before the "
 			    "hang-up, %zu answers naming one)",
