@@ -148,14 +148,15 @@ fuzz_fuzz_claim_SRCS		:= proxyd/claim.c proxyd/creds.c common/json.c \
 				   common/timefmt.c common/utf8.c common/strbuf.c
 fuzz_fuzz_claim_PKGS		:= json-c libsodium
 # The task proxy's whole HTTP side; the file stands in for taskproxy.c and
-# peer.c, and watches the loop's epoll_wait (renamed for it).
+# peer.c, and watches the loop's epoll_wait and accept4 (renamed for it).
 fuzz_fuzz_taskproxy_SRCS	:= proxyd/server.c proxyd/forward.c \
 				   proxyd/head.c proxyd/route.c proxyd/limits.c \
 				   proxyd/url.c proxyd/hawk.c proxyd/backoff.c \
 				   common/jsonscan.c common/util.c common/log.c \
 				   common/timefmt.c common/utf8.c common/strbuf.c
 fuzz_fuzz_taskproxy_PKGS	:= libcurl libssl libcrypto libsodium
-fuzz_fuzz_taskproxy_CFLAGS	:= -Depoll_wait=fuzz_epoll_wait -pthread
+fuzz_fuzz_taskproxy_CFLAGS	:= -Depoll_wait=fuzz_epoll_wait \
+				   -Daccept4=fuzz_accept4 -pthread
 
 define fuzz_program
 $(FUZZ_DIR)/$(1): tests/fuzz/$(1).c $(fuzz_$(1)_SRCS)

@@ -9,12 +9,17 @@
  * Once, in LLVMFuzzerInitialize: a network namespace of our own when we
  * may make one (then nothing listens on 127.0.0.1:443, which
  * /127.0.0.1/... goes to), a 127.0.0.1 listener, server_start() on it.
- * Per input: connect, write the bytes (reading answers meanwhile), read
- * until the proxy closes or goes idle, then hang up (SHUT_WR) and read
- * until the proxy closes.  "Idle" needs no quiet period: epoll_wait is
- * renamed for this target (-Depoll_wait=fuzz_epoll_wait), and the proxy
- * is idle when its thread sits in epoll_wait with a timeout other than 0
- * and its epoll fd has nothing ready, twice over with the same entry.
+ * Per input: connect, write the bytes (reading answers meanwhile; in up
+ * to three pieces, the proxy idle before each next one, so that heads and
+ * bodies cross reads), read until the proxy closes or goes idle, then
+ * hang up (SHUT_WR) and read until the proxy closes.  "Idle" needs no
+ * quiet period: epoll_wait is renamed for this target
+ * (-Depoll_wait=fuzz_epoll_wait), and the proxy is idle when its thread
+ * sits in epoll_wait with a timeout other than 0 and its epoll fd has
+ * nothing ready, twice over with the same entry, once its end of our
+ * connection (accept4 is renamed too) has taken every byte we sent and
+ * every request signed has been answered (both come in softirqs, which a
+ * loaded machine may run late).
  *
  * The stand-in for taskproxy_authorization() records each signature
  * (method, URL); taskproxy_bewit() signs with fixed credentials and
@@ -68,6 +73,8 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <linux/tcp.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -84,6 +91,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int fuzz_epoll_wait(int epfd, struct epoll_event *events, int maxevents,
     int timeout);
+int fuzz_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 
 /* The limits: small enough that the fuzzer reaches each. */
 #define HEAD_BYTES	4096u
@@ -227,6 +235,20 @@ fuzz_epoll_wait(int epfd, struct epoll_event *events, int maxevents,
 	n = epoll_pwait(epfd, events, maxevents, timeout, NULL);
 	atomic_fetch_add(&loop_entry, 1);
 	return n;
+}
+
+/* The proxy's accept4 (renamed for this target), to know its end of
+ * our connection. */
+static _Atomic int	 accepted_fd = -1;
+
+int
+fuzz_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	int r = (int)syscall(SYS_accept4, fd, addr, len, flags);
+
+	if (r != -1)
+		atomic_store(&accepted_fd, r);
+	return r;
 }
 
 /* The proxy's thread waits for an event, and none is ready: the entry
@@ -427,6 +449,61 @@ take(int fd, struct conv *cv)
 }
 
 /*
+ * Has the proxy's end of our connection taken all we sent?  Until it
+ * has, its epoll fd may not be ready yet (loopback delivers in a softirq,
+ * which a loaded machine runs late), and the proxy may look idle while
+ * our bytes are on their way.  (Our own unacknowledged count would not
+ * do: the proxy's ACK may be delayed 40 ms.)  The proxy's end is the
+ * last fd its accept4 gave, if it is still the peer of ours.
+ */
+static bool
+delivered(int fd, size_t written)
+{
+	struct sockaddr_in mine, peer;
+	socklen_t len = sizeof(mine), plen = sizeof(peer);
+	int pfd = atomic_load(&accepted_fd);
+	struct tcp_info ti;
+	socklen_t tlen = sizeof(ti);
+
+	if (pfd == -1)
+		return true;	/* not accepted: the listener is ready */
+	if (getsockname(fd, (struct sockaddr *)&mine, &len) == -1 ||
+	    getpeername(pfd, (struct sockaddr *)&peer, &plen) == -1 ||
+	    peer.sin_port != mine.sin_port)
+		return true;	/* closed: nothing more to take */
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(pfd, IPPROTO_TCP, TCP_INFO, &ti, &tlen) == -1)
+		fail("TCP_INFO: %s", strerror(errno));
+	return ti.tcpi_bytes_received >= written;
+}
+
+/*
+ * Has every request signed so far had its answer?  Upstream refuses at
+ * once, but the refusal too comes in a softirq: until then the proxy may
+ * look idle with a transfer in flight.  (A request whose body turned out
+ * malformed after it was signed is answered without naming it, and the
+ * connection closes: that ends the wait too.)
+ */
+static bool
+answered_all(const struct conv *cv)
+{
+	static const char name[] = "\r\nX-Taskcluster-Endpoint: ";
+	size_t n = 0, signed_now;
+	const char *p = cv->out, *end = cv->out + cv->len;
+
+	while (p != NULL && p < end &&
+	    (p = memmem(p, (size_t)(end - p), name, sizeof(name) - 1)) !=
+	    NULL) {
+		n++;
+		p += sizeof(name) - 1;
+	}
+	pthread_mutex_lock(&rec_lock);
+	signed_now = nsigs;
+	pthread_mutex_unlock(&rec_lock);
+	return n >= signed_now;
+}
+
+/*
  * Send the input, reading meanwhile, until the proxy closes or idles;
  * then hang up and read to the proxy's close.  *at_hangup: signatures
  * made before we hung up.
@@ -438,9 +515,25 @@ converse(const uint8_t *data, size_t size, struct conv *cv,
 	struct sockaddr_in sin = { .sin_family = AF_INET,
 	    .sin_port = htons((uint16_t)listen_port) };
 	uint64_t deadline = now_ms() + DEADLINE_MS;
-	size_t written = 0;
+	size_t written = 0, cut[3], ncut = 0, limit;
 	bool write_over = false;
+	uint32_t hash = 2166136261u;
 	int fd;
+
+	/* The bytes go in up to three pieces, each read by the proxy
+	 * before the next is sent (it goes idle in between): heads and
+	 * bodies across reads.  Where is the input's (FNV-1a) to say. */
+	for (size_t i = 0; i < size; i++)
+		hash = (hash ^ data[i]) * 16777619u;
+	if (size > 1)
+		for (unsigned i = 0; i < hash % 3; i++) {
+			size_t at = 1 + (hash >> (8 + 8 * i)) % (size - 1);
+
+			if (ncut == 0 || at > cut[ncut - 1])
+				cut[ncut++] = at;
+		}
+	cut[ncut++] = size;
+	limit = cut[0];
 
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if ((fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
@@ -451,8 +544,8 @@ converse(const uint8_t *data, size_t size, struct conv *cv,
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		unsigned e;
 
-		while (written < size && !write_over) {
-			ssize_t n = send(fd, data + written, size - written,
+		while (written < limit && !write_over) {
+			ssize_t n = send(fd, data + written, limit - written,
 			    MSG_DONTWAIT | MSG_NOSIGNAL);
 
 			if (n > 0)
@@ -469,7 +562,8 @@ converse(const uint8_t *data, size_t size, struct conv *cv,
 			st.proxy_closed++;
 			break;
 		}
-		if ((written == size || write_over || blocked) &&
+		if ((written == limit || write_over || blocked) &&
+		    delivered(fd, written) && answered_all(cv) &&
 		    (e = idle_entry()) != 0) {
 			/* Idle: sure of it after a moment, with nothing
 			 * more for us. */
@@ -482,6 +576,16 @@ converse(const uint8_t *data, size_t size, struct conv *cv,
 				break;
 			}
 			if (cv->len == had && idle_entry() == e) {
+				if (written == limit && limit < size &&
+				    !write_over) {
+					/* the next piece */
+					for (size_t i = 0; i < ncut; i++)
+						if (cut[i] > limit) {
+							limit = cut[i];
+							break;
+						}
+					continue;
+				}
 				st.idle++;
 				break;
 			}
@@ -490,9 +594,10 @@ converse(const uint8_t *data, size_t size, struct conv *cv,
 			fail("the proxy neither closed the connection nor went "
 			    "idle within %u ms (%zu of %zu bytes written, %zu "
 			    "read)", DEADLINE_MS, written, size, cv->len);
-		if (written < size && !write_over)
+		if (written < limit && !write_over)
 			p.events |= POLLOUT;
-		(void)poll(&p, 1, 1);
+		/* (short: the proxy going idle is no event of ours) */
+		(void)ppoll(&p, 1, &(struct timespec){ 0, 100 * 1000 }, NULL);
 	}
 	pthread_mutex_lock(&rec_lock);
 	*at_hangup = nsigs;
