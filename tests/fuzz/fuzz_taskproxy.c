@@ -12,7 +12,11 @@
  * Per input: connect, write the bytes (reading answers meanwhile; in up
  * to three pieces, the proxy idle before each next one, so that heads and
  * bodies cross reads), read until the proxy closes or goes idle, then
- * hang up (SHUT_WR) and read until the proxy closes.  "Idle" needs no
+ * hang up (SHUT_WR) and read until the proxy closes.  With
+ * FUZZ_TASKPROXY_HANGUP=1 the last piece goes with the hang-up instead
+ * (its FIN right behind it, before the proxy reads), and the proxy must
+ * close within HANGUP_CLOSE_MS; what that piece asks for counts as asked
+ * after the hang-up (it may be abandoned unanswered).  "Idle" needs no
  * quiet period: epoll_wait is renamed for this target
  * (-Depoll_wait=fuzz_epoll_wait), and the proxy is idle when its thread
  * sits in epoll_wait with a timeout other than 0 and its epoll fd has
@@ -100,6 +104,9 @@ int fuzz_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 /* The longest we wait for the proxy to do what it must (ms): a head
  * timeout (1 s) and the drain (2 s) fit in it. */
 #define DEADLINE_MS	5000u
+/* FUZZ_TASKPROXY_HANGUP=1: how soon the proxy must close once the task
+ * sent its last bytes and hung up together (its timeouts are 1 s). */
+#define HANGUP_CLOSE_MS	500u
 #define RECORDS		512
 
 static void	fail(const char *fmt, ...)
@@ -128,6 +135,8 @@ static char		root_url[64];
 static char		api_prefix[80];
 static const char	allowed_host[] = "127.0.0.1";
 static char		https_prefix[64];
+/* FUZZ_TASKPROXY_HANGUP: the last piece goes with the task's hang-up. */
+static bool		hangup_mode;
 
 struct sig {
 	char	*method, *url;
@@ -392,6 +401,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	    tp.limits.retry_body != RETRY_BODY)
 		fail("limits_parse did not set the limits asked for");
 	pthread_rwlock_init(&tp.lock, NULL);
+	hangup_mode = getenv("FUZZ_TASKPROXY_HANGUP") != NULL;
 	if (getenv("FUZZ_TASKPROXY_STATS") != NULL)
 		atexit(print_stats);
 	if (server_start(&tp, lfd, err, sizeof(err)) == -1)
@@ -516,7 +526,7 @@ converse(const uint8_t *data, size_t size, struct conv *cv,
 	    .sin_port = htons((uint16_t)listen_port) };
 	uint64_t deadline = now_ms() + DEADLINE_MS;
 	size_t written = 0, cut[3], ncut = 0, limit;
-	bool write_over = false;
+	bool write_over = false, recorded = false, hung = false;
 	uint32_t hash = 2166136261u;
 	int fd;
 
@@ -544,6 +554,14 @@ converse(const uint8_t *data, size_t size, struct conv *cv,
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		unsigned e;
 
+		if (hangup_mode && limit == size && !recorded) {
+			/* The last piece goes with the hang-up: what it asks
+			 * for is asked by a task that has hung up. */
+			pthread_mutex_lock(&rec_lock);
+			*at_hangup = nsigs;
+			pthread_mutex_unlock(&rec_lock);
+			recorded = true;
+		}
 		while (written < limit && !write_over) {
 			ssize_t n = send(fd, data + written, limit - written,
 			    MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -557,6 +575,11 @@ converse(const uint8_t *data, size_t size, struct conv *cv,
 				break;
 			} else
 				write_over = true;	/* the proxy closed */
+		}
+		if (hangup_mode && written == size && !write_over) {
+			(void)shutdown(fd, SHUT_WR);
+			hung = true;
+			break;
 		}
 		if (!take(fd, cv)) {
 			st.proxy_closed++;
@@ -599,14 +622,22 @@ converse(const uint8_t *data, size_t size, struct conv *cv,
 		/* (short: the proxy going idle is no event of ours) */
 		(void)ppoll(&p, 1, &(struct timespec){ 0, 100 * 1000 }, NULL);
 	}
-	pthread_mutex_lock(&rec_lock);
-	*at_hangup = nsigs;
-	pthread_mutex_unlock(&rec_lock);
-	(void)shutdown(fd, SHUT_WR);
-	deadline = now_ms() + DEADLINE_MS;
+	if (!recorded) {
+		pthread_mutex_lock(&rec_lock);
+		*at_hangup = nsigs;
+		pthread_mutex_unlock(&rec_lock);
+	}
+	if (!hung)
+		(void)shutdown(fd, SHUT_WR);
+	deadline = now_ms() + (hung ? HANGUP_CLOSE_MS : DEADLINE_MS);
 	while (take(fd, cv)) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 
+		if (now_ms() > deadline && hung)
+			fail("the task sent its last bytes and hung up at once "
+			    "(its FIN with them), and the proxy still held the "
+			    "connection %u ms later: it has not seen the FIN, "
+			    "and waits for a timeout", HANGUP_CLOSE_MS);
 		if (now_ms() > deadline)
 			fail("the proxy kept the connection open %u ms after "
 			    "the task hung up", DEADLINE_MS);
