@@ -107,6 +107,8 @@ int fuzz_accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags);
 /* FUZZ_TASKPROXY_HANGUP=1: how soon the proxy must close once the task
  * sent its last bytes and hung up together (its timeouts are 1 s). */
 #define HANGUP_CLOSE_MS	500u
+/* How long the proxy may look idle with bytes of ours unread (ms). */
+#define STALL_MS	50u
 #define RECORDS		512
 
 static void	fail(const char *fmt, ...)
@@ -466,6 +468,22 @@ take(int fd, struct conv *cv)
  * do: the proxy's ACK may be delayed 40 ms.)  The proxy's end is the
  * last fd its accept4 gave, if it is still the peer of ours.
  */
+/* Bytes of ours the proxy has not read: its end's receive queue. */
+static int
+unread(int fd)
+{
+	struct sockaddr_in mine, peer;
+	socklen_t len = sizeof(mine), plen = sizeof(peer);
+	int pfd = atomic_load(&accepted_fd), n = 0;
+
+	if (pfd == -1 ||
+	    getsockname(fd, (struct sockaddr *)&mine, &len) == -1 ||
+	    getpeername(pfd, (struct sockaddr *)&peer, &plen) == -1 ||
+	    peer.sin_port != mine.sin_port || ioctl(pfd, FIONREAD, &n) == -1)
+		return 0;
+	return n;
+}
+
 static bool
 delivered(int fd, size_t written)
 {
@@ -527,6 +545,7 @@ converse(const uint8_t *data, size_t size, struct conv *cv,
 	uint64_t deadline = now_ms() + DEADLINE_MS;
 	size_t written = 0, cut[3], ncut = 0, limit;
 	bool write_over = false, recorded = false, hung = false;
+	uint64_t stalled_since = 0;
 	uint32_t hash = 2166136261u;
 	int fd;
 
@@ -598,7 +617,25 @@ converse(const uint8_t *data, size_t size, struct conv *cv,
 				st.proxy_closed++;
 				break;
 			}
-			if (cv->len == had && idle_entry() == e) {
+			if (cv->len == had && idle_entry() == e &&
+			    unread(fd) > 0) {
+				/*
+				 * Idle with bytes of ours unread: the wake-up
+				 * may be a moment behind the bytes (a softirq
+				 * preempted between the two); for longer, the
+				 * proxy has lost it.  (It stops reading only
+				 * for a full buffer, which inputs this small
+				 * never fill, or with a request upstream, and
+				 * every one has been answered.)
+				 */
+				if (stalled_since == 0)
+					stalled_since = now_ms();
+				else if (now_ms() - stalled_since > STALL_MS)
+					fail("the proxy sits idle with %d bytes "
+					    "of ours unread for %u ms (%zu of %zu "
+					    "written)", unread(fd), STALL_MS,
+					    written, size);
+			} else if (cv->len == had && idle_entry() == e) {
 				if (written == limit && limit < size &&
 				    !write_over) {
 					/* the next piece */
@@ -613,6 +650,8 @@ converse(const uint8_t *data, size_t size, struct conv *cv,
 				break;
 			}
 		}
+		if (stalled_since != 0 && unread(fd) == 0)
+			stalled_since = 0;
 		if (now_ms() > deadline)
 			fail("the proxy neither closed the connection nor went "
 			    "idle within %u ms (%zu of %zu bytes written, %zu "
