@@ -182,6 +182,44 @@ mkconfig() {
 	    "$TASK_CONFIG" "$file" "$@"
 }
 
+# --- task proxy suites: a node driver and the processes it starts ---
+
+# run_procs [ROOT_URL...]: the processes of this run but this shell:
+# those whose command line holds this run's files ($TMP/: drivers,
+# harnesses) or names one of the root URLs as --root-url (task proxies,
+# which hold no file of the run).
+run_procs() {
+	local f pid cmd r
+	for f in /proc/[0-9]*/cmdline; do
+		pid=${f#/proc/}; pid=${pid%/cmdline}
+		[ "$pid" = $$ ] && continue
+		cmd=$({ tr '\0' ' ' <"$f"; } 2>/dev/null) || continue
+		case $cmd in *"$TMP/"*) echo "$pid"; continue;; esac
+		for r in "$@"; do
+			case $cmd in *"--root-url $r "*) echo "$pid"; break;; esac
+		done
+	done
+}
+
+# stop_driver: the node driver in $SUITE_PID stopped (SIGTERM, which
+# makes it quit its harnesses, then SIGKILL after 4 s).
+stop_driver() {
+	if [ -n "${SUITE_PID:-}" ]; then
+		kill -TERM "$SUITE_PID" 2>/dev/null
+		wait_gone "$SUITE_PID" 4 || kill -KILL "$SUITE_PID" 2>/dev/null
+		wait "$SUITE_PID" 2>/dev/null
+		SUITE_PID=
+	fi
+}
+
+# kill_run_procs [ROOT_URL...]: SIGKILL to whatever run_procs finds.
+kill_run_procs() {
+	local p
+	for p in $(run_procs "$@"); do
+		kill -KILL "$p" 2>/dev/null
+	done
+}
+
 # --- tc-fake, the test Taskcluster (tests/tc-fake) ---
 
 FAKE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tc-fake" && pwd)

@@ -32,37 +32,20 @@ IDLE_TICKS=3
 # Processes of this run: whatever holds this run's files in its command
 # line (the suite, the harnesses) or names this run's upstream as its
 # root URL (the harnesses' task proxies; the suite writes the port down).
-ours() {
-	local f pid cmd root=
-	[ -s "$TMP/upstream.port" ] && root="--root-url http://127.0.0.1:$(cat "$TMP/upstream.port") "
-	for f in /proc/[0-9]*/cmdline; do
-		pid=${f#/proc/}; pid=${pid%/cmdline}
-		[ "$pid" = $$ ] && continue
-		cmd=$({ tr '\0' ' ' <"$f"; } 2>/dev/null) || continue
-		case $cmd in
-		*"$TMP/"*) echo "$pid";;
-		*"$root"*) [ -n "$root" ] && echo "$pid";;
-		esac
-	done
+upstream_root() {
+	[ -s "$TMP/upstream.port" ] && echo "http://127.0.0.1:$(cat "$TMP/upstream.port")"
 }
+ours() { run_procs $(upstream_root); }
 
 ph_cleanup() {
-	local p
-	if [ -n "$SUITE_PID" ]; then
-		kill -TERM "$SUITE_PID" 2>/dev/null
-		wait_gone "$SUITE_PID" 4 || kill -KILL "$SUITE_PID" 2>/dev/null
-		wait "$SUITE_PID" 2>/dev/null
-		SUITE_PID=
-	fi
+	stop_driver
 	if [ -n "$BG" ]; then
 		kill -TERM "$BG" 2>/dev/null
 		wait_gone "$BG" 5 || kill -KILL "$BG" 2>/dev/null
 		wait "$BG" 2>/dev/null
 		BG=
 	fi
-	for p in $(ours); do
-		kill -KILL "$p" 2>/dev/null
-	done
+	kill_run_procs $(upstream_root)
 	stop_tc_fake
 	rm -rf "$CFGDIR"
 }

@@ -14,35 +14,11 @@ SUITE_PID=''
 # Processes of this run: whatever holds this run's files in its command
 # line (the suite, the harnesses) or names one of this run's upstreams as
 # its root URL (the task proxies; the suite writes them down).
-ours() {
-	local f pid cmd r
-	for f in /proc/[0-9]*/cmdline; do
-		pid=${f#/proc/}; pid=${pid%/cmdline}
-		[ "$pid" = $$ ] && continue
-		cmd=$({ tr '\0' ' ' <"$f"; } 2>/dev/null) || continue
-		case $cmd in
-		*"$TMP/"*) echo "$pid"; continue;;
-		esac
-		[ -s "$TMP/roots" ] || continue
-		while IFS= read -r r; do
-			case $cmd in
-			*"--root-url $r "*) echo "$pid"; break;;
-			esac
-		done <"$TMP/roots"
-	done
-}
+ours() { run_procs $([ -s "$TMP/roots" ] && cat "$TMP/roots"); }
 
 ps_cleanup() {
-	local p
-	if [ -n "$SUITE_PID" ]; then
-		kill -TERM "$SUITE_PID" 2>/dev/null
-		wait_gone "$SUITE_PID" 4 || kill -KILL "$SUITE_PID" 2>/dev/null
-		wait "$SUITE_PID" 2>/dev/null
-		SUITE_PID=
-	fi
-	for p in $(ours); do
-		kill -KILL "$p" 2>/dev/null
-	done
+	stop_driver
+	kill_run_procs $([ -s "$TMP/roots" ] && cat "$TMP/roots")
 }
 trap 'ps_cleanup; cleanup_all' EXIT
 trap 'exit 130' INT

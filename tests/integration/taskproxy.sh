@@ -12,33 +12,14 @@ SUITE_PID='' ROOT_URL=''
 # Processes of this run: whatever holds this run's files in its command
 # line (the harnesses, tc-fake) or names this run's tc-fake as its root
 # URL (the task proxies).
-ours() {
-	local f pid cmd
-	for f in /proc/[0-9]*/cmdline; do
-		pid=${f#/proc/}; pid=${pid%/cmdline}
-		[ "$pid" = $$ ] && continue
-		cmd=$(tr '\0' ' ' <"$f" 2>/dev/null) || continue
-		case $cmd in
-		*"$TMP/"*) echo "$pid";;
-		*"--root-url $ROOT_URL "*) [ -n "$ROOT_URL" ] && echo "$pid";;
-		esac
-	done
-}
+ours() { run_procs ${ROOT_URL:+"$ROOT_URL"}; }
 
 tp_cleanup() {
-	local p
-	if [ -n "$SUITE_PID" ]; then
-		# The suite stops its harnesses on SIGTERM (and a harness stops
-		# its proxy when its stdin closes).
-		kill -TERM "$SUITE_PID" 2>/dev/null
-		wait_gone "$SUITE_PID" 4 || kill -KILL "$SUITE_PID" 2>/dev/null
-		wait "$SUITE_PID" 2>/dev/null
-		SUITE_PID=
-	fi
+	# (the driver stops its harnesses on SIGTERM, and a harness stops its
+	# proxy when its stdin closes)
+	stop_driver
 	stop_tc_fake
-	for p in $(ours); do
-		kill -KILL "$p" 2>/dev/null
-	done
+	kill_run_procs ${ROOT_URL:+"$ROOT_URL"}
 }
 trap 'tp_cleanup; cleanup_all' EXIT
 # A signal ends the suite through the EXIT trap too.
