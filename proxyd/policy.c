@@ -37,7 +37,7 @@
 #include "common/policy_base.h"
 #include "common/util.h"
 #include "proxyd/proxyd.h"
-#include "proxyd/taskproxy.h"
+#include "proxyd/limits.h"
 #include "taskrunner/payload.h"
 
 #define NOARGS		0, { { 0 } }, 0
@@ -212,8 +212,8 @@ static const struct sandbox_rlimit taskproxy_rlimits[] = {
 	    "upstream connections (forward.c's cap)" },
 	{ RLIMIT_FSIZE, 0, 0, false, "writes no files; logs go to a pipe" },
 	{ RLIMIT_AS, 8ull << 30, 8ull << 30, false,
-	    "it lives outside the task's cgroup: buffers of its "
-	    "connections (bounded per connection by --limits), curl, "
+	    "it lives outside the task's cgroup: its connections' "
+	    "buffers (request bodies within a 64 MiB budget), curl, "
 	    "the reclaim and agent threads" },
 };
 
@@ -260,8 +260,8 @@ static const struct sandbox_rlimit taskproxy_spool_rlimits[] = {
 	    "listener, channels, the task's connections (--limits), "
 	    "upstream connections (forward.c's cap)" },
 	{ RLIMIT_AS, 8ull << 30, 8ull << 30, false,
-	    "it lives outside the task's cgroup: buffers of its "
-	    "connections (bounded per connection by --limits), curl, "
+	    "it lives outside the task's cgroup: its connections' "
+	    "buffers (request bodies within a 64 MiB budget), curl, "
 	    "the reclaim and agent threads" },
 };
 
