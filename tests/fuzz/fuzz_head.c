@@ -1,6 +1,6 @@
 /*
  * The task proxy's request edge: the raw bytes a task sends, through
- * head_check() (proxyd/head.c) as front.c runs it, then the target it
+ * head_check() (proxyd/head.c) as server.c runs it, then the target it
  * finds through route_target() (proxyd/route.c), as server.c does.
  *
  * What must hold, checked here independently of head.c's own code:
@@ -12,7 +12,7 @@
  *    has one Host; at most one Content-Length or one Transfer-Encoding;
  *  - a refusal is 400, 431 or 505 with a reason of printable ASCII (it
  *    becomes a response body and a log line);
- *  - as front.c feeds it (a growing prefix of the same bytes), a prefix
+ *  - as server.c feeds it (a growing prefix of the same bytes), a prefix
  *    of a passed head is incomplete, and a refused prefix stays refused
  *    for the same reason however many bytes follow.
  */
@@ -163,7 +163,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		break;
 	}
-	/* A prefix, as front.c sees the head while it arrives. */
+	/* A prefix, as server.c sees the head while it arrives. */
 	cut = size > 0 ? (size_t)data[0] * size / 256 : 0;
 	if (v == HEAD_OK && cut >= h.len)
 		cut = h.len - 1;
