@@ -28,6 +28,16 @@ xcalloc(size_t nmemb, size_t size)
 	return p;
 }
 
+void *
+xrealloc(void *p, size_t n)
+{
+	void *q = realloc(p, n ? n : 1);
+
+	if (q == NULL)
+		fatalx("out of memory reallocating to %zu bytes", n);
+	return q;
+}
+
 char *
 xstrdup(const char *s)
 {

@@ -48,14 +48,6 @@
 #include "proxyd/route.h"
 #include "proxyd/taskproxy.h"
 
-static void *
-xrealloc(void *p, size_t n)
-{
-	if ((p = realloc(p, n)) == NULL)
-		fatalx("out of memory");
-	return p;
-}
-
 /* Seconds a refused or closing connection is read and discarded after
  * its answer: closing a socket with unread bytes resets it, and the
  * reset could reach the task before the answer does. */
