@@ -103,15 +103,8 @@ static const struct key_spec config_keys[] = {
 	{ "availabilityZone", STR(""), STORED(availability_zone),
 	  .doc = "Availability zone of the worker's instance (from "
 	  "worker-runner's provider metadata)." },
-	{ "cachesDir", STR("/var/lib/sepworker/caches"), STORED(caches_dir),
-	  .required = true,
-	  .doc = "Directory (made 0700, root's) of the writable directory "
-	  "caches tasks ask for with `mounts[].cacheName`, kept between "
-	  "tasks: `cot/` for tasks with `features.chainOfTrust`, `plain/` "
-	  "for the rest, so a chain-of-trust task never gets a cache that "
-	  "another task wrote. Every file in a cache belongs to "
-	  "`sepworker.cacheUid` on disk; each task sees it as its own "
-	  "through an idmapped mount. An absolute path." },
+	{ "cachesDir", STR("caches"), IGNORED,
+	  .doc = "generic-worker: directory for task caches." },
 	{ "capacity", UINT(1, 255, 1), STORED(capacity),
 	  .doc = "Tasks run at once. sepworker runs one task at a time, "
 	  "so it must be 1." },
@@ -137,13 +130,8 @@ static const struct key_spec config_keys[] = {
 	  "killer." },
 	{ "disableReboots", BOOL(false), IGNORED,
 	  .doc = "generic-worker: never reboot between tasks." },
-	{ "downloadsDir", STR("/var/lib/sepworker/downloads"),
-	  STORED(downloads_dir), .required = true,
-	  .doc = "Directory (made 0700, root's) where mount content fetched "
-	  "from a URL or an artifact is kept, each file named by its "
-	  "SHA-256, and reused by later tasks that name the same `sha256`. "
-	  "Only root opens these files; tasks get their bytes unpacked, "
-	  "hashed again as they are read. An absolute path." },
+	{ "downloadsDir", STR("downloads"), IGNORED,
+	  .doc = "generic-worker: directory for downloaded mounts." },
 	{ "ed25519SigningKeyLocation", STR(""),
 	  STORED(ed25519_signing_key_location), .required = true,
 	  .doc = "File holding the base64 ed25519 seed that chain-of-trust "
@@ -165,10 +153,8 @@ static const struct key_spec config_keys[] = {
 	  "(`features.loopbackVideo`)." },
 	{ "enableMetadata", BOOL(true), IGNORED,
 	  .doc = "generic-worker: write a metadata file for each task." },
-	{ "enableMounts", BOOL(true), STORED(enable_mounts),
-	  .doc = "Allow `mounts` in payloads (files, read-only directories "
-	  "and writable caches); when false a task with mounts is "
-	  "malformed-payload." },
+	{ "enableMounts", BOOL(true), IGNORED,
+	  .doc = "generic-worker: allow `mounts` in payloads." },
 	{ "enableOSGroups", BOOL(true), IGNORED,
 	  .doc = "generic-worker: allow `osGroups` in payloads." },
 	{ "enableResourceMonitor", BOOL(true), IGNORED,
@@ -313,20 +299,6 @@ static const struct key_spec config_keys[] = {
 	  .doc = "Numeric uid, and gid, each task's own proxy runs as (no "
 	  "passwd entry needed): not proxyd's, so a task that broke its "
 	  "proxy could not signal or read the long-lived proxyd." },
-	{ "cacheUid", SW, UINT(1, UID_MAX_VALID, 64505), STORED(cache_uid),
-	  .doc = "Numeric uid, and gid, that owns every file of every cache "
-	  "on disk (no process runs as it; no passwd entry needed). A task "
-	  "sees its caches' files as its own uid's through an idmapped "
-	  "mount, so no file is chowned between tasks." },
-	{ "mountMaxBytes", SW, UINT(1, UINT64_MAX, 16ULL << 30),
-	  STORED(mount_max_bytes),
-	  .doc = "Most bytes one mount may unpack to (all its files "
-	  "together), and most bytes one download may be. An archive that "
-	  "expands past it is refused." },
-	{ "mountMaxEntries", SW, UINT(1, UINT64_MAX, 500000),
-	  STORED(mount_max_entries),
-	  .doc = "Most entries (files, directories, links) one archive "
-	  "mount may hold." },
 	{ "proxyRetrySeconds", SW, UINT(0, 3600, 900),
 	  STORED(proxy_retry_seconds),
 	  .doc = "How long the task proxy keeps retrying a request that "
@@ -988,10 +960,9 @@ check_child_uids(struct load *l, const struct sw_config *c)
 	static const char *const names[] = {
 		"sepworker.keyholderUid", "sepworker.proxydUid",
 		"sepworker.taskrunnerUid", "sepworker.taskProxyUid",
-		"sepworker.cacheUid",
 	};
 	const uint32_t uids[] = { c->keyholder_uid, c->proxyd_uid,
-	    c->taskrunner_uid, c->taskproxy_uid, c->cache_uid };
+	    c->taskrunner_uid, c->taskproxy_uid };
 
 	for (size_t i = 0; i < nitems(uids); i++) {
 		/* nobody owns files of other services (NFS, overflow ids). */
@@ -1119,13 +1090,6 @@ check_values(struct load *l)
 	if (path_problem(c->work_dir) != NULL)
 		return invalid_fail(l, "\"sepworker.workDir\" %s",
 		    path_problem(c->work_dir));
-	if (*c->caches_dir != '\0' && path_problem(c->caches_dir) != NULL)
-		return invalid_fail(l, "\"cachesDir\" %s",
-		    path_problem(c->caches_dir));
-	if (*c->downloads_dir != '\0' &&
-	    path_problem(c->downloads_dir) != NULL)
-		return invalid_fail(l, "\"downloadsDir\" %s",
-		    path_problem(c->downloads_dir));
 	/* Empty is for config_check_worker() to refuse, as "required". */
 	if (*c->tasks_dir != '\0' && tasks_dir_problem(c->tasks_dir) != NULL)
 		return invalid_fail(l, "\"tasksDir\" %s", tasks_dir_problem(
@@ -1237,7 +1201,8 @@ config_load_file(const char *path, struct sw_config *cfg, char *err,
 
 /*
  * generic-worker's Validate(), for the settings sepworker uses.  Not its
- * livelogExecutable: sepworker has no livelog program.
+ * cachesDir, downloadsDir and livelogExecutable: sepworker has no caches,
+ * no mounts and no livelog yet, so it needs none of them.
  */
 int
 config_check_worker(const struct sw_config *cfg, char *err, size_t errlen)
@@ -1520,9 +1485,11 @@ config_print_reference(FILE *out)
 	    "(`check-config\n"
 	    "--worker`) a required setting left empty (`Config setting \"X\" "
 	    "has not been\n"
-	    "defined`). generic-worker also requires `livelogExecutable`; "
-	    "sepworker has no\n"
-	    "livelog program, so it does not.\n"
+	    "defined`). generic-worker also requires `cachesDir`, "
+	    "`downloadsDir` and\n"
+	    "`livelogExecutable`; sepworker has no caches, mounts or livelog "
+	    "yet, so it does\n"
+	    "not.\n"
 	    "\n", CONFIG_MAX_BYTES);
 	fputs("`accessToken` and `certificate` are secrets. The file is read "
 	    "into locked\n"

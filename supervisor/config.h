@@ -39,8 +39,6 @@ struct sw_config {
 	char		*worker_id;
 	char		*ed25519_signing_key_location;
 	char		*tasks_dir;
-	char		*caches_dir;
-	char		*downloads_dir;
 	char		*public_ip;
 	char		*private_ip;
 	char		*instance_id;
@@ -59,7 +57,6 @@ struct sw_config {
 	bool		 enable_chain_of_trust;
 	bool		 enable_taskcluster_proxy;
 	bool		 enable_live_log;
-	bool		 enable_mounts;
 	bool		 shutdown_machine_on_idle;
 	bool		 shutdown_machine_on_internal_error;
 
@@ -68,9 +65,6 @@ struct sw_config {
 	uint32_t	 proxyd_uid;
 	uint32_t	 taskrunner_uid;
 	uint32_t	 taskproxy_uid;
-	uint32_t	 cache_uid;	/* owns every cache's files on disk */
-	uint64_t	 mount_max_bytes;
-	uint64_t	 mount_max_entries;
 	uint32_t	 proxy_retry_seconds;
 	char		*proxy_limits;	/* --limits, "" for the defaults */
 	char		*run_dir;		/* task uid lock files */

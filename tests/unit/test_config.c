@@ -661,7 +661,7 @@ test_refused_file_leaves_config_alone(void **state)
 static void
 load_ignored_keys(struct fixture *f)
 {
-	loads(f, "{\"enableInteractive\":false,"
+	loads(f, "{\"cachesDir\":\"/c\",\"enableMounts\":false,"
 	    "\"d2gConfig\":{\"enableD2G\":true},\"sentryProject\":\"x\","
 	    "\"interactivePort\":1}");
 }
@@ -672,8 +672,9 @@ test_ignored_keys_load_with_a_warning(void **state)
 	struct fixture *f = *state;
 	char *out = capture_stderr(load_ignored_keys, f);
 
-	assert_non_null(strstr(out, "config: \"enableInteractive\" is a "
+	assert_non_null(strstr(out, "config: \"cachesDir\" is a "
 	    "generic-worker setting sepworker does not implement; ignored"));
+	assert_non_null(strstr(out, "\"enableMounts\" is a generic-worker"));
 	assert_non_null(strstr(out, "\"d2gConfig\" is a generic-worker"));
 	assert_non_null(strstr(out, "\"sentryProject\" is a generic-worker"));
 	assert_non_null(strstr(out, "\"interactivePort\" is a "
@@ -783,7 +784,7 @@ test_effective_config_is_json(void **state)
 	assert_true(json_object_object_get_ex(own, "taskUidCount", &v));
 	assert_int_equal(json_object_get_int64(v), 100);
 	/* What sepworker ignores is not part of its effective config. */
-	assert_false(json_object_object_get_ex(o, "sentryProject", &v));
+	assert_false(json_object_object_get_ex(o, "cachesDir", &v));
 	json_object_put(o);
 	free(out);
 }
